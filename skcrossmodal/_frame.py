@@ -1,0 +1,375 @@
+"""The modality table: one DataFrame, one column block per modality.
+
+Every estimator that needs modality blocks goes through this module: it is the
+only place that parses ``<modality>__<feature>`` column names (DESIGN.md §1).
+"""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+SEPARATOR = "__"
+
+_HOW_TO_NAME = (
+    "Name the modality blocks, e.g. X = skcrossmodal.make_frame(text=T, image=I), "
+    "or produce X with skcrossmodal.compose.make_modality_union(...)."
+)
+
+
+def make_frame(index=None, **blocks):
+    """Build a modality table from one 2-D array per modality.
+
+    Parameters
+    ----------
+    index : array-like of shape (n_samples,), default=None
+        Row index of the returned frame.
+    **blocks : array-like of shape (n_samples, n_features_m)
+        One array per modality, keyed by modality name. A 1-D array is one
+        feature. Column ``j`` of modality ``m`` is named ``m__j``.
+
+    Returns
+    -------
+    frame : pandas.DataFrame of shape (n_samples, sum of n_features_m)
+        The blocks side by side, in the order given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> X = make_frame(text=np.ones((2, 2)), image=np.zeros((2, 3)))
+    >>> list(X.columns)
+    ['text__0', 'text__1', 'image__0', 'image__1', 'image__2']
+    """
+    if not blocks:
+        raise ValueError("make_frame needs at least one block, e.g. make_frame(text=T).")
+    arrays, names = [], []
+    n_samples = None
+    first = None
+    for modality, values in blocks.items():
+        _check_modality_name(modality)
+        values = np.asarray(values)
+        if values.ndim == 1:
+            values = values.reshape(-1, 1)
+        if values.ndim != 2:
+            raise ValueError(
+                f"Block {modality!r} must be 1-D or 2-D, got an array of shape "
+                f"{values.shape}."
+            )
+        if n_samples is None:
+            n_samples, first = values.shape[0], modality
+        elif values.shape[0] != n_samples:
+            raise ValueError(
+                f"Block {modality!r} has {values.shape[0]} rows but block {first!r} "
+                f"has {n_samples}; every block must describe the same samples."
+            )
+        arrays.append(values)
+        names.extend(f"{modality}{SEPARATOR}{j}" for j in range(values.shape[1]))
+    if len({a.dtype for a in arrays}) == 1:
+        # One dtype: a single 2-D block, so that split_modalities can return views.
+        return pd.DataFrame(np.hstack(arrays), columns=names, index=index, copy=False)
+    columns = [column for a in arrays for column in a.T]
+    return pd.DataFrame(dict(zip(names, columns)), index=index)
+
+
+def _check_modality_name(modality):
+    if not isinstance(modality, str) or not modality or SEPARATOR in modality:
+        raise ValueError(
+            f"Modality names must be non-empty strings without {SEPARATOR!r}; "
+            f"got {modality!r}."
+        )
+
+
+def modality_slices(columns):
+    """Map each modality to the positions of its columns, in block order.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Column names of a modality table.
+
+    Returns
+    -------
+    slices : dict of str to slice or ndarray of int
+        A ``slice`` when the block's columns are contiguous (the usual case,
+        which allows zero-copy views), else an integer index array.
+    """
+    positions = {}
+    for j, name in enumerate(columns):
+        if not isinstance(name, str) or SEPARATOR not in name:
+            raise ValueError(
+                f"Column {name!r} is not named '<modality>{SEPARATOR}<feature>'. "
+                + _HOW_TO_NAME
+            )
+        modality = name.split(SEPARATOR, 1)[0]
+        if not modality:
+            raise ValueError(f"Column {name!r} has an empty modality name.")
+        positions.setdefault(modality, []).append(j)
+    slices = {}
+    for modality, idx in positions.items():
+        if idx[-1] - idx[0] + 1 == len(idx):
+            slices[modality] = slice(idx[0], idx[-1] + 1)
+        else:
+            slices[modality] = np.asarray(idx)
+    return slices
+
+
+def split_modalities(X, *, dtype=None):
+    """Split a modality table into one 2-D array per modality.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A table whose columns are named ``<modality>__<feature>``.
+    dtype : data-type, default=None
+        If given, each block is converted to it.
+
+    Returns
+    -------
+    blocks : dict of str to ndarray of shape (n_samples, n_features_m)
+        The blocks in order of first appearance. A block is a view of ``X``'s
+        data where pandas allows (a single-dtype, contiguous block).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not a DataFrame (a bare array has no modality names) or a
+        column is not named ``<modality>__<feature>``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame, split_modalities
+    >>> X = make_frame(text=np.ones((2, 2)), image=np.zeros((2, 3)))
+    >>> {m: block.shape for m, block in split_modalities(X).items()}
+    {'text': (2, 2), 'image': (2, 3)}
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(
+            f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, got "
+            f"{type(X).__name__}; a bare array has no modality names. " + _HOW_TO_NAME
+        )
+    blocks = {}
+    for modality, where in modality_slices(X.columns).items():
+        block = X.iloc[:, where].to_numpy(dtype=dtype)
+        blocks[modality] = block
+    return blocks
+
+
+def check_finite(block, modality, columns=None):
+    """Raise a ValueError naming the first non-finite entry of ``block``.
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_samples, n_features)
+        Numeric block.
+    modality : str
+        Block name, used in the message.
+    columns : sequence of str, default=None
+        Column names of the block, used in the message.
+    """
+    if block.dtype.kind not in "fc":
+        return
+    finite = np.isfinite(block)
+    if finite.all():
+        return
+    row, col = np.argwhere(~finite)[0]
+    column = columns[col] if columns is not None else f"{modality}{SEPARATOR}{col}"
+    raise ValueError(
+        f"Modality {modality!r} has a non-finite value ({block[row, col]}) in row "
+        f"{row}, column {column!r}; remove or impute NaN/inf before fitting."
+    )
+
+
+def validate_blocks(
+    estimator,
+    X,
+    *,
+    reset,
+    required=None,
+    min_modalities=1,
+    dtype=np.float64,
+    ensure_min_samples=1,
+):
+    """Validate a modality table for ``estimator`` and split it into blocks.
+
+    At fit time (``reset=True``) this records ``modalities_`` (the block names
+    used), ``n_features_in_``, ``feature_names_in_`` and
+    ``n_features_per_modality_`` on ``estimator``. At transform time
+    (``reset=False``) a block may be absent (a partial row), but each present
+    fitted block must have the fitted columns. A block that was in the table at
+    fit time but not used (``required`` chose a subset) is ignored; a block the
+    estimator never saw raises an error naming it.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator being fitted or applied; used for messages and state.
+    X : pandas.DataFrame
+        Modality table.
+    reset : bool
+        True in ``fit``; False in ``transform``/``predict``/``score``.
+    required : sequence of str, default=None
+        At fit time, the modalities to use (all must be present); None uses
+        every block of ``X``. Ignored when ``reset=False``.
+    min_modalities : int, default=1
+        Smallest number of blocks needed at fit time.
+    dtype : data-type, default=np.float64
+        Blocks are converted to this type.
+    ensure_min_samples : int, default=1
+        Smallest number of rows accepted.
+
+    Returns
+    -------
+    blocks : dict of str to ndarray
+        Finite, ``dtype`` blocks for the fitted modalities present in ``X``,
+        in fitted order.
+    """
+    name = type(estimator).__name__
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(
+            f"{name} needs modality blocks, but X is a {type(X).__name__} and a bare "
+            "array has no modality names. " + _HOW_TO_NAME
+        )
+    slices = modality_slices(X.columns)
+    if reset:
+        if required is None:
+            modalities = list(slices)
+        else:
+            modalities = [required] if isinstance(required, str) else list(required)
+            missing = [m for m in modalities if m not in slices]
+            if missing:
+                raise ValueError(
+                    f"{name} needs modalities {missing} but X has blocks "
+                    f"{list(slices)}."
+                )
+        if len(modalities) < min_modalities:
+            raise ValueError(
+                f"{name} needs at least {min_modalities} modality blocks, but X has "
+                f"{len(modalities)}: {modalities}."
+            )
+    else:
+        seen = getattr(estimator, "_modalities_seen_in_fit", estimator.modalities_)
+        unknown = [m for m in slices if m not in seen]
+        if unknown:
+            raise ValueError(
+                f"X has modalities {unknown} that {name} was not fitted on; it knows "
+                f"{list(seen)}."
+            )
+        modalities = [m for m in estimator.modalities_ if m in slices]
+        if not modalities:
+            raise ValueError(
+                f"X has none of the modalities {name} was fitted on "
+                f"({list(estimator.modalities_)}); it has blocks {list(slices)}."
+            )
+    n_samples = X.shape[0]
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            f"{name} needs at least {ensure_min_samples} samples, got {n_samples}."
+        )
+    blocks = {}
+    for modality in modalities:
+        columns = X.columns[slices[modality]]
+        if not reset:
+            expected = estimator.feature_names_per_modality_[modality]
+            if len(columns) != len(expected) or np.any(columns != expected):
+                raise ValueError(
+                    f"Block {modality!r} has columns {_abbreviate(columns)} but "
+                    f"{name} was fitted with {_abbreviate(expected)}."
+                )
+        frame = X.iloc[:, slices[modality]]
+        non_numeric = [c for c, t in frame.dtypes.items() if t.kind not in "biuf"]
+        if non_numeric:
+            raise TypeError(
+                f"{name} needs numeric features, but column {non_numeric[0]!r} of "
+                f"modality {modality!r} has dtype {frame.dtypes[non_numeric[0]]}. "
+                "Extract features first (skcrossmodal.compose.ModalityUnion)."
+            )
+        block = frame.to_numpy(dtype=dtype)
+        check_finite(block, modality, columns)
+        blocks[modality] = block
+    if reset:
+        estimator._modalities_seen_in_fit = list(slices)
+        estimator.modalities_ = list(modalities)
+        estimator.feature_names_per_modality_ = {
+            m: np.asarray(X.columns[slices[m]], dtype=object) for m in modalities
+        }
+        estimator.feature_names_in_ = np.concatenate(
+            [estimator.feature_names_per_modality_[m] for m in modalities]
+        )
+        estimator.n_features_in_ = len(estimator.feature_names_in_)
+    return blocks
+
+
+def _abbreviate(names, n=3):
+    names = list(names)
+    if len(names) <= 2 * n:
+        return names
+    return names[:n] + ["..."] + names[-n:]
+
+
+def check_n_components(estimator, n_components, limit, reason):
+    """Raise a clear ValueError if ``n_components`` exceeds ``limit``."""
+    if not isinstance(n_components, numbers.Integral) or n_components < 1:
+        raise ValueError(
+            f"n_components must be a positive integer, got {n_components!r}."
+        )
+    if n_components > limit:
+        raise ValueError(
+            f"{type(estimator).__name__} can find at most {limit} components "
+            f"({reason}), but n_components={n_components}."
+        )
+
+
+class BlockOutputMixin:
+    """``set_output`` for transformers whose output is a modality table.
+
+    Their ``transform`` always returns a DataFrame whose column names carry the
+    blocks (a partial row yields fewer blocks than ``get_feature_names_out``
+    lists, which scikit-learn's generic wrapper cannot express), so the
+    automatic wrapping of :class:`~sklearn.base.TransformerMixin` is turned
+    off. ``set_output(transform="default"|"pandas")`` keeps the DataFrame;
+    ``"polars"`` converts it. Subclasses call :meth:`_finish_output`.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        kwargs["auto_wrap_output_keys"] = None
+        super().__init_subclass__(**kwargs)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of ``transform`` and ``fit_transform``.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"default"`` and ``"pandas"`` return a pandas DataFrame (block
+            names are part of the output), ``"polars"`` a polars DataFrame,
+            None leaves the configuration unchanged.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas", "polars"):
+            raise ValueError(
+                "transform must be 'default', 'pandas', 'polars' or None, got "
+                f"{transform!r}."
+            )
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _finish_output(self, frame):
+        from sklearn.utils._set_output import _get_output_config
+
+        if _get_output_config("transform", self)["dense"] == "polars":
+            import polars as pl
+
+            return pl.from_pandas(frame)
+        return frame

@@ -1,0 +1,79 @@
+"""The shared-space contract every mapper follows (DESIGN.md §4)."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+import pandas as pd
+from sklearn.base import TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._frame import SEPARATOR, BlockOutputMixin, validate_blocks
+
+
+class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
+    """Mixin for mappers whose ``transform`` lands every modality in one space.
+
+    A subclass fits itself, sets ``n_components_`` (the width of the shared
+    space) and implements ``_embed(blocks) -> {modality: ndarray}`` for the
+    blocks present. This mixin then provides ``transform`` (partial rows
+    allowed), ``get_feature_names_out`` and the output naming
+    ``<modality>__<prefix><k>``, where ``prefix`` is the lower-cased class name.
+    """
+
+    def _embed(self, blocks):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def _shared_prefix(self):
+        return type(self).__name__.lower()
+
+    def _shared_names(self, modality):
+        return [
+            f"{modality}{SEPARATOR}{self._shared_prefix}{k}"
+            for k in range(self.n_components_)
+        ]
+
+    def _shared_frame(self, embeddings, index=None):
+        """Place embeddings side by side as one block per modality."""
+        columns, names = [], []
+        for modality, embedding in embeddings.items():
+            columns.append(np.asarray(embedding))
+            names.extend(self._shared_names(modality))
+        return pd.DataFrame(np.hstack(columns), columns=names, index=index)
+
+    def transform(self, X):
+        """Map the modality blocks present in X into the shared space.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table; blocks the mapper was fitted on may be absent.
+
+        Returns
+        -------
+        X_shared : pandas.DataFrame of shape (n_samples, n_present * n_components_)
+            One block ``<modality>__<mapper><k>`` per present modality, all in
+            the same space and comparable by cosine or dot product.
+        """
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False)
+        return self._finish_output(self._shared_frame(self._embed(blocks), index=X.index))
+
+    def get_feature_names_out(self, input_features=None):
+        """Output names: one shared-space block per fitted modality.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        return np.asarray(
+            [name for m in self.modalities_ for name in self._shared_names(m)],
+            dtype=object,
+        )
