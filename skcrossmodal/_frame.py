@@ -198,7 +198,7 @@ def validate_blocks(
 
     At fit time (``reset=True``) this records ``modalities_`` (the block names
     used), ``n_features_in_``, ``feature_names_in_`` and
-    ``n_features_per_modality_`` on ``estimator``. At transform time
+    ``feature_names_per_modality_`` on ``estimator``. At transform time
     (``reset=False``) a block may be absent (a partial row), but each present
     fitted block must have the fitted columns. A block that was in the table at
     fit time but not used (``required`` chose a subset) is ignored; a block the
