@@ -1,0 +1,693 @@
+"""Tests for skcrossmodal.metrics against independent references."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import cdist
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skcrossmodal
+import skcrossmodal.metrics as metrics_module
+from skcrossmodal import make_frame, split_modalities
+from skcrossmodal._frame import validate_blocks
+from skcrossmodal.mapping._base import SharedSpaceMixin
+from skcrossmodal.metrics import (
+    average_precision_from_scores,
+    make_retrieval_scorer,
+    mean_average_precision,
+    mean_reciprocal_rank,
+    median_rank,
+    recall_at_k,
+)
+
+WIKIPEDIA = Path(skcrossmodal.__file__).parent / "datasets" / "data" / "wikipedia.npz"
+
+
+# --------------------------------------------------------------------------
+# Independent references: plain loops, one query at a time
+# --------------------------------------------------------------------------
+
+
+def reference_scores(queries, targets, metric):
+    if metric == "cosine":
+        return 1.0 - cdist(queries, targets, "cosine")
+    if metric == "dot":
+        return queries @ targets.T
+    return -cdist(queries, targets, "sqeuclidean")
+
+
+def reference_relevance(query_labels, target_labels, n_queries):
+    if query_labels is None:
+        return np.eye(n_queries, dtype=bool)
+    return np.asarray(query_labels)[:, None] == np.asarray(target_labels)[None, :]
+
+
+def loop_ranking(scores_row):
+    """Targets by decreasing score; no ties in the data of these loops."""
+    return np.argsort(-scores_row, kind="stable")
+
+
+def loop_average_precision_at_k(relevant_row, scores_row, k):
+    ranked = relevant_row[loop_ranking(scores_row)]
+    total, hits = 0.0, 0
+    for rank, is_relevant in enumerate(ranked[:k], start=1):
+        if is_relevant:
+            hits += 1
+            total += hits / rank
+    return total / min(k, relevant_row.sum())
+
+
+def loop_eleven_point(relevant_row, scores_row, k=None):
+    """Pascal VOC 2007 style 11-point interpolated AP over every rank."""
+    ranked = relevant_row[loop_ranking(scores_row)]
+    if k is not None:
+        ranked = ranked[:k]
+    hits = np.cumsum(ranked)
+    precision = hits / np.arange(1, len(ranked) + 1)
+    recall = hits / relevant_row.sum()
+    values = []
+    for level in np.linspace(0, 1, 11):
+        reached = recall >= level - 1e-12
+        values.append(precision[reached].max() if reached.any() else 0.0)
+    return np.mean(values)
+
+
+def loop_first_relevant_rank(relevant_row, scores_row):
+    ranked = relevant_row[loop_ranking(scores_row)]
+    return np.flatnonzero(ranked)[0] + 1
+
+
+@pytest.fixture
+def embeddings():
+    rng = np.random.default_rng(0)
+    n_queries, n_targets, n_classes = 40, 150, 5
+    centres = rng.standard_normal((n_classes, 6))
+    query_labels = rng.integers(n_classes, size=n_queries)
+    target_labels = rng.integers(n_classes, size=n_targets)
+    queries = centres[query_labels] + rng.standard_normal((n_queries, 6))
+    targets = centres[target_labels] + rng.standard_normal((n_targets, 6))
+    return queries, targets, query_labels, target_labels
+
+
+@pytest.fixture
+def paired():
+    rng = np.random.default_rng(0)
+    latent = rng.standard_normal((60, 5))
+    queries = latent + 0.8 * rng.standard_normal((60, 5))
+    targets = latent + 0.8 * rng.standard_normal((60, 5))
+    return queries, targets
+
+
+# --------------------------------------------------------------------------
+# mean_average_precision against scikit-learn, per query
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_map_category_level_matches_sklearn(embeddings, metric, dtype):
+    queries, targets, query_labels, target_labels = embeddings
+    if metric == "dot":
+        # Scores far above 2 exercise the exact power-of-two rescaling.
+        queries, targets = 1e3 * queries, 1e2 * targets
+    queries, targets = queries.astype(dtype), targets.astype(dtype)
+    scores = reference_scores(queries.astype(np.float64), targets.astype(np.float64), metric)
+    relevance = reference_relevance(query_labels, target_labels, len(queries))
+    expected = np.mean(
+        [average_precision_score(relevance[i], scores[i]) for i in range(len(queries))]
+    )
+    result = mean_average_precision(
+        queries, targets, query_labels, target_labels, metric=metric
+    )
+    # float32 scores are rounded differently from the float64 reference.
+    assert result == pytest.approx(expected, abs=1e-12 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_map_instance_level_matches_sklearn(paired, metric):
+    queries, targets = paired
+    scores = reference_scores(queries, targets, metric)
+    expected = np.mean(
+        [average_precision_score(np.arange(60) == i, scores[i]) for i in range(60)]
+    )
+    assert mean_average_precision(queries, targets, metric=metric) == pytest.approx(
+        expected, abs=1e-12
+    )
+
+
+def test_map_string_labels(embeddings):
+    queries, targets, query_labels, target_labels = embeddings
+    names = np.array(["art", "biology", "history", "music", "sport"])
+    assert mean_average_precision(
+        queries, targets, names[query_labels], list(names[target_labels])
+    ) == mean_average_precision(queries, targets, query_labels, target_labels)
+
+
+def test_map_multilabel_matches_sklearn():
+    rng = np.random.default_rng(0)
+    queries, targets = rng.standard_normal((30, 4)), rng.standard_normal((80, 4))
+    query_labels = rng.random((30, 6)) < 0.3
+    query_labels[:, 0] = True  # every query has a relevant target
+    target_labels = (rng.random((80, 6)) < 0.3).astype(int)
+    target_labels[0, 0] = 1
+    relevance = (query_labels.astype(int) @ target_labels.T) > 0
+    scores = reference_scores(queries, targets, "cosine")
+    expected = np.mean([average_precision_score(relevance[i], scores[i]) for i in range(30)])
+    result = mean_average_precision(queries, targets, query_labels, target_labels)
+    assert result == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 5, 17, 1000])
+def test_map_at_k_matches_loop(embeddings, k):
+    queries, targets, query_labels, target_labels = embeddings
+    scores = reference_scores(queries, targets, "cosine")
+    relevance = reference_relevance(query_labels, target_labels, len(queries))
+    expected = np.mean(
+        [loop_average_precision_at_k(relevance[i], scores[i], k) for i in range(len(queries))]
+    )
+    result = mean_average_precision(queries, targets, query_labels, target_labels, k=k)
+    assert result == pytest.approx(expected, abs=1e-12)
+
+
+def test_map_at_k_covering_all_targets_is_full_map(embeddings):
+    queries, targets, query_labels, target_labels = embeddings
+    full = mean_average_precision(queries, targets, query_labels, target_labels)
+    at_all = mean_average_precision(
+        queries, targets, query_labels, target_labels, k=len(targets)
+    )
+    assert at_all == pytest.approx(full, abs=1e-15)
+
+
+@pytest.mark.parametrize("k", [None, 20])
+def test_eleven_point_interpolation_matches_loop(embeddings, k):
+    queries, targets, query_labels, target_labels = embeddings
+    scores = reference_scores(queries, targets, "cosine")
+    relevance = reference_relevance(query_labels, target_labels, len(queries))
+    expected = np.mean(
+        [loop_eleven_point(relevance[i], scores[i], k) for i in range(len(queries))]
+    )
+    result = mean_average_precision(
+        queries, targets, query_labels, target_labels, k=k, interpolation="11point"
+    )
+    assert result == pytest.approx(expected, abs=1e-12)
+
+
+def test_eleven_point_instance_level(paired):
+    queries, targets = paired
+    scores = reference_scores(queries, targets, "cosine")
+    expected = np.mean([loop_eleven_point(np.arange(60) == i, scores[i]) for i in range(60)])
+    result = mean_average_precision(queries, targets, interpolation="11point")
+    assert result == pytest.approx(expected, abs=1e-12)
+
+
+def test_perfect_and_reversed_rankings():
+    labels = np.repeat([0, 1], 5)
+    embeddings = np.eye(2)[labels]
+    assert mean_average_precision(embeddings, embeddings, labels, labels) == 1.0
+    assert mean_average_precision(
+        embeddings, embeddings, labels, labels, interpolation="11point"
+    ) == 1.0
+    # Each query ranks the other class first; its 5 relevant targets are tied
+    # at ranks 6..10 and all take rank 10: AP = 5 / 10.
+    assert mean_average_precision(embeddings, embeddings, labels, 1 - labels) == 0.5
+    # Without ties: AP = mean of i / (5 + i), i = 1..5.
+    targets = embeddings + np.linspace(0, 0.01, 10)[:, None] * [[1, -1]]
+    expected = np.mean(np.arange(1, 6) / np.arange(6, 11))
+    assert mean_average_precision(embeddings, targets, labels, 1 - labels) == (
+        pytest.approx(expected, abs=1e-15)
+    )
+
+
+# --------------------------------------------------------------------------
+# Ties, blocks and the low-level function
+# --------------------------------------------------------------------------
+
+
+def test_average_precision_from_scores_with_ties_matches_sklearn():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, size=(50, 40)).astype(float)
+    scores[:, :3] = -0.0  # -0.0 and 0.0 are tied, as sklearn sees them
+    scores[:, 3:6] = 0.0
+    relevance = rng.random((50, 40)) < 0.3
+    relevance[:, 0] = True
+    expected = [average_precision_score(relevance[i], scores[i]) for i in range(50)]
+    result = average_precision_from_scores(relevance, scores, average=False)
+    np.testing.assert_allclose(result, expected, rtol=0, atol=1e-14)
+    assert average_precision_from_scores(relevance, scores) == pytest.approx(
+        np.mean(expected), abs=1e-14
+    )
+    # The result does not depend on the order of the targets.
+    permutation = rng.permutation(40)
+    np.testing.assert_allclose(
+        average_precision_from_scores(
+            relevance[:, permutation], scores[:, permutation], average=False
+        ),
+        result,
+        rtol=0,
+        atol=1e-14,
+    )
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300, 1e-300])
+def test_near_ties_finer_than_a_float32_are_ranked_exactly(scale):
+    # Pairs of scores 1e-13 apart (distinct in float64, not in float32) and, with
+    # scale 1e300 or 1e-300, a score range whose grid step overflows or
+    # underflows: all need the exact 64-bit path.
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((30, 60))
+    scores[:, 1::2] = scores[:, ::2] + 1e-13 * rng.choice([-1, 1], size=(30, 30))
+    scores *= scale
+    relevance = rng.random((30, 60)) < 0.3
+    relevance[:, 0] = True
+    expected = [average_precision_score(relevance[i], scores[i]) for i in range(30)]
+    np.testing.assert_allclose(
+        average_precision_from_scores(relevance, scores, average=False), expected,
+        rtol=0, atol=1e-14,
+    )
+
+
+def test_ties_are_ranked_pessimistically():
+    relevant = np.array([[True, False, False, False]])
+    constant = np.zeros((1, 4))
+    # Four tied targets: the relevant one takes rank 4.
+    assert average_precision_from_scores(relevant, constant) == 0.25
+    same = np.ones((4, 2))
+    assert median_rank(same, same) == 4.0
+    assert mean_reciprocal_rank(same, same) == 0.25
+    assert recall_at_k(same, same, k=3) == 0.0
+    assert mean_average_precision(same, same) == 0.25
+
+
+def test_float32_scores_keep_float32_ties():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(-3, 4, size=(20, 30)).astype(np.float32) / 3
+    relevance = rng.random((20, 30)) < 0.4
+    relevance[:, 0] = True
+    expected = [average_precision_score(relevance[i], scores[i]) for i in range(20)]
+    np.testing.assert_allclose(
+        average_precision_from_scores(relevance, scores, average=False), expected, atol=1e-14
+    )
+
+
+def test_average_precision_from_scores_does_not_modify_input():
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((5, 9)) * 10
+    relevance = rng.random((5, 9)) < 0.5
+    relevance[:, 0] = True
+    before = scores.copy()
+    average_precision_from_scores(relevance, scores)
+    np.testing.assert_array_equal(scores, before)
+
+
+@pytest.mark.parametrize(
+    "function, kwargs",
+    [
+        (mean_average_precision, {}),
+        (mean_average_precision, {"k": 10}),
+        (mean_average_precision, {"interpolation": "11point"}),
+        (recall_at_k, {"k": [1, 5, 10]}),
+        (median_rank, {}),
+        (mean_reciprocal_rank, {}),
+    ],
+)
+@pytest.mark.parametrize("labelled", [True, False])
+def test_results_do_not_depend_on_block_sizes(embeddings, monkeypatch, function, kwargs,
+                                              labelled):
+    queries, targets, query_labels, target_labels = embeddings
+    if not labelled:
+        targets, query_labels, target_labels = queries[::-1] + 0.5, None, None
+    args = (queries, targets, query_labels, target_labels)
+    auto = function(*args, **kwargs)
+    for batch_size in (1, 7):
+        np.testing.assert_array_equal(function(*args, batch_size=batch_size, **kwargs), auto)
+    # Cache-sized chunks inside a block: a single row per chunk as well.
+    monkeypatch.setattr(metrics_module, "_CHUNK_ENTRIES", 1)
+    np.testing.assert_array_equal(function(*args, batch_size=13, **kwargs), auto)
+
+
+def test_blocks_are_bounded_by_batch_size(embeddings, monkeypatch):
+    queries, targets, query_labels, target_labels = embeddings
+    shapes = []
+    original = metrics_module.iter_similarity_blocks
+
+    def recording(*args, **kwargs):
+        for start, stop, scores in original(*args, **kwargs):
+            shapes.append(scores.shape)
+            yield start, stop, scores
+
+    monkeypatch.setattr(metrics_module, "iter_similarity_blocks", recording)
+    mean_average_precision(queries, targets, query_labels, target_labels, batch_size=7)
+    assert max(rows for rows, _ in shapes) == 7
+    assert sum(rows for rows, _ in shapes) == len(queries)
+
+
+# --------------------------------------------------------------------------
+# Rank-based metrics against brute-force loops
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+@pytest.mark.parametrize("labelled", [True, False])
+def test_rank_metrics_match_loops(embeddings, metric, labelled):
+    queries, targets, query_labels, target_labels = embeddings
+    if not labelled:
+        targets = queries + 0.7 * np.random.default_rng(1).standard_normal(queries.shape)
+        query_labels = target_labels = None
+    scores = reference_scores(queries, targets, metric)
+    relevance = reference_relevance(query_labels, target_labels, len(queries))
+    ranks = np.array(
+        [loop_first_relevant_rank(relevance[i], scores[i]) for i in range(len(queries))]
+    )
+    args = (queries, targets, query_labels, target_labels)
+    assert median_rank(*args, metric=metric) == np.median(ranks)
+    assert mean_reciprocal_rank(*args, metric=metric) == pytest.approx(
+        np.mean(1 / ranks), abs=1e-15
+    )
+    for k in (1, 2, 5):
+        assert recall_at_k(*args, k=k, metric=metric) == np.mean(ranks <= k)
+    np.testing.assert_array_equal(
+        recall_at_k(*args, k=[1, 2, 5], metric=metric),
+        [np.mean(ranks <= k) for k in (1, 2, 5)],
+    )
+
+
+def test_euclidean_ranks_by_distance():
+    queries = np.array([[0.0, 0.0]])
+    targets = np.array([[3.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    labels_q, labels_t = [1], [0, 1, 0]
+    assert median_rank(queries, targets, labels_q, labels_t, metric="euclidean") == 1
+    # Cosine cannot rank the zero query; dot ranks the largest inner product.
+    assert median_rank(np.array([[1.0, 0.0]]), targets, labels_q, labels_t, metric="dot") == 2
+
+
+# --------------------------------------------------------------------------
+# Queries without relevant targets, and input errors
+# --------------------------------------------------------------------------
+
+
+def test_query_without_relevant_target_counts_as_failure(embeddings):
+    queries, targets, query_labels, target_labels = embeddings
+    query_labels = query_labels.copy()
+    query_labels[[3, 8]] = 99
+    kept = np.ones(len(queries), dtype=bool)
+    kept[[3, 8]] = False
+    args = (queries, targets, query_labels, target_labels)
+    with pytest.warns(UndefinedMetricWarning, match="2 queries have no relevant.*query 3"):
+        result = mean_average_precision(*args)
+    others = mean_average_precision(
+        queries[kept], targets, query_labels[kept], target_labels
+    )
+    assert result == pytest.approx(others * kept.sum() / len(queries), abs=1e-15)
+    with pytest.warns(UndefinedMetricWarning):
+        assert mean_reciprocal_rank(*args) == pytest.approx(
+            mean_reciprocal_rank(queries[kept], targets, query_labels[kept], target_labels)
+            * kept.sum()
+            / len(queries)
+        )
+    with pytest.warns(UndefinedMetricWarning):
+        assert recall_at_k(*args, k=len(targets)) == kept.mean()
+    with pytest.warns(UndefinedMetricWarning, match="rank inf"):
+        assert median_rank(queries[:3], targets, np.full(3, 99), target_labels) == np.inf
+    relevance = np.zeros((2, 3), dtype=bool)
+    with pytest.warns(UndefinedMetricWarning):
+        assert average_precision_from_scores(relevance, np.ones((2, 3))) == 0.0
+
+
+def test_no_warning_when_every_query_has_a_relevant_target(embeddings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean_average_precision(*embeddings)
+        median_rank(*embeddings)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"target_embeddings": np.ones((5, 3))}, "have 2 features but target_embeddings have 3"),
+        ({"query_labels": [0, 1, 0]}, "query_labels must have one entry per row"),
+        ({"target_labels": np.zeros((6, 2))}, "both be 1-D .* or both 2-D"),
+        ({"target_labels": None}, "Only query_labels was given"),
+        ({"query_labels": None}, "Only target_labels was given"),
+        ({"k": 0}, "'k' parameter of mean_average_precision must be"),
+        ({"metric": "manhattan"}, "'metric' parameter"),
+        ({"interpolation": "linear"}, "'interpolation' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"query_embeddings": np.full((4, 2), np.nan)}, "query_embeddings"),
+        ({"target_embeddings": np.ones((0, 2))}, "0 sample"),
+    ],
+)
+def test_input_errors(kwargs, message):
+    arguments = {
+        "query_embeddings": np.ones((4, 2)),
+        "target_embeddings": np.ones((6, 2)),
+        "query_labels": [0, 1, 0, 1],
+        "target_labels": [0, 1, 0, 1, 1, 0],
+    }
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        mean_average_precision(**arguments)
+
+
+def test_labels_of_different_kinds_are_rejected():
+    with pytest.raises(TypeError, match="both numeric or both not"):
+        mean_average_precision(np.eye(2), np.eye(2), ["0", "1"], [0, 1])
+
+
+def test_warning_points_at_the_caller():
+    with pytest.warns(UndefinedMetricWarning) as record:
+        mean_average_precision(np.eye(2), np.eye(2), [0, 1], [2, 3])
+    assert record[0].filename == __file__
+
+
+def test_instance_level_needs_as_many_queries_as_targets():
+    with pytest.raises(ValueError, match="4 queries and 6 targets"):
+        median_rank(np.ones((4, 2)), np.ones((6, 2)))
+
+
+@pytest.mark.parametrize("k", [0, [1, 0], 1.5, [[1]]])
+def test_recall_at_k_rejects_bad_cutoffs(k):
+    with pytest.raises(ValueError, match="k"):
+        recall_at_k(np.eye(3), np.eye(3), k=k)
+
+
+def test_multilabel_errors():
+    with pytest.raises(ValueError, match="3 label columns but target_labels have 2"):
+        mean_average_precision(np.eye(2), np.eye(2), np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="0/1 multilabel indicator"):
+        mean_average_precision(np.eye(2), np.eye(2), np.full((2, 2), 2), np.ones((2, 2)))
+
+
+def test_average_precision_from_scores_errors():
+    with pytest.raises(ValueError, match=r"relevance has shape \(2, 3\) but scores"):
+        average_precision_from_scores(np.ones((2, 3)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        average_precision_from_scores(np.full((2, 2), 3), np.ones((2, 2)))
+    for bad in (np.inf, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="scores contain NaN or infinity"):
+            average_precision_from_scores(np.ones((1, 2)), np.array([[bad, 0.0]]))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_overflowing_similarity_is_reported():
+    huge = np.full((2, 2), 1e30, dtype=np.float32)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        mean_average_precision(huge, huge, [0, 1], [0, 1], metric="dot")
+
+
+# --------------------------------------------------------------------------
+# Published chance level on the Wikipedia benchmark
+# --------------------------------------------------------------------------
+
+
+def expected_random_average_precision(n_relevant, n_targets):
+    """Expected AP of a uniformly random ranking (closed form)."""
+    harmonic = np.sum(1.0 / np.arange(1, n_targets + 1))
+    return (
+        (n_relevant - 1) / (n_targets - 1) * (n_targets - harmonic) + harmonic
+    ) / n_targets
+
+
+def test_random_ranking_on_wikipedia_matches_published_chance():
+    labels = np.load(WIKIPEDIA)["label_test"]
+    n = len(labels)
+    counts = np.bincount(labels)
+    expected = np.sum(counts / n * expected_random_average_precision(counts, n))
+    # Rasiwasia et al. (ACM MM 2010), Table 4: random ranking, 0.118.
+    assert expected == pytest.approx(0.118, abs=5e-4)
+    rng = np.random.default_rng(0)
+    observed = [
+        mean_average_precision(
+            rng.standard_normal((n, 10)), rng.standard_normal((n, 10)), labels, labels
+        )
+        for _ in range(3)
+    ]
+    assert np.mean(observed) == pytest.approx(expected, abs=0.006)
+
+
+# --------------------------------------------------------------------------
+# Scorers inside scikit-learn's own model selection
+# --------------------------------------------------------------------------
+
+
+class LeastSquaresMapper(SharedSpaceMixin, BaseEstimator):
+    """Test mapper: image -> text space by rank-limited least squares."""
+
+    def __init__(self, rank=None):
+        self.rank = rank
+
+    def fit(self, X, y=None):
+        blocks = validate_blocks(self, X, reset=True, required=["text", "image"])
+        coef, *_ = np.linalg.lstsq(blocks["image"], blocks["text"], rcond=None)
+        if self.rank is not None:
+            u, s, vt = np.linalg.svd(coef, full_matrices=False)
+            coef = (u[:, : self.rank] * s[: self.rank]) @ vt[: self.rank]
+        self.coef_ = coef
+        self.n_components_ = blocks["text"].shape[1]
+        return self
+
+    def _embed(self, blocks):
+        return {
+            modality: block if modality == "text" else block @ self.coef_
+            for modality, block in blocks.items()
+        }
+
+
+@pytest.fixture
+def planted():
+    rng = np.random.default_rng(0)
+    n, n_classes = 150, 5
+    y = rng.integers(n_classes, size=n)
+    latent = np.eye(n_classes)[y] + 0.3 * rng.standard_normal((n, n_classes))
+    text = latent @ rng.standard_normal((n_classes, 6)) + 0.2 * rng.standard_normal((n, 6))
+    image = latent @ rng.standard_normal((n_classes, 8)) + 0.2 * rng.standard_normal((n, 8))
+    return make_frame(text=text, image=image), y
+
+
+def test_scorer_equals_direct_computation(planted):
+    X, y = planted
+    mapper = LeastSquaresMapper().fit(X)
+    blocks = split_modalities(mapper.transform(X))
+    image, text = blocks["image"], blocks["text"]
+    cases = [
+        (make_retrieval_scorer("map", query="image", target="text"),
+         mean_average_precision(image, text, y, y)),
+        (make_retrieval_scorer("map", query="image", target="text", k=5,
+                               interpolation="11point"),
+         mean_average_precision(image, text, y, y, k=5, interpolation="11point")),
+        (make_retrieval_scorer("recall", query="text", target="image", k=3,
+                               similarity="euclidean"),
+         recall_at_k(text, image, y, y, k=3, metric="euclidean")),
+        (make_retrieval_scorer("mrr", query="image", target="text"),
+         mean_reciprocal_rank(image, text, y, y)),
+        (make_retrieval_scorer("neg_median_rank", query="image", target="text"),
+         -median_rank(image, text, y, y)),
+        (make_retrieval_scorer("map", query="image", target="text", symmetric=True),
+         (mean_average_precision(image, text, y, y)
+          + mean_average_precision(text, image, y, y)) / 2),
+    ]
+    for scorer, expected in cases:
+        assert scorer(mapper, X, y) == expected
+    # Without y, relevance is instance-level.
+    scorer = make_retrieval_scorer("map", query="image", target="text")
+    assert scorer(mapper, X) == mean_average_precision(image, text)
+
+
+def test_scorer_in_grid_search_and_cross_val_score(planted):
+    X, y = planted
+    scorer = make_retrieval_scorer("map", query="image", target="text")
+    search = GridSearchCV(
+        LeastSquaresMapper(), {"rank": [1, 5]}, scoring=scorer, cv=KFold(3)
+    ).fit(X, y)
+    assert search.best_params_ == {"rank": 5}
+    ranks = search.cv_results_["mean_test_score"]
+    assert ranks[1] > ranks[0]
+    # The scores are those of a manual loop over the same folds.
+    manual = []
+    for train, test in KFold(3).split(X):
+        mapper = LeastSquaresMapper(rank=5).fit(X.iloc[train])
+        blocks = split_modalities(mapper.transform(X.iloc[test]))
+        manual.append(mean_average_precision(blocks["image"], blocks["text"], y[test], y[test]))
+    assert search.best_score_ == pytest.approx(np.mean(manual), abs=1e-15)
+
+    pipeline = make_pipeline(
+        StandardScaler().set_output(transform="pandas"), LeastSquaresMapper()
+    )
+    scores = cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3))
+    chance = np.mean(np.bincount(y) / len(y))
+    assert scores.shape == (3,) and (scores > 2 * chance).all()
+    # What n_jobs > 1 does to the scorer: a pickle round trip.
+    restored = pickle.loads(pickle.dumps(scorer))
+    np.testing.assert_array_equal(
+        cross_val_score(pipeline, X, y, scoring=restored, cv=KFold(3)), scores
+    )
+
+
+def test_scorer_repr_and_pickle():
+    scorer = make_retrieval_scorer(
+        "recall", query="image", target="text", k=10, similarity="dot", symmetric=True
+    )
+    assert repr(scorer) == (
+        "make_retrieval_scorer('recall', query='image', target='text', "
+        "similarity='dot', k=10, symmetric=True)"
+    )
+    assert repr(pickle.loads(pickle.dumps(scorer))) == repr(scorer)
+
+
+def test_scorer_errors(planted):
+    X, y = planted
+    mapper = LeastSquaresMapper().fit(X)
+    with pytest.raises(ValueError, match=r"needs modality blocks \['audio'\].*\['text', 'image'\]"):
+        make_retrieval_scorer(query="audio", target="text")(mapper, X, y)
+    with pytest.raises(ValueError, match="modality table"):
+        make_retrieval_scorer(query="image", target="text")(StandardScaler().fit(X), X, y)
+    with pytest.raises(ValueError, match="needs a cut-off k"):
+        make_retrieval_scorer("recall", query="image", target="text")
+    with pytest.raises(ValueError, match="does not apply"):
+        make_retrieval_scorer("mrr", query="image", target="text", k=3)
+    with pytest.raises(ValueError, match="interpolation only applies"):
+        make_retrieval_scorer("mrr", query="image", target="text", interpolation="11point")
+    with pytest.raises(ValueError, match="different modalities"):
+        make_retrieval_scorer(query="text", target="text")
+    with pytest.raises(ValueError, match="'metric' parameter"):
+        make_retrieval_scorer("ndcg", query="image", target="text")
+    with pytest.raises(TypeError):
+        make_retrieval_scorer("map", "image", "text")
+
+
+def test_cca_on_wikipedia_with_grid_search():
+    from skcrossmodal.mapping import CCA
+
+    data = np.load(WIKIPEDIA)
+    X_train = make_frame(text=data["text_train"], image=data["image_train"])
+    X_test = make_frame(text=data["text_test"], image=data["image_test"])
+    y_train, y_test = data["label_train"], data["label_test"]
+    scorer = make_retrieval_scorer("map", query="image", target="text", symmetric=True)
+    search = GridSearchCV(
+        make_pipeline(CCA(reg=1e-4)),
+        {"cca__n_components": [1, 9]},
+        scoring=scorer,
+        cv=KFold(3, shuffle=True, random_state=0),
+    ).fit(X_train, y_train)
+    assert search.best_params_ == {"cca__n_components": 9}
+    blocks = split_modalities(search.transform(X_test))
+    image_to_text = mean_average_precision(blocks["image"], blocks["text"], y_test, y_test)
+    text_to_image = mean_average_precision(blocks["text"], blocks["image"], y_test, y_test)
+    # Rasiwasia et al. (ACM MM 2010), Table 4, CCA: 0.249 and 0.196.
+    assert image_to_text == pytest.approx(0.249, abs=0.015)
+    assert text_to_image == pytest.approx(0.196, abs=0.015)
+    assert search.score(X_test, y_test) == pytest.approx(
+        (image_to_text + text_to_image) / 2, abs=1e-15
+    )
+    assert isinstance(search.transform(X_test), pd.DataFrame)
