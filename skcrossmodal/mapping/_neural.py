@@ -1,0 +1,698 @@
+"""Neural mappers (torch): MLP regression and contrastive two-tower training."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import functools
+import itertools
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import r2_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+from sklearn_compat.base import _fit_context
+
+from .._frame import validate_blocks
+from .._similarity import iter_similarity_blocks
+from .._torch import (
+    TRAINING_PARAMETER_CONSTRAINTS,
+    check_hidden_layer_sizes,
+    fit_module,
+    import_torch,
+    make_mlp,
+    predict_batches,
+    set_training_attributes,
+)
+from ._base import SharedSpaceMixin
+
+# Rows per inference batch: bounds device memory in transform.
+_PREDICT_BATCH_SIZE = 4096
+# Smallest temperature a learned one may reach (CLIP caps its logit scale at 100).
+_MIN_TEMPERATURE = 0.01
+
+
+def _mse_loss(module, batch):
+    source, target = batch
+    return ((module(source) - target) ** 2).mean()
+
+
+def _cosine_loss(module, batch):
+    F = import_torch().nn.functional
+    source, target = batch
+    return 1.0 - F.cosine_similarity(module(source), target, dim=1, eps=1e-8).mean()
+
+
+class MLPMapper(SharedSpaceMixin, BaseEstimator):
+    """Nonlinear regression from a source modality into a target's feature space.
+
+    A multi-layer perceptron (torch) is trained to predict the ``target``
+    block from the ``source`` block of the same rows. The shared space is the
+    target's feature space: ``transform`` maps the source block through the
+    network and passes the target block through unchanged, so both blocks
+    have ``n_target_features`` columns and can be compared by cosine.
+
+    The source features are standardised internally (zero mean, unit
+    variance per feature). With ``loss="mse"`` the target is centred and
+    divided by one global scale (its root mean feature variance), which keeps
+    the loss proportional to the mean squared error in the original units;
+    predictions are mapped back to those units. With ``loss="cosine"`` the
+    target is used as is, since the loss ignores its scale.
+
+    Training uses the shared loop :func:`skcrossmodal._torch.fit_module`
+    (Adam, mini-batches, early stopping on a validation split that restores
+    the best weights). It runs on the GPU when one is available
+    (``device="auto"``).
+
+    Parameters
+    ----------
+    source : str
+        Modality mapped by the network.
+    target : str
+        Modality whose feature space is the shared space.
+    hidden_layer_sizes : array-like of int, default=(256,)
+        Width of each hidden layer; ``()`` gives a linear map.
+    loss : {"mse", "cosine"}, default="mse"
+        ``"mse"``: mean squared error; ``"cosine"``: one minus the cosine
+        between the prediction and the target row (only directions matter).
+    activation : {"relu", "tanh", "logistic", "identity", "gelu"}, default="relu"
+        Non-linearity of the hidden layers.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+    alpha : float, default=1e-4
+        Weight decay (L2 penalty on the weight matrices).
+    batch_size : int, default=64
+        Rows per mini-batch.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    max_iter : int, default=200
+        Largest number of epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and stop when their loss
+        stops improving; otherwise the training loss is monitored.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the monitored loss.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the validation split, the shuffling and
+        dropout. A fixed seed gives identical results on the CPU.
+    device : str, default="auto"
+        Torch device; ``"auto"`` picks CUDA, then MPS, then the CPU.
+    verbose : int, default=0
+        Print the losses of each epoch when positive.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Width of the shared space (the number of target features).
+    module_ : torch.nn.Sequential
+        The trained network (on the CPU; moved to ``device`` for transform).
+    source_scaler_ : sklearn.preprocessing.StandardScaler
+        Standardisation of the source block.
+    target_mean_ : ndarray of shape (n_components_,)
+        Offset added to the network's output (zero for ``loss="cosine"``).
+    target_scale_ : float
+        Scale applied to the network's output (one for ``loss="cosine"``).
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss of each epoch (in the scaled target space).
+    validation_loss_curve_ : list of float or None
+        Validation loss of each epoch, None without early stopping.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    best_loss_ : float
+        Monitored loss of that epoch.
+    modalities_ : list of str
+        ``[source, target]``.
+    n_features_in_ : int
+        Number of features of the source and target blocks together.
+    feature_names_in_ : ndarray of str
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each block.
+
+    See Also
+    --------
+    ContrastiveMapper : Two towers trained with a contrastive loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import MLPMapper
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(size=(60, 4))
+    >>> X = make_frame(image=image, text=np.tanh(image[:, :3]))
+    >>> mapper = MLPMapper("image", "text", hidden_layer_sizes=(16,),
+    ...                    max_iter=5, random_state=0).fit(X)
+    >>> mapper.transform(X).shape
+    (60, 6)
+    >>> image_only = X[["image__0", "image__1", "image__2", "image__3"]]
+    >>> list(mapper.transform(image_only).columns)
+    ['image__mlpmapper0', 'image__mlpmapper1', 'image__mlpmapper2']
+    """
+
+    _parameter_constraints = {
+        "source": [str],
+        "target": [str],
+        "loss": [StrOptions({"mse", "cosine"})],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        source,
+        target,
+        *,
+        hidden_layer_sizes=(256,),
+        loss="mse",
+        activation="relu",
+        dropout=0.0,
+        alpha=1e-4,
+        batch_size=64,
+        learning_rate=1e-3,
+        max_iter=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        self.source = source
+        self.target = target
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.loss = loss
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the network to predict the target block from the source block.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MLPMapper
+            The fitted mapper.
+        """
+        if self.source == self.target:
+            raise ValueError(
+                f"MLPMapper maps one modality to another, but source and target are "
+                f"both {self.source!r}."
+            )
+        hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        blocks = validate_blocks(
+            self,
+            X,
+            reset=True,
+            required=[self.source, self.target],
+            min_modalities=2,
+            ensure_min_samples=2,
+        )
+        source, target = blocks[self.source], blocks[self.target]
+        self.source_scaler_ = StandardScaler().fit(source)
+        if self.loss == "mse":
+            self.target_mean_ = target.mean(axis=0)
+            scale = float(np.sqrt(target.var(axis=0).mean()))
+            self.target_scale_ = scale if scale > 0 else 1.0
+        else:
+            self.target_mean_ = np.zeros(target.shape[1])
+            self.target_scale_ = 1.0
+
+        random_state = check_random_state(self.random_state)
+        self.module_ = make_mlp(
+            source.shape[1],
+            hidden_layer_sizes,
+            target.shape[1],
+            activation=self.activation,
+            dropout=self.dropout,
+            random_state=random_state,
+        )
+        history = fit_module(
+            self.module_,
+            _mse_loss if self.loss == "mse" else _cosine_loss,
+            (
+                self.source_scaler_.transform(source),
+                (target - self.target_mean_) / self.target_scale_,
+            ),
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.alpha,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            random_state=random_state,
+            device=self.device,
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        set_training_attributes(self, history)
+        self.n_components_ = target.shape[1]
+        return self
+
+    def _predict_target(self, source):
+        output = predict_batches(
+            self.module_,
+            (self.source_scaler_.transform(source),),
+            batch_size=_PREDICT_BATCH_SIZE,
+            device=self.device,
+        )
+        return output.astype(np.float64) * self.target_scale_ + self.target_mean_
+
+    def _embed(self, blocks):
+        return {
+            modality: (
+                self._predict_target(block) if modality == self.source else block
+            )
+            for modality, block in blocks.items()
+        }
+
+    def score(self, X, y=None):
+        """How well the source block predicts the target block of the same rows.
+
+        The fit of the objective being trained: the coefficient of
+        determination R² (averaged uniformly over target features) for
+        ``loss="mse"``, the mean cosine between each predicted and true target
+        row for ``loss="cosine"``. Both are at most 1, higher is better; they
+        are not comparable across ``loss`` values (to choose ``loss``, use a
+        retrieval scorer from :mod:`skcrossmodal.metrics`).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False)
+        missing = [m for m in (self.source, self.target) if m not in blocks]
+        if missing:
+            raise ValueError(
+                "MLPMapper.score needs the source and target blocks; X lacks "
+                f"{missing}."
+            )
+        predicted = self._predict_target(blocks[self.source])
+        target = blocks[self.target]
+        if self.loss == "mse":
+            return float(r2_score(target, predicted))
+        norms = np.linalg.norm(predicted, axis=1) * np.linalg.norm(target, axis=1)
+        cosines = np.einsum("ij,ij->i", predicted, target) / np.maximum(norms, 1e-12)
+        return float(cosines.mean())
+
+
+def _symmetric_info_nce(logits, positives):
+    """CLIP's symmetric InfoNCE; ``positives`` (bool matrix) allows several per row."""
+    torch = import_torch()
+    F = torch.nn.functional
+    if positives is None:
+        targets = torch.arange(logits.shape[0], device=logits.device)
+        return (
+            F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)
+        ) / 2
+    weights = positives.float()
+    log_p_rows = F.log_softmax(logits, dim=1)
+    log_p_columns = F.log_softmax(logits.T, dim=1)
+    rows = -((log_p_rows * weights).sum(1) / weights.sum(1)).mean()
+    columns = -((log_p_columns * weights.T).sum(1) / weights.T.sum(1)).mean()
+    return (rows + columns) / 2
+
+
+def _contrastive_loss(module, batch, *, n_modalities, temperature, supervised):
+    F = import_torch().nn.functional
+    embeddings = [
+        F.normalize(tower(block), dim=1)
+        for tower, block in zip(module.towers, batch[:n_modalities])
+    ]
+    if hasattr(module, "log_temperature"):
+        temperature = module.log_temperature.exp().clamp(min=_MIN_TEMPERATURE)
+    positives = None
+    if supervised:
+        labels = batch[n_modalities]
+        positives = labels[:, None] == labels[None, :]
+    pairs = list(itertools.combinations(range(n_modalities), 2))
+    total = 0.0
+    for a, b in pairs:
+        logits = embeddings[a] @ embeddings[b].T / temperature
+        total = total + _symmetric_info_nce(logits, positives)
+    return total / len(pairs)
+
+
+def _tower_embedding(module, block, *, tower):
+    F = import_torch().nn.functional
+    return F.normalize(module.towers[tower](block), dim=1)
+
+
+class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
+    """Two (or more) towers trained with CLIP's symmetric InfoNCE loss.
+
+    One multi-layer perceptron per modality maps its block to an
+    ``n_components``-dimensional space; outputs are L2-normalised. Training
+    treats row i of modality A and row i of modality B as a positive pair and
+    every other row of the mini-batch as a negative: for a batch of logits
+    ``L = A_emb @ B_emb.T / temperature``, the loss is the mean of the
+    cross-entropies of ``L`` (A→B) and ``L.T`` (B→A) against the diagonal
+    (Radford et al., 2021). With more than two modalities the loss is averaged
+    over all pairs of modalities.
+
+    With ``supervised=True`` and labels ``y``, every row of the batch with the
+    same label counts as a positive: each row's loss is the mean negative
+    log-softmax over its positives (the multi-positive InfoNCE of supervised
+    contrastive learning, Khosla et al., 2020, applied across modalities).
+
+    Input blocks are standardised internally. Training uses the shared loop
+    :func:`skcrossmodal._torch.fit_module` and runs on the GPU when one is
+    available (``device="auto"``). Larger batches give more negatives.
+
+    Parameters
+    ----------
+    n_components : int, default=64
+        Width of the learned space.
+    hidden_layer_sizes : array-like of int, default=(256,)
+        Hidden layers of each tower; ``()`` gives linear towers.
+    temperature : float, default=0.07
+        Softmax temperature (CLIP's initial value). With
+        ``learn_temperature=True`` it is the starting value of a learned
+        temperature (bounded below by 0.01).
+    learn_temperature : bool, default=False
+        Learn the temperature with the towers, as CLIP does.
+    modalities : list of str or None, default=None
+        Modalities to learn towers for (at least two); None uses every block
+        of the training table.
+    supervised : bool, default=False
+        Count rows with the same ``y`` in a batch as positives; needs ``y``.
+    activation : {"relu", "tanh", "logistic", "identity", "gelu"}, default="relu"
+        Non-linearity of the hidden layers.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+    alpha : float, default=1e-4
+        Weight decay (L2 penalty on the weight matrices).
+    batch_size : int, default=256
+        Rows per mini-batch.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    max_iter : int, default=100
+        Largest number of epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and stop when their loss
+        stops improving; otherwise the training loss is monitored.
+    validation_fraction : float, default=0.1
+        Fraction of rows held out for early stopping (at least two rows).
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of ``tol`` before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the monitored loss.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the validation split, the shuffling and
+        dropout. A fixed seed gives identical results on the CPU.
+    device : str, default="auto"
+        Torch device; ``"auto"`` picks CUDA, then MPS, then the CPU.
+    verbose : int, default=0
+        Print the losses of each epoch when positive.
+
+    Attributes
+    ----------
+    n_components_ : int
+        Width of the learned space.
+    module_ : torch.nn.Module
+        ``module_.towers[k]`` is the tower of ``modalities_[k]``; with a
+        learned temperature, ``module_.log_temperature`` holds its logarithm.
+    scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        Standardisation of each block.
+    temperature_ : float
+        Temperature after training (equal to ``temperature`` unless learned).
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss of each epoch, None without early stopping.
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    best_loss_ : float
+        Monitored loss of that epoch.
+    modalities_ : list of str
+        Modalities with a tower, in block order.
+    n_features_in_ : int
+        Number of features of those blocks together.
+    feature_names_in_ : ndarray of str
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each block.
+
+    See Also
+    --------
+    MLPMapper : Regression from one modality into another's feature space.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import ContrastiveMapper
+    >>> rng = np.random.default_rng(0)
+    >>> latent = rng.normal(size=(64, 4))
+    >>> X = make_frame(image=latent @ rng.normal(size=(4, 6)),
+    ...                text=latent @ rng.normal(size=(4, 5)))
+    >>> mapper = ContrastiveMapper(n_components=3, hidden_layer_sizes=(16,),
+    ...                            batch_size=32, max_iter=5, random_state=0).fit(X)
+    >>> Z = mapper.transform(X)
+    >>> Z.shape
+    (64, 6)
+    >>> bool(np.allclose(np.linalg.norm(Z.iloc[:, :3], axis=1), 1.0))
+    True
+    """
+
+    _parameter_constraints = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learn_temperature": ["boolean"],
+        "modalities": ["array-like", None],
+        "supervised": ["boolean"],
+        **TRAINING_PARAMETER_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(256,),
+        temperature=0.07,
+        learn_temperature=False,
+        modalities=None,
+        supervised=False,
+        activation="relu",
+        dropout=0.0,
+        alpha=1e-4,
+        batch_size=256,
+        learning_rate=1e-3,
+        max_iter=100,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.temperature = temperature
+        self.learn_temperature = learn_temperature
+        self.modalities = modalities
+        self.supervised = supervised
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train one tower per modality on the paired rows of X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table with at least two blocks.
+        y : array-like of shape (n_samples,), default=None
+            Labels; used only (and then required) when ``supervised=True``.
+
+        Returns
+        -------
+        self : ContrastiveMapper
+            The fitted mapper.
+        """
+        torch = import_torch(purpose="ContrastiveMapper")
+        if self.supervised and y is None:
+            raise ValueError(
+                "ContrastiveMapper(supervised=True) counts rows with the same label as "
+                "positives and needs y; pass y to fit or set supervised=False."
+            )
+        hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        blocks = validate_blocks(
+            self,
+            X,
+            reset=True,
+            required=self.modalities,
+            min_modalities=2,
+            ensure_min_samples=2,
+        )
+        arrays = []
+        self.scalers_ = {}
+        for modality, block in blocks.items():
+            self.scalers_[modality] = StandardScaler().fit(block)
+            arrays.append(self.scalers_[modality].transform(block))
+        labels = None
+        if self.supervised:
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            _, labels = np.unique(y, return_inverse=True)
+            arrays.append(labels)
+
+        random_state = check_random_state(self.random_state)
+        module = torch.nn.Module()
+        module.towers = torch.nn.ModuleList(
+            make_mlp(
+                block.shape[1],
+                hidden_layer_sizes,
+                self.n_components,
+                activation=self.activation,
+                dropout=self.dropout,
+                random_state=random_state,
+            )
+            for block in blocks.values()
+        )
+        if self.learn_temperature:
+            module.log_temperature = torch.nn.Parameter(
+                torch.tensor(math.log(self.temperature))
+            )
+        self.module_ = module
+        loss = functools.partial(
+            _contrastive_loss,
+            n_modalities=len(blocks),
+            temperature=self.temperature,
+            supervised=self.supervised,
+        )
+        history = fit_module(
+            module,
+            loss,
+            tuple(arrays),
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.alpha,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            min_samples_per_split=2,
+            random_state=random_state,
+            device=self.device,
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        set_training_attributes(self, history)
+        if self.learn_temperature:
+            self.temperature_ = max(
+                float(module.log_temperature.detach().exp()), _MIN_TEMPERATURE
+            )
+        else:
+            self.temperature_ = float(self.temperature)
+        self.n_components_ = self.n_components
+        return self
+
+    def _embed(self, blocks):
+        embeddings = {}
+        for modality, block in blocks.items():
+            tower = self.modalities_.index(modality)
+            embeddings[modality] = predict_batches(
+                self.module_,
+                (self.scalers_[modality].transform(block),),
+                batch_size=_PREDICT_BATCH_SIZE,
+                device=self.device,
+                forward=functools.partial(_tower_embedding, tower=tower),
+            ).astype(np.float64)
+        return embeddings
+
+    def score(self, X, y=None):
+        """Instance-level top-1 retrieval accuracy between the blocks of X.
+
+        For every ordered pair of modalities (A, B) present in X, each row's
+        A embedding queries all B embeddings by cosine; the query is a hit
+        when its own row ranks first. The score is the fraction of hits,
+        averaged over the pairs (recall@1; chance is ``1 / n_samples``).
+        Memory stays bounded (blocked similarity). For category-level
+        retrieval use :func:`skcrossmodal.metrics.make_retrieval_scorer`.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table with at least two fitted blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        embeddings = self._embed(validate_blocks(self, X, reset=False))
+        if len(embeddings) < 2:
+            raise ValueError(
+                "ContrastiveMapper.score retrieves one modality from another and needs "
+                f"at least two blocks; X has {list(embeddings)}."
+            )
+        accuracies = []
+        for query, gallery in itertools.permutations(embeddings, 2):
+            hits = 0
+            for start, stop, similarity in iter_similarity_blocks(
+                embeddings[query], embeddings[gallery], "cosine"
+            ):
+                hits += int(np.sum(similarity.argmax(axis=1) == np.arange(start, stop)))
+            accuracies.append(hits / X.shape[0])
+        return float(np.mean(accuracies))

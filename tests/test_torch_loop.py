@@ -1,0 +1,357 @@
+"""Tests of the shared torch training and inference loop (skcrossmodal._torch)."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+torch = pytest.importorskip("torch")
+
+from skcrossmodal._torch import (  # noqa: E402
+    check_hidden_layer_sizes,
+    fit_module,
+    make_mlp,
+    predict_batches,
+    set_training_attributes,
+    torch_seed,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # These networks are tiny: torch's intra-op threads only add contention,
+    # which on a shared 2-core machine slows training by an order of magnitude.
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def _mse(module, batch):
+    return ((module(batch[0]) - batch[1]) ** 2).mean()
+
+
+def _regression_data(n_samples=64, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    y = (
+        X @ np.array([[1.5], [-2.0], [0.5]])
+        + 0.3
+        + 0.01 * rng.normal(size=(n_samples, 1))
+    )
+    return X, y
+
+
+def _weights(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _fit(random_state=0, **params):
+    X, y = _regression_data()
+    net = make_mlp(3, (8,), 1, random_state=random_state)
+    kwargs = dict(max_iter=5, batch_size=16, random_state=random_state, device="cpu")
+    kwargs.update(params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        history = fit_module(net, _mse, (X, y), **kwargs)
+    return net, history
+
+
+def test_make_mlp_layers():
+    net = make_mlp(4, (8, 6), 2, activation="tanh", dropout=0.5, random_state=0)
+    kinds = [type(layer).__name__ for layer in net]
+    assert kinds == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
+    assert (net[0].in_features, net[0].out_features) == (4, 8)
+    assert (net[-1].in_features, net[-1].out_features) == (6, 2)
+
+    encoder = make_mlp(4, (8,), None, random_state=0)
+    assert [type(layer).__name__ for layer in encoder] == ["Linear", "ReLU"]
+    linear = make_mlp(4, (), 3, random_state=0)
+    assert len(linear) == 1 and linear[0].out_features == 3
+
+
+def test_make_mlp_is_seeded_and_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    a = make_mlp(5, (7,), 2, random_state=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    b = make_mlp(5, (7,), 2, random_state=3)
+    c = make_mlp(5, (7,), 2, random_state=4)
+    for pa, pb in zip(_weights(a), _weights(b)):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+def test_make_mlp_errors():
+    with pytest.raises(ValueError, match="out_features or at least one hidden layer"):
+        make_mlp(3, (), None)
+    with pytest.raises(ValueError, match="positive integers"):
+        check_hidden_layer_sizes((4, 0))
+    with pytest.raises(ValueError, match="activation must be one of"):
+        make_mlp(3, (4,), 1, activation="swish")
+    assert check_hidden_layer_sizes(5) == (5,)
+
+
+def test_torch_seed_restores_global_state():
+    before = torch.get_rng_state()
+    with torch_seed(0) as seed:
+        first = torch.rand(3)
+    assert torch.equal(torch.get_rng_state(), before)
+    with torch_seed(0) as same_seed:
+        second = torch.rand(3)
+    assert seed == same_seed
+    assert torch.equal(first, second)
+
+
+def test_fit_module_matches_least_squares():
+    # A linear module trained to convergence must land on the closed form.
+    X, y = _regression_data(n_samples=48)
+    net = make_mlp(3, (), 1, random_state=0)
+    history = fit_module(
+        net,
+        _mse,
+        (X, y),
+        max_iter=2000,
+        batch_size=48,
+        learning_rate=0.1,
+        optimizer="sgd",
+        tol=1e-10,
+        n_iter_no_change=20,
+        random_state=0,
+        device="cpu",
+    )
+    design = np.hstack([X, np.ones((len(X), 1))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    fitted = np.concatenate(
+        [net[0].weight.detach().numpy().ravel(), net[0].bias.detach().numpy()]
+    )
+    np.testing.assert_allclose(fitted, coef.ravel(), atol=1e-3)
+    assert history["stopped_early"]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_fit_module_deterministic_for_a_seed():
+    net_a, history_a = _fit(0)
+    net_b, history_b = _fit(0)
+    net_c, _ = _fit(1)
+    for pa, pb in zip(_weights(net_a), _weights(net_b)):
+        assert torch.equal(pa, pb)
+    assert history_a["train_loss"] == history_b["train_loss"]
+    assert any(
+        not torch.equal(pa, pc) for pa, pc in zip(_weights(net_a), _weights(net_c))
+    )
+
+
+def test_fit_module_dropout_is_deterministic_and_global_rng_untouched():
+    X, y = _regression_data()
+    state = torch.get_rng_state()
+    weights = []
+    for _ in range(2):
+        net = make_mlp(3, (16,), 1, dropout=0.5, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit_module(net, _mse, (X, y), max_iter=3, random_state=0, device="cpu")
+        weights.append(_weights(net))
+    assert torch.equal(torch.get_rng_state(), state)
+    for pa, pb in zip(*weights):
+        assert torch.equal(pa, pb)
+
+
+def test_early_stopping_restores_best_epoch():
+    # tol is so large that no epoch counts as an improvement: training stops
+    # after n_iter_no_change epochs and keeps the epoch of lowest validation loss.
+    params = dict(
+        early_stopping=True, validation_fraction=0.25, learning_rate=0.2, max_iter=50
+    )
+    net, history = _fit(0, tol=1e3, n_iter_no_change=4, **params)
+    assert history["stopped_early"]
+    # The first epoch improves on nothing; then 4 epochs without improvement.
+    assert history["n_iter"] == 5
+    validation = history["validation_loss"]
+    assert len(validation) == len(history["train_loss"]) == 5
+    best = int(np.argmin(validation)) + 1
+    assert history["best_epoch"] == best
+    assert history["best_loss"] == min(validation)
+    # Re-running the same seeded trajectory up to the best epoch gives the
+    # restored weights.
+    reference, _ = _fit(
+        0, tol=0.0, n_iter_no_change=100, **{**params, "max_iter": best}
+    )
+    for restored, expected in zip(_weights(net), _weights(reference)):
+        assert torch.equal(restored, expected)
+
+
+def test_training_loss_monitored_without_early_stopping():
+    _, history = _fit(0, tol=1e3, n_iter_no_change=3, max_iter=100)
+    assert history["validation_loss"] is None
+    assert history["stopped_early"]
+    assert history["n_iter"] == 4
+
+
+def test_convergence_warning_when_max_iter_reached():
+    X, y = _regression_data()
+    net = make_mlp(3, (4,), 1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations \\(2\\)"):
+        history = fit_module(
+            net, _mse, (X, y), max_iter=2, random_state=0, device="cpu"
+        )
+    assert history["n_iter"] == 2 and not history["stopped_early"]
+
+
+def test_weight_decay_spares_biases():
+    X, y = _regression_data()
+    net = make_mlp(3, (), 1, random_state=0)
+    weight, bias = net[0].weight.detach().clone(), net[0].bias.detach().clone()
+
+    def no_gradient(module, batch):
+        return 0.0 * module(batch[0]).sum()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_module(
+            net,
+            no_gradient,
+            (X, y),
+            max_iter=3,
+            weight_decay=1.0,
+            optimizer="adamw",
+            random_state=0,
+            device="cpu",
+        )
+    assert torch.equal(net[0].bias.detach(), bias)
+    assert torch.all(net[0].weight.detach().abs() < weight.abs())
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_optimizers_reduce_the_loss(optimizer):
+    _, history = _fit(0, optimizer=optimizer, max_iter=10, learning_rate=0.01)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_stratified_validation_split_and_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    labels = np.repeat([0, 1], 10)
+    seen = []
+
+    def loss_fn(module, batch):
+        features, y = batch
+        assert y.dtype == torch.int64 and features.dtype == torch.float32
+        if not module.training:
+            seen.append(y.numpy().copy())
+        return torch.nn.functional.cross_entropy(module(features), y)
+
+    net = make_mlp(2, (4,), 2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_module(
+            net,
+            loss_fn,
+            (X, labels),
+            max_iter=1,
+            early_stopping=True,
+            validation_fraction=0.2,
+            stratify=labels,
+            random_state=0,
+            device="cpu",
+        )
+    assert np.bincount(np.concatenate(seen)).tolist() == [2, 2]
+
+
+def test_verbose_prints_epochs(capsys):
+    _fit(0, verbose=1, max_iter=2, name="Probe")
+    out = capsys.readouterr().out
+    assert "Probe epoch 1/2: train loss" in out
+    assert "Probe epoch 2/2" in out
+
+
+def test_fit_module_errors():
+    X, y = _regression_data(n_samples=8)
+    net = make_mlp(3, (4,), 1)
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit_module(net, _mse, (X, y[:5]), device="cpu")
+    with pytest.raises(ValueError, match="too few to hold out"):
+        fit_module(
+            net,
+            _mse,
+            (X[:2], y[:2]),
+            early_stopping=True,
+            min_samples_per_split=2,
+            device="cpu",
+        )
+    with pytest.raises(ValueError, match="needs at least 3 samples"):
+        fit_module(net, _mse, (X[:2], y[:2]), min_samples_per_split=3, device="cpu")
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        fit_module(net, _mse, (X, y), optimizer="lbfgs", device="cpu")
+    with pytest.raises(ValueError, match="device must be"):
+        fit_module(net, _mse, (X, y), device="quantum")
+    with pytest.raises(ValueError, match="training loss became nan at epoch 1"):
+        fit_module(net, lambda m, b: m(b[0]).sum() * float("nan"), (X, y), device="cpu")
+    with pytest.raises(TypeError, match="numeric arrays"):
+        fit_module(net, _mse, (X.astype(str), y), device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_requested_without_cuda():
+    X, y = _regression_data(n_samples=8)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fit_module(make_mlp(3, (4,), 1), _mse, (X, y), device="cuda")
+
+
+def test_predict_batches_matches_a_single_forward():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(37, 3))
+    net = make_mlp(3, (5,), 2, dropout=0.5, random_state=0)
+    net.train()
+    expected = net.eval()(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
+    net.train()
+    output = predict_batches(net, (X,), batch_size=8, device="cpu")
+    assert isinstance(output, np.ndarray) and output.shape == (37, 2)
+    np.testing.assert_allclose(output, expected, rtol=1e-6, atol=1e-6)
+    assert net.training  # training mode restored
+    assert next(net.parameters()).device.type == "cpu"
+
+    doubled = predict_batches(
+        net, (X, X), batch_size=10, device="cpu", forward=lambda m, a, b: m(a) + m(b)
+    )
+    np.testing.assert_allclose(doubled, 2 * expected, rtol=1e-5, atol=1e-5)
+    assert predict_batches(net, (X[:0],), device="cpu").shape == (0, 2)
+
+
+def test_set_training_attributes():
+    _, history = _fit(0, early_stopping=True, max_iter=3)
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    set_training_attributes(holder, history)
+    assert holder.n_iter_ == 3
+    assert holder.loss_curve_ == history["train_loss"]
+    assert holder.validation_loss_curve_ == history["validation_loss"]
+    assert holder.best_epoch_ == history["best_epoch"]
+    assert holder.best_loss_ == history["best_loss"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_module_on_cuda_matches_cpu_quality():
+    X, y = _regression_data()
+    losses = {}
+    for device in ("cpu", "cuda"):
+        net = make_mlp(3, (8,), 1, random_state=0)
+        history = fit_module(
+            net,
+            _mse,
+            (X, y),
+            max_iter=200,
+            learning_rate=0.01,
+            random_state=0,
+            device=device,
+        )
+        assert history["device"].startswith(device)
+        assert next(net.parameters()).device.type == "cpu"
+        losses[device] = history["best_loss"]
+    assert losses["cuda"] < 10 * losses["cpu"] + 1e-3
