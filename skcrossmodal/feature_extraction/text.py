@@ -1,0 +1,647 @@
+"""Text feature extraction: word vectors pooled into one vector per document.
+
+Both vectorizers share one pooling implementation: the documents are tokenised,
+turned into a sparse document-term matrix over the words that have a vector,
+weighted (mean, tf-idf or smooth inverse frequency) and multiplied by the word
+vector matrix, so no Python loop runs per document after tokenisation.
+"""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import os
+import re
+import warnings
+from itertools import chain, repeat
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from gensim.models import KeyedVectors
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
+
+__all__ = ["Word2VecVectorizer", "KeyedVectorsVectorizer"]
+
+# gensim's training loop truncates longer sentences; longer documents are cut
+# into pieces of this many tokens for training so that no token is dropped.
+_MAX_TRAINING_SENTENCE = 10_000
+
+_DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_FAST_DEFAULT_TOKEN_REGEX = re.compile(r"\w\w+")
+
+
+def _validate_documents(raw_documents, estimator):
+    """Return the documents as a list of non-empty strings, or raise naming the row."""
+    name = type(estimator).__name__
+    if isinstance(raw_documents, (str, bytes)):
+        raise ValueError(
+            f"{name} expects a 1-D sequence of documents, got a single "
+            f"{type(raw_documents).__name__}; wrap it in a list."
+        )
+    if isinstance(raw_documents, pd.DataFrame):
+        raise ValueError(
+            f"{name} expects a 1-D sequence of documents (one text column), got a "
+            f"DataFrame with columns {list(raw_documents.columns)}; select the "
+            "column, or route it with skcrossmodal.compose.make_modality_union."
+        )
+    if isinstance(raw_documents, np.ndarray) and raw_documents.ndim != 1:
+        raise ValueError(
+            f"{name} expects a 1-D sequence of documents, got an array of shape "
+            f"{raw_documents.shape}."
+        )
+    try:
+        documents = list(raw_documents)
+    except TypeError:
+        raise ValueError(
+            f"{name} expects a 1-D sequence of documents, got "
+            f"{type(raw_documents).__name__}."
+        ) from None
+    if not documents:
+        raise ValueError(f"{name} needs at least one document, got an empty sequence.")
+    if not all(issubclass(kind, str) for kind in set(map(type, documents))):
+        row, document = next(
+            (i, d) for i, d in enumerate(documents) if not isinstance(d, str)
+        )
+        raise ValueError(
+            f"Document in row {row} is a {type(document).__name__} ({document!r}); "
+            f"{name} expects non-empty strings. Fill or drop missing text before "
+            "extracting features."
+        )
+    lengths = np.fromiter(map(len, documents), dtype=np.intp, count=len(documents))
+    blank = lengths == 0
+    blank |= np.fromiter(map(str.isspace, documents), dtype=bool, count=len(documents))
+    if blank.any():
+        row = int(np.flatnonzero(blank)[0])
+        raise ValueError(
+            f"Document in row {row} is empty ({documents[row]!r}); {name} expects "
+            "non-empty strings. Fill or drop empty text before extracting features."
+        )
+    return documents
+
+
+def _document_term_matrix(tokenized, key_to_index, n_words, dtype):
+    """Count matrix of shape (n_documents, n_words) over the known tokens.
+
+    Tokens missing from ``key_to_index`` are left out. A document's repeated
+    tokens are separate entries of its row (not summed): sparse products and row
+    sums treat them as counts, which saves a sort per row.
+    """
+    n_documents = len(tokenized)
+    lengths = np.fromiter(map(len, tokenized), dtype=np.intp, count=n_documents)
+    tokens = chain.from_iterable(tokenized)
+    n_tokens = int(lengths.sum())
+    word_ids = np.fromiter(
+        map(key_to_index.get, tokens, repeat(-1, n_tokens)),
+        dtype=np.int64,
+        count=n_tokens,
+    )
+    known = word_ids >= 0
+    known_before = np.zeros(n_tokens + 1, dtype=np.int64)
+    np.cumsum(known, out=known_before[1:])
+    indptr = np.zeros(n_documents + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indptr = known_before[indptr]
+    word_ids = word_ids[known]
+    data = np.ones(word_ids.shape[0], dtype=dtype)
+    return sp.csr_matrix((data, word_ids, indptr), shape=(n_documents, n_words))
+
+
+class _WordVectorPooling(TransformerMixin, BaseEstimator):
+    """Tokenisation and pooling shared by the word-vector vectorizers.
+
+    A subclass implements ``_fit_word_vectors(tokenized) -> KeyedVectors`` and
+    sets ``_feature_prefix``.
+    """
+
+    _parameter_constraints: dict = {
+        "pooling": [StrOptions({"mean", "tfidf", "sif"})],
+        "sif_alpha": [Interval(Real, 0, None, closed="neither")],
+        "tokenizer": [callable, None],
+        "token_pattern": [str],
+        "lowercase": ["boolean"],
+    }
+
+    _feature_prefix = "wv"
+
+    def _fit_word_vectors(self, tokenized):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _tokenize(self, documents):
+        if self.lowercase:
+            documents = map(str.lower, documents)
+        if self.tokenizer is not None:
+            tokenize = self.tokenizer
+        elif self.token_pattern == _DEFAULT_TOKEN_PATTERN:
+            # Same matches: every maximal run of word characters is found from
+            # its start, and \w\w+ is greedy. The word boundaries cost time.
+            tokenize = _FAST_DEFAULT_TOKEN_REGEX.findall
+        else:
+            tokenize = re.compile(self.token_pattern).findall
+        return list(map(tokenize, documents))
+
+    def _document_term_matrix(self, tokenized):
+        vectors = self.keyed_vectors_.vectors
+        return _document_term_matrix(
+            tokenized, self.keyed_vectors_.key_to_index, vectors.shape[0], vectors.dtype
+        )
+
+    def _fit_pooling_weights(self, dtm):
+        n_documents, n_words = dtm.shape
+        if self.pooling == "tfidf":
+            # Smooth idf, as TfidfTransformer: a word never seen in the training
+            # documents gets the largest weight.
+            unique = dtm.copy()
+            unique.sum_duplicates()
+            document_frequency = np.bincount(unique.indices, minlength=n_words)
+            idf = np.log((1 + n_documents) / (1 + document_frequency)) + 1
+            self.word_weights_ = idf.astype(dtm.dtype)
+        elif self.pooling == "sif":
+            term_counts = np.bincount(dtm.indices, minlength=n_words)
+            total = term_counts.sum()
+            probability = term_counts / total if total else np.zeros(n_words)
+            self.word_weights_ = (
+                self.sif_alpha / (self.sif_alpha + probability)
+            ).astype(dtm.dtype)
+        else:
+            self.word_weights_ = None
+
+    def _pool(self, dtm, *, fit=False):
+        """Pool the word vectors of each row of ``dtm``; empty rows stay zero."""
+        n_tokens = np.diff(dtm.indptr)
+        if self.word_weights_ is not None:
+            dtm.data *= self.word_weights_[dtm.indices]
+        if self.pooling == "tfidf":
+            norm = np.asarray(dtm.sum(axis=1)).ravel()
+        else:
+            norm = n_tokens.astype(dtm.dtype)
+        empty = n_tokens == 0
+        scale = np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+        dtm.data *= np.repeat(scale, n_tokens).astype(dtm.dtype, copy=False)
+        embedding = np.asarray(dtm @ self.keyed_vectors_.vectors)
+        if self.pooling == "sif":
+            if fit:
+                # First right singular vector of the (uncentred) training
+                # document vectors, as in Arora et al.'s reference code.
+                _, eigenvectors = np.linalg.eigh(
+                    embedding.T.astype(np.float64) @ embedding
+                )
+                self.principal_component_ = eigenvectors[:, -1].astype(embedding.dtype)
+            component = self.principal_component_
+            embedding -= np.outer(embedding @ component, component)
+        return embedding, empty
+
+    def _warn_empty(self, empty):
+        n_empty = int(empty.sum())
+        if n_empty:
+            rows = np.flatnonzero(empty)
+            shown = ", ".join(map(str, rows[:5])) + (", ..." if n_empty > 5 else "")
+            warnings.warn(
+                f"{n_empty} of {empty.shape[0]} documents have no word with a vector "
+                f"(rows {shown}); {type(self).__name__} gives them a zero vector.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return n_empty
+
+    def _fit(self, raw_documents, *, return_embedding):
+        documents = _validate_documents(raw_documents, self)
+        tokenized = self._tokenize(documents)
+        self.keyed_vectors_ = self._fit_word_vectors(tokenized)
+        dtm = self._document_term_matrix(tokenized)
+        self._fit_pooling_weights(dtm)
+        if return_embedding or self.pooling == "sif":
+            embedding, empty = self._pool(dtm, fit=True)
+        else:
+            embedding, empty = None, np.diff(dtm.indptr) == 0
+        self.n_empty_documents_ = self._warn_empty(empty)
+        return embedding
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, raw_documents, y=None):
+        """Learn the word vectors (where trained) and the pooling weights.
+
+        Parameters
+        ----------
+        raw_documents : 1-D sequence of str
+            Non-empty documents, e.g. a DataFrame column.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted vectorizer.
+        """
+        self._fit(raw_documents, return_embedding=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, raw_documents, y=None):
+        """Fit, then return the pooled vector of each training document.
+
+        Parameters
+        ----------
+        raw_documents : 1-D sequence of str
+            Non-empty documents, e.g. a DataFrame column.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X : ndarray of shape (n_documents, n_features)
+            Document vectors, zero for documents without a known word.
+        """
+        return self._fit(raw_documents, return_embedding=True)
+
+    def transform(self, raw_documents):
+        """Pool the word vectors of each document into one vector.
+
+        Documents with no known word get a zero vector, and one warning per
+        call says how many there are.
+
+        Parameters
+        ----------
+        raw_documents : 1-D sequence of str
+            Non-empty documents.
+
+        Returns
+        -------
+        X : ndarray of shape (n_documents, n_features)
+            Document vectors, in the dtype of the word vectors.
+        """
+        check_is_fitted(self)
+        documents = _validate_documents(raw_documents, self)
+        dtm = self._document_term_matrix(self._tokenize(documents))
+        embedding, empty = self._pool(dtm)
+        self._warn_empty(empty)
+        return embedding
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features: ``<prefix>0``, ``<prefix>1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored; the output does not depend on input names.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        n_features = self.keyed_vectors_.vector_size
+        return np.asarray(
+            [f"{self._feature_prefix}{k}" for k in range(n_features)], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.one_d_array = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+_POOLING_DOC = """\
+    pooling : {"mean", "tfidf", "sif"}, default="mean"
+        How a document's word vectors become one vector. ``"mean"``: the
+        average over the document's tokens that have a vector (repeats
+        count). ``"tfidf"``: the average weighted by term count times the
+        smooth idf ``ln((1 + n) / (1 + df)) + 1`` learnt on the fitted
+        documents. ``"sif"``: smooth inverse frequency (Arora, Liang and Ma,
+        ICLR 2017): the average of ``a / (a + p(w))``-weighted vectors, where
+        ``p(w)`` is the word's relative frequency among the known tokens of the
+        fitted documents and ``a`` is ``sif_alpha``, minus the projection on
+        the first principal component (uncentred) of the fitted documents'
+        vectors."""
+
+
+class Word2VecVectorizer(_WordVectorPooling):
+    __doc__ = f"""Train word2vec on the fitted documents and pool word vectors.
+
+    ``fit`` trains a gensim :class:`~gensim.models.Word2Vec` model on the
+    tokenised documents; ``transform`` pools the vectors of each document's
+    words into one vector (see ``pooling``).
+
+    Training is reproducible only with ``workers=1`` and a fixed
+    ``random_state``: with several worker threads, gensim's updates depend on
+    thread scheduling.
+
+    Parameters
+    ----------
+    vector_size : int, default=100
+        Dimension of the word (and document) vectors.
+    window : int, default=5
+        Largest distance between the current and a predicted word.
+    min_count : int, default=1
+        Words with fewer occurrences in the fitted documents get no vector.
+    sg : {{0, 1}}, default=0
+        1 for skip-gram, 0 for CBOW.
+    epochs : int, default=5
+        Passes over the documents.
+    workers : int, default=1
+        Training threads; results are reproducible only with 1.
+{_POOLING_DOC}
+    tokenizer : callable, default=None
+        Maps a (lower-cased, if ``lowercase``) document to its list of tokens.
+        None uses ``token_pattern``.
+    token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
+        Regular expression whose matches (``re.findall``) are the tokens, as
+        in :class:`~sklearn.feature_extraction.text.CountVectorizer`. Ignored
+        when ``tokenizer`` is given.
+    lowercase : bool, default=True
+        Lower-case documents before tokenising.
+    sif_alpha : float, default=1e-3
+        The ``a`` of SIF weighting; Arora et al. recommend 1e-3 to 1e-4.
+    random_state : int, RandomState instance or None, default=None
+        Seeds gensim's initialisation, negative sampling and down-sampling.
+
+    Attributes
+    ----------
+    keyed_vectors_ : gensim.models.KeyedVectors
+        The trained word vectors.
+    word_weights_ : ndarray of shape (n_words,) or None
+        Per-word pooling weights (idf for ``"tfidf"``, ``a / (a + p(w))`` for
+        ``"sif"``); None for ``"mean"``.
+    principal_component_ : ndarray of shape (vector_size,)
+        The component removed by ``"sif"`` pooling (only then).
+    n_empty_documents_ : int
+        Fitted documents without any word that has a vector (zero vectors).
+
+    See Also
+    --------
+    KeyedVectorsVectorizer : Pool pretrained word vectors instead.
+
+    Examples
+    --------
+    >>> from skcrossmodal.feature_extraction import Word2VecVectorizer
+    >>> docs = ["a cat sat on the mat", "a dog sat on the log", "cats and dogs"]
+    >>> vectorizer = Word2VecVectorizer(vector_size=8, random_state=0)
+    >>> vectorizer.fit_transform(docs).shape
+    (3, 8)
+    >>> vectorizer.get_feature_names_out()[:3]
+    array(['w2v0', 'w2v1', 'w2v2'], dtype=object)
+    """
+
+    _parameter_constraints: dict = {
+        **_WordVectorPooling._parameter_constraints,
+        "vector_size": [Interval(Integral, 1, None, closed="left")],
+        "window": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "sg": [Options(Integral, {0, 1})],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "workers": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    _feature_prefix = "w2v"
+
+    def __init__(
+        self,
+        vector_size=100,
+        window=5,
+        min_count=1,
+        sg=0,
+        epochs=5,
+        workers=1,
+        pooling="mean",
+        tokenizer=None,
+        token_pattern=_DEFAULT_TOKEN_PATTERN,
+        lowercase=True,
+        sif_alpha=1e-3,
+        random_state=None,
+    ):
+        self.vector_size = vector_size
+        self.window = window
+        self.min_count = min_count
+        self.sg = sg
+        self.epochs = epochs
+        self.workers = workers
+        self.pooling = pooling
+        self.tokenizer = tokenizer
+        self.token_pattern = token_pattern
+        self.lowercase = lowercase
+        self.sif_alpha = sif_alpha
+        self.random_state = random_state
+
+    def _fit_word_vectors(self, tokenized):
+        from gensim.models import Word2Vec
+
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        sentences = [
+            tokens[start : start + _MAX_TRAINING_SENTENCE]
+            for tokens in tokenized
+            for start in range(0, len(tokens), _MAX_TRAINING_SENTENCE)
+        ]
+        model = Word2Vec(
+            vector_size=self.vector_size,
+            window=self.window,
+            min_count=self.min_count,
+            sg=self.sg,
+            workers=self.workers,
+            seed=seed,
+        )
+        try:
+            model.build_vocab(sentences)
+        except RuntimeError:
+            pass
+        if len(model.wv) == 0:
+            raise ValueError(
+                f"No word occurs at least min_count={self.min_count} times in the "
+                f"{len(tokenized)} training documents (tokens found: "
+                f"{sum(map(len, tokenized))}); lower min_count or check the "
+                "tokenizer/token_pattern."
+            )
+        model.train(sentences, total_examples=model.corpus_count, epochs=self.epochs)
+        return model.wv
+
+
+class KeyedVectorsVectorizer(_WordVectorPooling):
+    __doc__ = f"""Pool pretrained word vectors into one vector per document.
+
+    ``fit`` loads the vectors (lazily: the path is only read there) and learns
+    the pooling weights from the fitted documents; the vectors themselves are
+    not changed.
+
+    Parameters
+    ----------
+    vectors : str, path-like or gensim.models.KeyedVectors
+        The word vectors: a gensim ``KeyedVectors`` object, or the path of a
+        word2vec text or binary file (``V D`` header line), a GloVe text file
+        (no header) or a fastText ``.vec`` file (word2vec text format).
+{_POOLING_DOC}
+    binary : bool, default=None
+        Whether the file is in word2vec binary format; None detects it.
+    no_header : bool, default=None
+        Whether the text file lacks the ``V D`` header line (GloVe); None
+        detects it.
+    limit : int, default=None
+        Read only the first ``limit`` vectors of the file (the most frequent
+        words, in the usual files); None reads all.
+    tokenizer : callable, default=None
+        Maps a (lower-cased, if ``lowercase``) document to its list of tokens.
+        None uses ``token_pattern``.
+    token_pattern : str, default=r"(?u)\\b\\w\\w+\\b"
+        Regular expression whose matches (``re.findall``) are the tokens.
+        Ignored when ``tokenizer`` is given.
+    lowercase : bool, default=True
+        Lower-case documents before tokenising (set False for cased vectors).
+    sif_alpha : float, default=1e-3
+        The ``a`` of SIF weighting; Arora et al. recommend 1e-3 to 1e-4.
+
+    Attributes
+    ----------
+    keyed_vectors_ : gensim.models.KeyedVectors
+        The loaded word vectors (``vectors`` itself when an object was given).
+    word_weights_ : ndarray of shape (n_words,) or None
+        Per-word pooling weights (idf for ``"tfidf"``, ``a / (a + p(w))`` for
+        ``"sif"``); None for ``"mean"``.
+    principal_component_ : ndarray of shape (vector_size,)
+        The component removed by ``"sif"`` pooling (only then).
+    n_empty_documents_ : int
+        Fitted documents without any word that has a vector (zero vectors).
+
+    See Also
+    --------
+    Word2VecVectorizer : Train the word vectors on the documents instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gensim.models import KeyedVectors
+    >>> from skcrossmodal.feature_extraction import KeyedVectorsVectorizer
+    >>> kv = KeyedVectors(vector_size=2)
+    >>> kv.add_vectors(["cat", "dog"], np.array([[1.0, 0.0], [0.0, 1.0]]))
+    >>> vectorizer = KeyedVectorsVectorizer(kv).fit(["cat", "dog"])
+    >>> vectorizer.transform(["cat and dog", "dog"])
+    array([[0.5, 0.5],
+           [0. , 1. ]], dtype=float32)
+    """
+
+    _parameter_constraints: dict = {
+        **_WordVectorPooling._parameter_constraints,
+        "vectors": [str, os.PathLike, KeyedVectors],
+        "binary": ["boolean", None],
+        "no_header": ["boolean", None],
+        "limit": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    _feature_prefix = "kv"
+
+    def __init__(
+        self,
+        vectors,
+        *,
+        pooling="mean",
+        binary=None,
+        no_header=None,
+        limit=None,
+        tokenizer=None,
+        token_pattern=_DEFAULT_TOKEN_PATTERN,
+        lowercase=True,
+        sif_alpha=1e-3,
+    ):
+        self.vectors = vectors
+        self.pooling = pooling
+        self.binary = binary
+        self.no_header = no_header
+        self.limit = limit
+        self.tokenizer = tokenizer
+        self.token_pattern = token_pattern
+        self.lowercase = lowercase
+        self.sif_alpha = sif_alpha
+
+    def _fit_word_vectors(self, tokenized):
+        if isinstance(self.vectors, KeyedVectors):
+            return self.vectors
+        return _load_word_vectors(
+            self.vectors, binary=self.binary, no_header=self.no_header, limit=self.limit
+        )
+
+
+def _sniff_word_vector_format(path):
+    """Return ``(binary, no_header)`` for a word2vec/GloVe/fastText file."""
+
+    def is_vector_line(line, size=None):
+        fields = line.rstrip().split(" ")
+        if len(fields) < 2 or (size is not None and len(fields) != size + 1):
+            return False
+        try:
+            [float(value) for value in fields[1:]]
+        except ValueError:
+            return False
+        return True
+
+    with open(path, "rb") as file:
+        first = file.readline()
+        second = file.readline()
+    try:
+        first_text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        first_text = ""
+    header = first_text.split()
+    if len(header) == 2 and all(field.isdigit() for field in header):
+        size = int(header[1])
+        try:
+            text_lines = is_vector_line(second.decode("utf-8"), size)
+        except UnicodeDecodeError:
+            text_lines = False
+        return (not text_lines), False
+    if first_text and is_vector_line(first_text):
+        return False, True
+    raise ValueError(
+        f"{os.fspath(path)!r} is not a word-vector file: its first line is neither a "
+        "'<n_words> <vector_size>' header (word2vec, fastText .vec) nor "
+        "'<word> <float> ...' (GloVe)."
+    )
+
+
+def _load_word_vectors(path, *, binary=None, no_header=None, limit=None):
+    """Load word vectors from a word2vec, GloVe or fastText ``.vec`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    binary : bool, default=None
+        word2vec binary format; None detects it from the file.
+    no_header : bool, default=None
+        Text file without the ``V D`` header line (GloVe); None detects it.
+    limit : int, default=None
+        Read at most this many vectors.
+
+    Returns
+    -------
+    vectors : gensim.models.KeyedVectors
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Word-vector file {path!r} does not exist.")
+    if binary is None or no_header is None:
+        detected_binary, detected_no_header = _sniff_word_vector_format(path)
+        binary = detected_binary if binary is None else binary
+        no_header = detected_no_header if no_header is None else no_header
+    if binary and no_header:
+        raise ValueError(
+            f"Cannot read {path!r}: gensim reads binary word2vec files only with "
+            "their header line (no_header=True needs a text file)."
+        )
+    kind = (
+        "word2vec binary"
+        if binary
+        else ("GloVe text" if no_header else "word2vec text")
+    )
+    try:
+        return KeyedVectors.load_word2vec_format(
+            path, binary=binary, no_header=no_header, limit=limit
+        )
+    except Exception as exc:
+        raise ValueError(
+            f"Could not read word vectors from {path!r} as {kind}: {exc}"
+        ) from exc
