@@ -1,0 +1,452 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import skcrossmodal.retrieval as retrieval_module
+from skcrossmodal import make_frame
+from skcrossmodal.mapping import CCA
+from skcrossmodal.retrieval import CrossModalRetriever
+
+METRICS = ["cosine", "dot", "euclidean"]
+EXACT_BACKENDS = ["numpy", "torch", "faiss"]
+BLOCKS_NEEDED = "needs a modality table; a bare ndarray raises by design (DESIGN.md §1)"
+
+
+def _needs(backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    elif backend == "faiss":
+        pytest.importorskip("faiss")
+
+
+def _brute_force(Q, G, metric, k):
+    """Rank the whole gallery with plain numpy; equal scores by lower row."""
+    Q = np.asarray(Q, dtype=np.float64)
+    G = np.asarray(G, dtype=np.float64)
+    if metric == "cosine":
+        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+        G = G / np.linalg.norm(G, axis=1, keepdims=True)
+    if metric == "euclidean":
+        S = -(((Q[:, None, :] - G[None, :, :]) ** 2).sum(axis=2))
+    else:
+        S = Q @ G.T
+    rows = np.broadcast_to(np.arange(G.shape[0]), S.shape)
+    order = np.lexsort((rows, -S), axis=-1)[:, :k]
+    return np.take_along_axis(S, order, axis=1), order
+
+
+def _retriever(embedder=None, **params):
+    params.setdefault("query", "text")
+    params.setdefault("target", "image")
+    return CrossModalRetriever(embedder, **params)
+
+
+@pytest.fixture
+def embeddings():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((23, 6)), rng.standard_normal((157, 6))
+
+
+@pytest.fixture
+def tied_embeddings():
+    """Small-integer vectors with four +-1 entries: every score is exact in
+    float32 and float64 (cosine included: the norms are 2), and the gallery
+    repeats a few rows, so ties straddle every top-k cut-off."""
+    rng = np.random.default_rng(0)
+
+    def vectors(n):
+        V = np.zeros((n, 8))
+        for row in V:
+            row[rng.choice(8, size=4, replace=False)] = rng.choice([-1.0, 1.0], size=4)
+        return V
+
+    distinct = vectors(6)
+    return vectors(9), distinct[rng.integers(0, 6, size=60)]
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("batch_size", ["auto", 1, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
+    _needs(backend)
+    Q, G = embeddings
+    Q, G = Q.astype(dtype), G.astype(dtype)
+    retriever = _retriever(
+        n_neighbors=7, metric=metric, backend=backend, batch_size=batch_size
+    ).fit(make_frame(image=G))
+    scores, indices = retriever.search(make_frame(text=Q))
+    expected_scores, expected_indices = _brute_force(Q, G, metric, 7)
+    np.testing.assert_array_equal(indices, expected_indices)
+    exact64 = dtype == np.float64 and backend != "faiss"
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-12 if exact64 else 1e-5, atol=1e-5)
+    assert retriever.gallery_.dtype == dtype
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("tile_entries", [retrieval_module.TILE_ENTRIES, 40])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ties_are_broken_by_lower_gallery_row(
+    tied_embeddings, backend, metric, tile_entries, dtype, monkeypatch
+):
+    _needs(backend)
+    # A tile of 40 entries splits the gallery into many shards, exercising the merge.
+    monkeypatch.setattr(retrieval_module, "TILE_ENTRIES", tile_entries)
+    Q, G = (a.astype(dtype) for a in tied_embeddings)
+    for k in (1, 4, 10, 59):
+        retriever = _retriever(
+            n_neighbors=k, metric=metric, backend=backend, batch_size=3
+        ).fit(make_frame(image=G))
+        scores, indices = retriever.search(make_frame(text=Q))
+        expected_scores, expected_indices = _brute_force(Q, G, metric, k)
+        np.testing.assert_array_equal(indices, expected_indices)
+        np.testing.assert_array_equal(scores, expected_scores)
+
+
+def test_tie_rule_on_a_hand_made_example():
+    G = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    retriever = _retriever(n_neighbors=3, metric="cosine").fit(make_frame(image=G))
+    scores, indices = retriever.search(make_frame(text=np.array([[3.0, 0.0]])))
+    np.testing.assert_array_equal(indices, [[1, 2, 3]])
+    np.testing.assert_array_equal(scores, [[1.0, 1.0, 1.0]])
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_gallery_smaller_than_k_returns_all(embeddings, backend):
+    _needs(backend)
+    Q, G = embeddings
+    retriever = _retriever(n_neighbors=50, backend=backend).fit(make_frame(image=G[:4]))
+    scores, indices = retriever.search(make_frame(text=Q))
+    assert indices.shape == (Q.shape[0], 4)
+    expected_scores, expected_indices = _brute_force(Q, G[:4], "cosine", 4)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_single_query_and_search_n_neighbors(embeddings, backend):
+    _needs(backend)
+    Q, G = embeddings
+    retriever = _retriever(backend=backend, metric="dot").fit(make_frame(image=G))
+    scores, indices = retriever.search(make_frame(text=Q[:1]), n_neighbors=3)
+    assert scores.shape == indices.shape == (1, 3)
+    np.testing.assert_array_equal(indices, _brute_force(Q[:1], G, "dot", 3)[1])
+
+
+def test_numpy_threads_give_the_same_result(embeddings):
+    Q, G = embeddings
+    results = [
+        _retriever(backend="numpy", batch_size=2, n_jobs=n_jobs)
+        .fit(make_frame(image=G))
+        .search(make_frame(text=Q))
+        for n_jobs in (1, 2)
+    ]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+
+
+def test_auto_backend_prefers_torch(embeddings):
+    Q, G = embeddings
+    retriever = _retriever().fit(make_frame(image=G))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert retriever.backend_ == "numpy"
+    else:
+        assert retriever.backend_ == "torch"
+
+
+def test_ids_are_returned_instead_of_rows(embeddings):
+    Q, G = embeddings
+    ids = np.array([f"img{i}" for i in range(G.shape[0])])
+    retriever = _retriever(n_neighbors=5).fit(make_frame(image=G), ids=ids)
+    _, found = retriever.search(make_frame(text=Q))
+    np.testing.assert_array_equal(found, ids[_brute_force(Q, G, "cosine", 5)[1]])
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_partial_fit_equals_fit_on_everything(embeddings, backend):
+    _needs(backend)
+    Q, G = embeddings
+    ids = np.arange(G.shape[0]) * 10
+    full = _retriever(backend=backend).fit(make_frame(image=G), ids=ids)
+    grown = _retriever(backend=backend)
+    for part in np.array_split(np.arange(G.shape[0]), 3):
+        grown.partial_fit(make_frame(image=G[part]), ids=ids[part])
+    np.testing.assert_array_equal(grown.gallery_, full.gallery_)
+    np.testing.assert_array_equal(
+        grown.search(make_frame(text=Q))[1], full.search(make_frame(text=Q))[1]
+    )
+
+
+def test_partial_fit_checks_ids_and_width(embeddings):
+    _, G = embeddings
+    with_ids = _retriever().fit(make_frame(image=G), ids=np.arange(G.shape[0]))
+    with pytest.raises(ValueError, match="pass ids for the new rows"):
+        with_ids.partial_fit(make_frame(image=G))
+    without_ids = _retriever().fit(make_frame(image=G))
+    with pytest.raises(ValueError, match="fitted without ids"):
+        without_ids.partial_fit(make_frame(image=G), ids=np.arange(G.shape[0]))
+    with pytest.raises(ValueError, match="has 5 features but the gallery has 6"):
+        without_ids.partial_fit(make_frame(image=G[:, :5]))
+    with pytest.raises(ValueError, match="one entry per gallery row"):
+        _retriever().fit(make_frame(image=G), ids=np.arange(3))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"backend": "numpy"},
+        {"backend": "torch"},
+        {"backend": "faiss"},
+        {"backend": "faiss", "index": "ivf", "nlist": 4, "nprobe": 2, "random_state": 0},
+    ],
+    ids=["numpy", "torch", "faiss-flat", "faiss-ivf"],
+)
+def test_pickle_round_trip_keeps_the_gallery(embeddings, params):
+    _needs(params["backend"])
+    Q, G = embeddings
+    G = G.astype(np.float32)
+    retriever = _retriever(**params).fit(make_frame(image=G), ids=np.arange(G.shape[0]))
+    blob = pickle.dumps(retriever)
+    loaded = pickle.loads(blob)
+    for got, expected in zip(
+        loaded.search(make_frame(text=Q)), retriever.search(make_frame(text=Q))
+    ):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(loaded.gallery_, retriever.gallery_)
+    # The pickle is the gallery and its ids plus a small overhead (an IVF index
+    # serialises another copy of the vectors and its centroids).
+    copies = 2 if params.get("index") == "ivf" else 1
+    payload = copies * G.nbytes + retriever.ids_.nbytes
+    assert payload <= len(blob) <= payload + 4096
+    # The loaded retriever keeps growing.
+    loaded.partial_fit(make_frame(image=G[:2]), ids=[-1, -2])
+    assert loaded.search(make_frame(text=G[:1]), n_neighbors=1)[1][0, 0] in (0, -1)
+
+
+def test_ivf_with_every_list_probed_is_exact(embeddings):
+    pytest.importorskip("faiss")
+    Q, G = embeddings
+    for metric in METRICS:
+        ivf = _retriever(
+            backend="faiss", index="ivf", nlist=8, nprobe=8, metric=metric, random_state=0
+        ).fit(make_frame(image=G))
+        scores, indices = ivf.search(make_frame(text=Q))
+        np.testing.assert_array_equal(indices, _brute_force(Q, G, metric, 10)[1])
+        # Fewer probed lists: approximate, but every slot is a real item or -1.
+        ivf.set_params(nprobe=1)
+        _, indices = ivf.search(make_frame(text=Q))
+        assert ((indices >= -1) & (indices < G.shape[0])).all()
+
+
+def test_ivf_is_seeded(embeddings):
+    pytest.importorskip("faiss")
+    Q, G = embeddings
+    results = [
+        _retriever(backend="faiss", index="ivf", nlist=8, nprobe=1, random_state=3)
+        .fit(make_frame(image=G))
+        .search(make_frame(text=Q))[1]
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(*results)
+
+
+@pytest.fixture
+def paired():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 10)
+    centres = rng.standard_normal((4, 5)) * 2
+    text = centres[labels] + rng.standard_normal((40, 5))
+    image = (centres[labels] + rng.standard_normal((40, 5))) @ rng.standard_normal((5, 7))
+    return text, image, labels
+
+
+def test_text_query_through_a_fitted_mapper(paired):
+    text, image, _ = paired
+    cca = CCA(n_components=3).fit(make_frame(text=text, image=image))
+    retriever = _retriever(cca, n_neighbors=4).fit(make_frame(image=image))
+    scores, indices = retriever.search(make_frame(text=text[:5]))
+    shared = cca.transform(make_frame(text=text, image=image))
+    shared_text = shared.filter(like="text__").to_numpy()[:5]
+    shared_image = shared.filter(like="image__").to_numpy()
+    expected_scores, expected_indices = _brute_force(shared_text, shared_image, "cosine", 4)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-10)
+
+
+def test_score_without_labels_is_instance_level_map(paired):
+    text, image, _ = paired
+    Z = make_frame(text=text, image=image @ np.linalg.pinv(image) @ text)
+    retriever = _retriever(metric="dot").fit(Z)
+    S = text @ Z.filter(like="image__").to_numpy().T
+    # Average precision with one relevant item is the reciprocal of its rank.
+    ranks = (S > np.diag(S)[:, None]).sum(axis=1) + 1
+    assert retriever.score(Z) == pytest.approx(np.mean(1.0 / ranks))
+
+
+def test_score_with_labels_is_category_map(paired):
+    text, image, labels = paired
+    cca = CCA(n_components=3).fit(make_frame(text=text, image=image))
+    Z = cca.transform(make_frame(text=text, image=image))
+    retriever = _retriever().fit(Z)
+    T = Z.filter(like="text__").to_numpy()
+    I = Z.filter(like="image__").to_numpy()
+    T = T / np.linalg.norm(T, axis=1, keepdims=True)
+    I = I / np.linalg.norm(I, axis=1, keepdims=True)
+    S = T @ I.T
+    expected = np.mean(
+        [average_precision_score(labels == labels[i], S[i]) for i in range(len(T))]
+    )
+    assert retriever.score(Z, labels) == pytest.approx(expected)
+    # The same number through the embedder.
+    through = _retriever(cca).fit(make_frame(image=image))
+    assert through.score(make_frame(text=text, image=image), labels) == pytest.approx(
+        expected
+    )
+
+
+def test_grid_search_with_the_retriever_as_final_step(paired):
+    text, image, labels = paired
+    X = make_frame(text=text, image=image)
+    pipeline = Pipeline([("cca", CCA()), ("retriever", _retriever())])
+    cv = KFold(n_splits=3, shuffle=True, random_state=0)
+    search = GridSearchCV(pipeline, {"cca__n_components": [1, 3]}, cv=cv).fit(X, labels)
+    for i, n_components in enumerate([1, 3]):
+        manual = []
+        for train, test in cv.split(X):
+            cca = CCA(n_components=n_components).fit(X.iloc[train])
+            manual.append(
+                _retriever(cca).fit(X.iloc[train]).score(X.iloc[test], labels[test])
+            )
+        assert search.cv_results_["mean_test_score"][i] == pytest.approx(np.mean(manual))
+    assert search.best_params_ == {"cca__n_components": 3}
+
+
+def test_errors_name_the_problem(embeddings):
+    Q, G = embeddings
+    retriever = _retriever().fit(make_frame(image=G))
+    with pytest.raises(ValueError, match="query set is empty"):
+        retriever.search(make_frame(text=Q[:0]))
+    with pytest.raises(ValueError, match="has 5 features but the gallery .* has 6"):
+        retriever.search(make_frame(text=Q[:, :5]))
+    missing = r"query block 'text' is not in X; it has blocks \['audio'\]"
+    with pytest.raises(ValueError, match=missing):
+        retriever.search(make_frame(audio=Q))
+    with pytest.raises(ValueError, match="target block 'image' is not in X"):
+        _retriever().fit(make_frame(text=G))
+    with pytest.raises(ValueError, match="n_neighbors must be a positive integer"):
+        retriever.search(make_frame(text=Q), n_neighbors=0)
+    with pytest.raises(InvalidParameterError, match="n_neighbors"):
+        _retriever(n_neighbors=0).fit(make_frame(image=G))
+    with pytest.raises(ValueError, match="bare array has no modality names"):
+        _retriever().fit(G)
+    with pytest.raises(ValueError, match="gallery is empty"):
+        _retriever().fit(make_frame(image=G[:0]))
+    bad = G.copy()
+    bad[17, 2] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite value \(nan\) in row 17, column 'image__2'"):
+        _retriever().fit(make_frame(image=bad))
+    bad_query = Q.copy()
+    bad_query[3, 0] = np.inf
+    with pytest.raises(ValueError, match="row 3, column 'text__0'"):
+        retriever.search(make_frame(text=bad_query))
+    with pytest.raises(TypeError, match="must be numeric"):
+        _retriever().fit(make_frame(image=np.array([["a"], ["b"]], dtype=object)))
+    with pytest.raises(ValueError, match="index='ivf' needs backend='faiss'"):
+        _retriever(index="ivf").fit(make_frame(image=G))
+
+
+def test_ivf_needs_enough_items(embeddings):
+    pytest.importorskip("faiss")
+    _, G = embeddings
+    with pytest.raises(ValueError, match="nlist=500 needs at least 500 gallery items"):
+        _retriever(backend="faiss", index="ivf", nlist=500).fit(make_frame(image=G))
+
+
+def test_unfitted_embedder_is_refused(paired):
+    from sklearn.exceptions import NotFittedError
+
+    text, image, _ = paired
+    with pytest.raises(NotFittedError):
+        _retriever(CCA()).fit(make_frame(image=image))
+
+
+def test_gallery_is_a_private_copy(embeddings):
+    _, G = embeddings
+    frame = make_frame(image=G.copy())
+    retriever = _retriever(metric="dot").fit(frame)
+    frame.iloc[0, 0] = 100.0
+    np.testing.assert_array_equal(retriever.gallery_, G)
+
+
+def test_clone_refit_and_params_on_frames(embeddings):
+    Q, G = embeddings
+    retriever = _retriever(n_neighbors=3, metric="dot", backend="numpy")
+    first = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
+    second = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
+    cloned = clone(retriever)
+    assert not hasattr(cloned, "gallery_")
+    assert cloned.get_params() == retriever.get_params()
+    third = cloned.fit(make_frame(image=G)).search(make_frame(text=Q))
+    for a, b, c in zip(first, second, third):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    # Row order of the queries does not matter, nor searching a subset.
+    order = np.random.default_rng(0).permutation(Q.shape[0])
+    permuted = retriever.search(make_frame(text=Q[order]))
+    np.testing.assert_array_equal(permuted[1], first[1][order])
+    subset = retriever.search(make_frame(text=Q[:4]))
+    np.testing.assert_array_equal(subset[1], first[1][:4])
+
+
+def _expected_failed_checks(estimator):
+    return {
+        check: BLOCKS_NEEDED
+        for check in (
+            "check_estimators_dtypes",
+            "check_fit_score_takes_y",
+            "check_estimators_fit_returns_self",
+            "check_pipeline_consistency",
+            "check_estimators_overwrite_params",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_fit2d_1sample",
+            "check_fit2d_1feature",
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_fit_idempotent",
+            "check_fit_check_is_fitted",
+            "check_n_features_in",
+            "check_fit2d_predict1d",
+            "check_estimators_nan_inf",
+            "check_estimators_empty_data_messages",
+            "check_readonly_memmap_input",
+            "check_positive_only_tag_during_fit",
+            "check_n_features_in_after_fitting",
+            "check_estimators_partial_fit_n_features",
+            "check_complex_data",
+            "check_dtype_object",
+            "check_estimator_sparse_tag",
+            "check_estimator_sparse_array",
+            "check_estimator_sparse_matrix",
+        )
+    }
+
+
+@parametrize_with_checks(
+    [CrossModalRetriever(query="text", target="image")],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
