@@ -1,0 +1,541 @@
+"""Tests of CNNFeatureExtractor against torchvision run directly."""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import (
+    check_do_not_raise_errors_in_init_or_set_params,
+    check_estimator_repr,
+    check_estimator_tags_renamed,
+    check_get_params_invariance,
+    check_mixin_order,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+    check_valid_tag_types,
+    parametrize_with_checks,
+)
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+Image = pytest.importorskip("PIL.Image")
+
+from torchvision.transforms._presets import ImageClassification  # noqa: E402
+
+from skcrossmodal.feature_extraction import CNNFeatureExtractor  # noqa: E402
+from skcrossmodal.feature_extraction import image as image_module  # noqa: E402
+
+# The smallest torchvision classifier (0.06 GFLOPs at 224 x 224) keeps tests fast.
+ARCH = "mobilenet_v3_small"
+WEIGHTS = torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1
+CACHE_FILE = "mobilenet_v3_small-047dcff4.pth"
+# The tests' generic behaviours use an early activation: cheap, and of order 1.
+FAST_LAYER = "features.3"
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:CNNFeatureExtractor\\(weights=None\\):UserWarning"
+)
+
+
+def _extractor(**params):
+    return CNNFeatureExtractor(
+        arch=ARCH, **{"random_state": 0, "layer": FAST_LAYER, **params}
+    )
+
+
+def assert_close(actual, expected):
+    """Equal up to float32 rounding: channels-last and NCHW convolutions, or
+    other batch sizes, take different oneDNN kernels."""
+    expected = np.asarray(expected)
+    assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    # Two OpenMP threads on a shared 2-core CI runner spin far longer than they
+    # compute; one thread is several times faster there.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def state_dict_path(tmp_path_factory):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = torchvision.models.get_model(ARCH)
+    # Random BatchNorm statistics, so that the test sees them being loaded.
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1, generator=generator)
+            module.running_var.uniform_(0.5, 1.5, generator=generator)
+    path = tmp_path_factory.mktemp("weights") / "mobilenet.pt"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def _reference_model(state_dict_path):
+    model = torchvision.models.get_model(ARCH)
+    model.load_state_dict(torch.load(state_dict_path, weights_only=True))
+    return model.eval()
+
+
+def _reference_features(model, images):
+    """torchvision run directly: the preset on each image tensor, NCHW."""
+    preset = ImageClassification(crop_size=224)
+    batch = torch.stack([preset(_to_tensor(image)) for image in images])
+    with torch.inference_mode():
+        return model(batch).numpy()
+
+
+def _to_tensor(image):
+    if isinstance(image, Image.Image):
+        image = np.array(image.convert("RGB"))
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+
+
+@pytest.fixture
+def images():
+    rng = np.random.default_rng(0)
+    return [
+        rng.integers(0, 256, size, dtype=np.uint8)
+        for size in [(40, 32, 3), (24, 30, 3), (40, 32, 3), (64, 48, 3), (30, 30)]
+    ]
+
+
+def _without_classifier(model):
+    model.classifier[3] = torch.nn.Identity()
+    return model
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_state_dict_features_match_torchvision(state_dict_path, images, channels_last):
+    extractor = _extractor(
+        weights=state_dict_path, layer=None, batch_size=2, channels_last=channels_last
+    )
+    features = extractor.fit_transform(images)
+    expected = _reference_features(
+        _without_classifier(_reference_model(state_dict_path)), images
+    )
+    assert features.dtype == np.float32
+    assert features.shape == (5, 1024) == (5, extractor.n_features_out_)
+    assert extractor.weights_ == str(state_dict_path)
+    assert_close(features, expected)
+
+
+def test_default_output_is_resnet_pooled_features(images):
+    model = torchvision.models.get_model("resnet18")
+    extractor = CNNFeatureExtractor(random_state=0).fit(images[:1])
+    assert extractor.n_features_out_ == model.fc.in_features == 512
+    assert isinstance(extractor.model_.fc, torch.nn.Identity)
+
+
+def test_fine_tuned_state_dict_loads_without_its_classifier(tmp_path, images):
+    model = torchvision.models.get_model(ARCH, num_classes=7)
+    path = tmp_path / "fine_tuned.pt"
+    torch.save(model.state_dict(), path)
+    features = _extractor(weights=path, layer=None).fit_transform(images[:2])
+    expected = _reference_features(_without_classifier(model.eval()), images[:2])
+    assert_close(features, expected)
+    with pytest.raises(ValueError, match="(?s)does not fit the network.*layer=None"):
+        _extractor(weights=path, layer="classifier.3").fit(images)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"not a torch file", "Cannot read the state dict file"),
+        ({"model": {"a": 1}}, "does not hold a state dict"),
+        ({"features.0.0.weight": torch.zeros(1)}, "does not fit the network"),
+    ],
+)
+def test_bad_state_dict_file(tmp_path, images, content, match):
+    path = tmp_path / "bad.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(ValueError, match=match) as info:
+        _extractor(weights=path, layer=None).fit(images)
+    assert str(path) in str(info.value)
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """A private, empty torch hub cache; downloading fails the test."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("CNNFeatureExtractor tried to download")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "weights",
+    ["DEFAULT", "IMAGENET1K_V1", "MobileNet_V3_Small_Weights.IMAGENET1K_V1", WEIGHTS],
+)
+def test_weights_name_loads_from_local_cache(
+    torch_home, state_dict_path, images, weights
+):
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / CACHE_FILE).write_bytes(state_dict_path.read_bytes())
+    extractor = _extractor(weights=weights, layer=None).fit(images)
+    assert extractor.weights_ == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
+    assert repr(extractor.preprocess_) == repr(WEIGHTS.transforms())
+    expected = _reference_features(
+        _without_classifier(_reference_model(state_dict_path)), images
+    )
+    assert_close(extractor.transform(images), expected)
+
+
+def test_missing_cache_file_says_where_to_put_it(torch_home, images):
+    expected_path = torch_home / "hub" / "checkpoints" / CACHE_FILE
+    with pytest.raises(FileNotFoundError, match="never downloads") as info:
+        _extractor(weights="DEFAULT").fit(images)
+    assert str(expected_path) in str(info.value)
+    assert WEIGHTS.url in str(info.value)
+
+
+def test_unknown_weights(images):
+    with pytest.raises(
+        ValueError, match=r"valid names: \['DEFAULT', 'IMAGENET1K_V1'\]"
+    ):
+        _extractor(weights="IMAGENET1K_V7").fit(images)
+    with pytest.raises(ValueError, match="not weights of 'mobilenet_v3_small'"):
+        _extractor(weights=torchvision.models.ResNet18_Weights.DEFAULT).fit(images)
+
+
+def test_random_init_warns_and_is_seeded(images):
+    with pytest.warns(UserWarning, match="randomly initialised 'mobilenet_v3_small'"):
+        first = _extractor(weights=None, random_state=3).fit_transform(images)
+    again = _extractor(weights=None, random_state=3).fit_transform(images)
+    other = _extractor(weights=None, random_state=4).fit_transform(images)
+    assert_array_equal(first, again)
+    assert not np.allclose(first, other, rtol=0.1, atol=0)
+
+
+def test_fit_learns_nothing_from_data(images):
+    extractor = _extractor()
+    first = extractor.fit(images).transform(images)
+    refit = extractor.fit(images[:1]).transform(images)
+    assert_array_equal(first, refit)
+
+
+def test_input_kinds_give_the_same_features(tmp_path, images, state_dict_path):
+    rgb, gray = images[3], images[4]
+    rgb_path, gray_path = tmp_path / "rgb.png", tmp_path / "gray.png"
+    Image.fromarray(rgb).save(rgb_path)
+    Image.fromarray(gray).save(gray_path)
+    column = [
+        rgb,
+        Image.fromarray(rgb),
+        str(rgb_path),
+        Image.fromarray(rgb).convert("RGBA"),  # opaque alpha, dropped by RGB
+        gray,
+        gray[:, :, None],
+        np.repeat(gray[:, :, None], 3, axis=2),
+        Image.fromarray(gray),  # mode "L"
+        gray_path,  # pathlib.Path, grayscale PNG
+    ]
+    extractor = _extractor(weights=state_dict_path, layer=None, batch_size=4)
+    extractor.fit(column)
+    features = extractor.transform(column)
+    assert_close(features[:4], np.tile(features[0], (4, 1)))
+    assert_close(features[4:], np.tile(features[4], (5, 1)))
+    assert_close(
+        features[[0, 4]],
+        _reference_features(
+            _without_classifier(_reference_model(state_dict_path)), [rgb, gray]
+        ),
+    )
+
+
+def test_float_images_are_in_unit_range(state_dict_path):
+    rng = np.random.default_rng(0)
+    column = [rng.random((20, 24, 3)), rng.random((33, 21)).astype(np.float32)]
+    expected = _reference_features(
+        _without_classifier(_reference_model(state_dict_path)),
+        [image.astype(np.float32) for image in column],
+    )
+    features = _extractor(weights=state_dict_path, layer=None).fit_transform(column)
+    assert_close(features, expected)
+
+
+def test_column_containers(images):
+    extractor = _extractor(batch_size=3).fit(images)
+    expected = extractor.transform(images)
+    series = pd.Series(images, index=np.arange(10, 15), name="image")
+    same_size = [image for image in images if image.shape == (40, 32, 3)]
+    containers = [
+        tuple(images),
+        series,
+        series.to_frame(),
+        np.array(images, dtype=object),
+        np.array(images, dtype=object).reshape(-1, 1),
+    ]
+    for container in containers:
+        assert_array_equal(extractor.transform(container), expected)
+    assert_array_equal(extractor.transform(np.stack(same_size)), expected[[0, 2]])
+    grays = np.stack([images[4], images[4]])
+    assert_array_equal(extractor.transform(grays), expected[[4, 4]])
+
+
+def test_batches_and_order_do_not_change_features(images):
+    full = _extractor(batch_size=5).fit_transform(images)
+    for batch_size in (1, 2):
+        assert_close(_extractor(batch_size=batch_size).fit_transform(images), full)
+    order = [4, 2, 0, 3, 1]
+    extractor = _extractor(batch_size=2).fit(images)
+    assert_close(extractor.transform([images[i] for i in order]), full[order])
+
+
+def test_images_are_decoded_batch_by_batch(images, monkeypatch):
+    extractor = _extractor(batch_size=2).fit(images)
+    events = []
+    decode = image_module._decode
+
+    def logged_decode(*args):
+        events.append("decode")
+        return decode(*args)
+
+    monkeypatch.setattr(image_module, "_decode", logged_decode)
+    extractor.model_.register_forward_pre_hook(lambda *args: events.append("forward"))
+    extractor.transform(images)
+    assert events == ["decode", "decode", "forward"] * 2 + ["decode", "forward"]
+
+
+def test_dataloader_workers_give_the_same_features(images, tmp_path):
+    paths = []
+    for k, image in enumerate(images):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(image).save(paths[-1])
+    expected = _extractor(batch_size=2).fit_transform(images)
+    workers = _extractor(batch_size=2, num_workers=2).fit(paths)
+    assert_close(workers.transform(paths), expected)
+    paths[3].write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=re.escape(f"{str(paths[3])!r} at row 3")):
+        workers.transform(paths)
+
+
+def test_missing_and_corrupt_files_are_named(tmp_path, images):
+    paths = []
+    for k, image in enumerate(images):
+        paths.append(str(tmp_path / f"{k}.jpg"))
+        Image.fromarray(image).save(paths[-1])
+    extractor = _extractor(batch_size=2).fit(paths)
+    column = pd.Series(paths, name="photo")
+
+    missing = column.copy()
+    missing[3] = str(tmp_path / "nowhere.jpg")
+    with pytest.raises(
+        FileNotFoundError, match="nowhere.jpg' at row 3 of column 'photo'"
+    ):
+        extractor.transform(missing)
+
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(open(paths[0], "rb").read()[:200])
+    for row, bad in [(4, corrupt), (1, truncated)]:
+        broken = column.copy()
+        broken[row] = str(bad)
+        with pytest.raises(ValueError, match=re.escape(f"{str(bad)!r} at row {row}")):
+            extractor.transform(broken)
+
+
+@pytest.mark.parametrize(
+    "item, error, match",
+    [
+        (None, TypeError, "row 1 is a NoneType"),
+        (np.zeros((8, 8, 4), dtype=np.uint8), ValueError, r"shape \(8, 8, 4\)"),
+        (np.zeros((3, 8, 8), dtype=np.uint8), ValueError, r"shape \(3, 8, 8\)"),
+        (np.zeros((8,), dtype=np.uint8), ValueError, r"shape \(8,\)"),
+        (np.full((8, 8), 2.0), ValueError, r"values in \[2, 2\]"),
+        (np.full((8, 8), np.nan), ValueError, "NaN"),
+        (np.zeros((8, 8), dtype=np.int64), TypeError, "dtype int64"),
+    ],
+)
+def test_bad_items_are_named(images, item, error, match):
+    extractor = _extractor().fit(images)
+    with pytest.raises(error, match=match):
+        extractor.transform([images[0], item])
+
+
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        ("photo.jpg", TypeError, "single path"),
+        ([], ValueError, "empty"),
+        (np.zeros((3, 4)), ValueError, r"shape \(3, 4\)"),
+        (pd.DataFrame({"a": [1], "b": [2]}), ValueError, "one image column"),
+        ({"a": 1}, TypeError, "dict"),
+    ],
+)
+def test_bad_columns(X, error, match):
+    with pytest.raises(error, match=match):
+        _extractor().fit(X)
+
+
+def test_bad_parameters(images):
+    with pytest.raises(ValueError, match=r"Did you mean \['resnet18'"):
+        CNNFeatureExtractor(arch="resnet19").fit(images)
+    with pytest.raises(InvalidParameterError, match="batch_size"):
+        _extractor(batch_size=0).fit(images)
+    with pytest.raises(
+        ValueError, match="layer='featurez.3' is not a node.*features.3"
+    ):
+        _extractor(layer="featurez.3").fit(images)
+
+
+def test_layer_selects_an_activation(state_dict_path, images):
+    model = _reference_model(state_dict_path)
+    preset = ImageClassification(crop_size=224)
+    batch = torch.stack([preset(_to_tensor(image)) for image in images])
+    captured = {}
+    model.features[9].register_forward_hook(
+        lambda module, inputs, output: captured.update(out=output)
+    )
+    with torch.inference_mode():
+        logits = model(batch).numpy()
+    pooled = captured["out"].mean(dim=(2, 3)).numpy()
+
+    extractor = _extractor(weights=state_dict_path, layer="features.9", batch_size=2)
+    assert_close(extractor.fit_transform(images), pooled)
+    assert extractor.n_features_out_ == captured["out"].shape[1] == 96
+    logits_extractor = _extractor(weights=state_dict_path, layer="classifier.3")
+    assert_close(logits_extractor.fit_transform(images), logits)
+
+
+def test_feature_names_and_pandas_output(images):
+    extractor = _extractor(layer="features.1").fit(images)
+    assert_array_equal(
+        extractor.get_feature_names_out(), [f"cnn{k}" for k in range(16)]
+    )
+    series = pd.Series(images, index=np.arange(10, 15))
+    frame = extractor.set_output(transform="pandas").transform(series)
+    assert list(frame.columns) == [f"cnn{k}" for k in range(16)]
+    assert_array_equal(frame.index, series.index)
+
+
+def test_unfitted_clone_and_pickle(images):
+    extractor = _extractor(batch_size=2)
+    with pytest.raises(NotFittedError):
+        extractor.transform(images)
+    expected = extractor.fit_transform(images)
+    assert not hasattr(clone(extractor), "model_")
+    restored = pickle.loads(pickle.dumps(extractor))
+    assert restored.device_ == extractor.device_
+    assert_array_equal(restored.transform(images), expected)
+    # The pickle holds the network, so it loads where the weights file is gone.
+    assert len(pickle.dumps(extractor)) > 4 * sum(
+        p.numel() for p in extractor.model_.parameters()
+    )
+
+
+def test_verbose_reports_progress(images, capsys):
+    _extractor(batch_size=2, verbose=1).fit_transform(images)
+    err = capsys.readouterr().err
+    assert "batch 3/3: 5 images" in err and "images/s" in err
+
+
+@parametrize_with_checks(
+    [CNNFeatureExtractor(arch=ARCH, random_state=0)],
+    # With two_d_array=False (a column of images, like CountVectorizer's
+    # strings) scikit-learn itself skips its data checks with a
+    # SkipTestWarning; only check_estimator_cloneable runs here. The
+    # data-free API checks run in test_sklearn_api_checks, and the data
+    # checks' behaviours on image columns in SKLEARN_CHECKS_COVERED_HERE.
+    expected_failed_checks=lambda estimator: {},
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+SKLEARN_CHECKS_COVERED_HERE = {
+    "check_estimators_unfitted": "test_unfitted_clone_and_pickle",
+    "check_estimators_pickle": "test_unfitted_clone_and_pickle",
+    "check_fit_idempotent": "test_fit_learns_nothing_from_data",
+    "check_methods_subset_invariance": "test_batches_and_order_do_not_change_features",
+    "check_methods_sample_order_invariance": (
+        "test_batches_and_order_do_not_change_features"
+    ),
+    "check_transformer_general": "test_state_dict_features_match_torchvision",
+    "check_set_output_transform_pandas": "test_feature_names_and_pandas_output",
+    "check_fit1d / check_fit2d_*": "test_bad_columns (2-D numeric input raises)",
+    "check_estimators_dtypes": "test_float_images_are_in_unit_range",
+    "check_estimators_nan_inf": "test_bad_items_are_named",
+    "check_estimators_empty_data": "test_bad_columns",
+    "check_n_features_in": "not applicable: the input is one column of images",
+}
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_estimator_tags_renamed,
+        check_valid_tag_types,
+        check_estimator_repr,
+        check_no_attributes_set_in_init,
+        check_do_not_raise_errors_in_init_or_set_params,
+        check_mixin_order,
+        check_get_params_invariance,
+        check_set_params,
+        check_parameters_default_constructible,
+    ],
+)
+def test_sklearn_api_checks(check):
+    check(type(_extractor()).__name__, _extractor())
+
+
+def test_covered_checks_name_existing_tests():
+    names = set(globals())
+    for test in SKLEARN_CHECKS_COVERED_HERE.values():
+        if test.startswith("test_"):
+            assert test.split()[0] in names
+
+
+def test_inside_modality_union_pipeline(images):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from skcrossmodal.compose import make_modality_union
+
+    rng = np.random.default_rng(0)
+    bright = [rng.integers(150, 256, (20, 20, 3), dtype=np.uint8) for _ in range(6)]
+    dark = [rng.integers(0, 100, (24, 18, 3), dtype=np.uint8) for _ in range(6)]
+    X = pd.DataFrame({"image": bright + dark, "caption": ["x"] * 12})
+    y = np.array([1] * 6 + [0] * 6)
+    pipeline = make_pipeline(
+        make_modality_union(
+            image=(_extractor(layer="features.1", batch_size=4), "image")
+        ),
+        LogisticRegression(),
+    )
+    search = GridSearchCV(
+        pipeline,
+        {"modalityunion__image__layer": ["features.1", "features.2"]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_score_ == 1.0
+    union = search.best_estimator_[0]
+    assert union.get_feature_names_out()[0] == "image__cnn0"
+    assert union.transform(X).shape == (12, 16 if "1" in union["image"].layer else 24)
