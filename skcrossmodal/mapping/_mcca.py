@@ -1,0 +1,308 @@
+"""Multi-set canonical correlation analysis of two or more modalities."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from itertools import combinations
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
+
+from .._frame import check_n_components, validate_blocks
+from ._base import SharedSpaceMixin
+from ._cca import _whitening
+
+
+def _validate_modalities(estimator, X, *, reset, exactly_two, ensure_min_samples=2):
+    """Return the fitted modality blocks of X, all of them, in fitted order.
+
+    The validation shared by the mappers that relate paired blocks and so need
+    every fitted modality at fit and score time (``transform`` alone accepts
+    partial rows). ``estimator.modalities`` (None or a list of names) chooses
+    the blocks at fit time; ``exactly_two`` requires two of them, else at
+    least two.
+    """
+    name = type(estimator).__name__
+    if not reset:
+        blocks = validate_blocks(
+            estimator, X, reset=False, ensure_min_samples=ensure_min_samples
+        )
+        missing = [m for m in estimator.modalities_ if m not in blocks]
+        if missing:
+            raise ValueError(
+                f"{name} needs all of its modalities {estimator.modalities_} here, "
+                f"but X lacks {missing}."
+            )
+        return blocks
+    required = estimator.modalities
+    if required is not None:
+        required = list(required)
+        if (
+            len(required) < 2
+            or (exactly_two and len(required) != 2)
+            or not all(isinstance(m, str) for m in required)
+            or len(set(required)) != len(required)
+        ):
+            expected = "two" if exactly_two else "at least two"
+            raise ValueError(
+                f"modalities must be None or {expected} distinct modality names, "
+                f"got {estimator.modalities!r}."
+            )
+    blocks = validate_blocks(
+        estimator,
+        X,
+        reset=True,
+        required=required,
+        min_modalities=2,
+        ensure_min_samples=ensure_min_samples,
+    )
+    if exactly_two and len(blocks) != 2:
+        raise ValueError(
+            f"{name} relates two modalities but X has {len(blocks)}: "
+            f"{list(blocks)}. Choose two with modalities=(a, b)."
+        )
+    return blocks
+
+
+def _mean_paired_correlation(variates):
+    """Pearson correlation of paired variates, averaged over pairs and components.
+
+    ``variates`` is a list of arrays of shape (n_samples, n_components), one per
+    modality. For each component the correlation of every pair of modalities
+    is taken; a constant variate counts as correlation 0.
+    """
+    centred = [v - v.mean(axis=0) for v in variates]
+    norms = [np.linalg.norm(v, axis=0) for v in centred]
+    correlations = []
+    for i, j in combinations(range(len(centred)), 2):
+        covariance = np.einsum("ij,ij->j", centred[i], centred[j])
+        denominator = norms[i] * norms[j]
+        correlation = np.zeros_like(covariance)
+        np.divide(covariance, denominator, out=correlation, where=denominator > 0)
+        correlations.append(correlation)
+    return float(np.mean(correlations))
+
+
+def _joint_covariance(blocks):
+    """Mean and sample covariance of the blocks side by side.
+
+    A feature that is constant up to the rounding of its mean gets exactly
+    zero (co)variance, so that the whitening treats it as a null direction.
+    """
+    joint = np.hstack(blocks)
+    n_samples = joint.shape[0]
+    mean = joint.mean(axis=0)
+    centred = joint - mean
+    covariance = centred.T @ centred / (n_samples - 1)
+    constant = np.sqrt(np.clip(np.diag(covariance), 0.0, None)) <= n_samples * np.finfo(
+        np.float64
+    ).eps * np.abs(mean)
+    covariance[constant, :] = 0.0
+    covariance[:, constant] = 0.0
+    return mean, covariance
+
+
+class MCCA(SharedSpaceMixin, BaseEstimator):
+    """Multi-set canonical correlation analysis of two or more modalities.
+
+    Carroll's generalised CCA (MAXVAR): find, per component, one direction per
+    modality whose variates best agree with a common variate. It is solved in
+    closed form as the generalised eigenproblem ``C v = lambda D v`` of the
+    joint covariance ``C`` of all blocks against its block diagonal ``D``
+    (each modality's own covariance); equivalently, after whitening every
+    block, one eigendecomposition of the joint correlation matrix of the
+    whitened blocks. The eigenvalue ``lambda`` (between 0 and the number of
+    modalities) is the sum over modalities of the squared multiple
+    correlation of the common variate with that modality. This is the
+    formulation of cca-zoo's ``MCCA`` and of Kettenring (1971). For two
+    modalities the eigenvalues are ``1 + rho`` and the directions are those
+    of :class:`CCA`: MCCA reduces to CCA.
+
+    Each modality's direction is rescaled so that its variates have unit
+    variance (under the regularised covariance), as in :class:`CCA`.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of components; at most the smallest numerical rank of the
+        modalities' covariances.
+    reg : float in [0, 1), default=0.0
+        Shrinkage of the joint covariance toward its diagonal,
+        ``C <- (1 - reg) C + reg diag(C)``, exactly as in :class:`CCA`.
+        With ``reg=0`` null directions of a singular block (constant
+        features, exact linear dependencies) are dropped.
+    modalities : list of str, default=None
+        The blocks of ``X`` to relate (at least two). None uses every block.
+
+    Attributes
+    ----------
+    eigenvalues_ : ndarray of shape (n_components,)
+        Eigenvalues ``lambda`` of ``C v = lambda D v``, in descending order.
+    canonical_correlations_ : ndarray of shape (n_components,)
+        Per component, the correlation of the training variates averaged over
+        all pairs of modalities (under the regularised covariance). For two
+        modalities these are :class:`CCA`'s canonical correlations.
+    weights_ : dict of str to ndarray of shape (n_features_m, n_components)
+        Direction of each modality, applied to ``X_m - mean_[m]``.
+    mean_ : dict of str to ndarray of shape (n_features_m,)
+        Per-feature mean of each modality.
+    n_components_ : int
+        Width of the shared space.
+    modalities_ : list of str
+        The modalities, in block order of ``X`` at fit.
+    n_features_in_ : int
+        Number of feature columns of the modalities.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each modality.
+
+    See Also
+    --------
+    CCA : The two-modality case, with ``partial_fit`` and automatic shrinkage.
+    KernelCCA : Kernel CCA of two modalities.
+
+    Notes
+    -----
+    The cost is one pass over the data for the joint covariance, one
+    eigendecomposition per modality to whiten it and one of the whitened joint
+    matrix (of the size of the total rank): no iteration.
+
+    References
+    ----------
+    Carroll, J. D. (1968). Generalization of canonical correlation analysis to
+    three or more sets of variables. Proceedings of the 76th Annual Convention
+    of the American Psychological Association, 227-228.
+
+    Kettenring, J. R. (1971). Canonical analysis of several sets of variables.
+    Biometrika, 58(3), 433-451.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import MCCA
+    >>> rng = np.random.default_rng(0)
+    >>> shared = rng.normal(size=(100, 1))
+    >>> X = make_frame(**{m: shared + 0.1 * rng.normal(size=(100, 3))
+    ...                   for m in ("text", "image", "audio")})
+    >>> mcca = MCCA(n_components=1).fit(X)
+    >>> mcca.canonical_correlations_.round(2)
+    array([1.])
+    >>> list(mcca.transform(X[["audio__0", "audio__1", "audio__2"]]).columns)
+    ['audio__mcca0']
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "reg": [Interval(Real, 0, 1, closed="left")],
+        "modalities": [None, tuple, list],
+    }
+
+    def __init__(self, n_components=2, *, reg=0.0, modalities=None):
+        self.n_components = n_components
+        self.reg = reg
+        self.modalities = modalities
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit one direction per modality and component.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Modality table with at least two modalities (see ``modalities``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MCCA
+            Fitted estimator.
+        """
+        blocks = _validate_modalities(self, X, reset=True, exactly_two=False)
+        n_samples = X.shape[0]
+        mean, covariance = _joint_covariance(list(blocks.values()))
+        if self.reg:
+            covariance *= 1.0 - self.reg
+            covariance.flat[:: len(covariance) + 1] /= 1.0 - self.reg
+        edges = np.cumsum([0] + [block.shape[1] for block in blocks.values()])
+        spans = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+        whitenings = [_whitening(covariance[span, span]) for span in spans]
+        ranks = [w.shape[1] for w in whitenings]
+        check_n_components(
+            self,
+            self.n_components,
+            min(ranks),
+            "the smallest numerical rank of the modality covariances: "
+            + ", ".join(f"{m!r} ({r})" for m, r in zip(blocks, ranks))
+            + f", after {n_samples} samples",
+        )
+        whitening = linalg.block_diag(*whitenings)
+        whitened = whitening.T @ covariance @ whitening
+        total_rank = whitened.shape[0]
+        k = self.n_components
+        eigenvalues, eigenvectors = linalg.eigh(
+            whitened, subset_by_index=[total_rank - k, total_rank - 1]
+        )
+        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+
+        rank_edges = np.cumsum([0] + ranks)
+        weights = []
+        for w, start, stop in zip(whitenings, rank_edges[:-1], rank_edges[1:]):
+            part = eigenvectors[start:stop]
+            # W.T C_mm W = I: the variance of a variate is the squared norm of
+            # its part of the eigenvector.
+            norms = np.linalg.norm(part, axis=0)
+            scaled = np.zeros_like(part)
+            np.divide(part, norms, out=scaled, where=norms > 0)
+            weights.append(w @ scaled)
+        first = weights[0]
+        signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(k)])
+        signs[signs == 0] = 1.0
+        weights = [w * signs for w in weights]
+
+        pair_correlations = [
+            np.einsum(
+                "ik,ij,jk->k", weights[i], covariance[spans[i], spans[j]], weights[j]
+            )
+            for i, j in combinations(range(len(weights)), 2)
+        ]
+        self.n_components_ = k
+        self.eigenvalues_ = eigenvalues
+        self.canonical_correlations_ = np.mean(pair_correlations, axis=0)
+        self.weights_ = dict(zip(blocks, weights))
+        self.mean_ = {m: mean[span] for m, span in zip(blocks, spans)}
+        return self
+
+    def _embed(self, blocks):
+        return {
+            modality: (block - self.mean_[modality]) @ self.weights_[modality]
+            for modality, block in blocks.items()
+        }
+
+    def score(self, X, y=None):
+        """Mean canonical correlation of the paired variates of X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Modality table with all fitted modalities.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Pearson correlation of the variates of every pair of modalities,
+            per component, averaged over pairs and components. A constant
+            variate counts as correlation 0.
+        """
+        check_is_fitted(self)
+        blocks = _validate_modalities(self, X, reset=False, exactly_two=False)
+        return _mean_paired_correlation(list(self._embed(blocks).values()))

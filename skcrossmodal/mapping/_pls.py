@@ -1,0 +1,185 @@
+"""Partial least squares (PLS-SVD) of two modalities, in closed form."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from numbers import Integral
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.extmath import svd_flip
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
+
+from .._frame import check_n_components
+from ._base import SharedSpaceMixin
+from ._mcca import _mean_paired_correlation, _validate_modalities
+
+
+class PLS(SharedSpaceMixin, BaseEstimator):
+    """Partial least squares of two modalities: SVD of their cross-covariance.
+
+    The pairs of unit-norm directions, one per modality, whose latent scores
+    have maximal covariance are the singular vectors of the cross-covariance
+    matrix ``Xa_c.T @ Xb_c / (n - 1)`` of the centred (optionally
+    standardised) blocks: one SVD, no iteration. This is PLS-SVD, the model of
+    :class:`sklearn.cross_decomposition.PLSSVD`; both modalities are mapped to
+    their latent scores, which form the shared space.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of latent pairs; at most ``min(n_samples, n_features_a,
+        n_features_b)``.
+    scale : bool, default=False
+        Whether to standardise each feature to unit variance first (a
+        constant feature is left unscaled).
+    modalities : tuple of two str, default=None
+        The two blocks of ``X`` to relate. None requires ``X`` to have exactly
+        two blocks.
+
+    Attributes
+    ----------
+    covariances_ : ndarray of shape (n_components,)
+        Covariance of each pair of training scores (the singular values of the
+        cross-covariance), in descending order.
+    weights_ : dict of str to ndarray of shape (n_features_m, n_components)
+        Orthonormal directions of each modality, applied to
+        ``(X_m - mean_[m]) / scale_[m]``.
+    mean_ : dict of str to ndarray of shape (n_features_m,)
+        Per-feature mean of each modality.
+    scale_ : dict of str to ndarray of shape (n_features_m,)
+        Per-feature standard deviation with ``scale=True``, else ones.
+    n_components_ : int
+        Width of the shared space.
+    modalities_ : list of str
+        The two modalities, in block order of ``X`` at fit.
+    n_features_in_ : int
+        Number of feature columns of the two modalities.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each modality.
+
+    See Also
+    --------
+    sklearn.cross_decomposition.PLSSVD : The same model on two arrays.
+    CCA : Maximises correlation instead of covariance.
+
+    Notes
+    -----
+    PLS maximises covariance, so ``score`` reports the Pearson correlation of
+    the paired scores (scale-free and comparable with :class:`CCA`'s score)
+    rather than their covariance, which ``covariances_`` holds.
+
+    References
+    ----------
+    Wegelin, J. A. (2000). A survey of partial least squares (PLS) methods,
+    with emphasis on the two-block case. Technical report 371, Department of
+    Statistics, University of Washington.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import PLS
+    >>> rng = np.random.default_rng(0)
+    >>> shared = rng.normal(size=(100, 1))
+    >>> X = make_frame(text=shared + 0.1 * rng.normal(size=(100, 3)),
+    ...                image=shared + 0.1 * rng.normal(size=(100, 4)))
+    >>> pls = PLS(n_components=1).fit(X)
+    >>> round(pls.score(X), 2)
+    1.0
+    >>> list(pls.transform(X).columns)
+    ['text__pls0', 'image__pls0']
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "scale": ["boolean"],
+        "modalities": [None, tuple, list],
+    }
+
+    def __init__(self, n_components=2, *, scale=False, modalities=None):
+        self.n_components = n_components
+        self.scale = scale
+        self.modalities = modalities
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the PLS directions of the two modalities of X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Modality table with the two modalities (see ``modalities``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PLS
+            Fitted estimator.
+        """
+        blocks = _validate_modalities(self, X, reset=True, exactly_two=True)
+        (a, block_a), (b, block_b) = blocks.items()
+        n_samples = X.shape[0]
+        check_n_components(
+            self,
+            self.n_components,
+            min(n_samples, block_a.shape[1], block_b.shape[1]),
+            f"min(n_samples={n_samples}, features of {a!r}={block_a.shape[1]}, "
+            f"features of {b!r}={block_b.shape[1]})",
+        )
+        self.mean_, self.scale_ = {}, {}
+        standardised = []
+        for modality, block in blocks.items():
+            mean = block.mean(axis=0)
+            if self.scale:
+                std = block.std(axis=0, ddof=1)
+                std[std == 0.0] = 1.0
+            else:
+                std = np.ones(block.shape[1])
+            self.mean_[modality], self.scale_[modality] = mean, std
+            standardised.append((block - mean) / std)
+        cross_covariance = standardised[0].T @ standardised[1] / (n_samples - 1)
+        U, singular_values, Vt = linalg.svd(
+            cross_covariance, full_matrices=False, check_finite=False
+        )
+        k = self.n_components
+        U, Vt = svd_flip(U[:, :k], Vt[:k])
+        self.n_components_ = k
+        self.covariances_ = singular_values[:k]
+        self.weights_ = {a: U, b: Vt.T}
+        return self
+
+    def _embed(self, blocks):
+        return {
+            modality: (block - self.mean_[modality])
+            / self.scale_[modality]
+            @ self.weights_[modality]
+            for modality, block in blocks.items()
+        }
+
+    def score(self, X, y=None):
+        """Mean correlation of the paired latent scores of X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Modality table with both fitted modalities.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Pearson correlation of the two modalities' scores, per component,
+            averaged over the components. A constant score counts as
+            correlation 0.
+        """
+        check_is_fitted(self)
+        blocks = _validate_modalities(self, X, reset=False, exactly_two=True)
+        return _mean_paired_correlation(list(self._embed(blocks).values()))
