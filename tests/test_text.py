@@ -481,3 +481,123 @@ def test_fast_default_tokenizer_matches_the_pattern():
         assert text._FAST_DEFAULT_TOKEN_REGEX.findall(sample) == re.findall(
             text._DEFAULT_TOKEN_PATTERN, sample
         )
+
+
+def _general_document_term_matrix(vectorizer, documents):
+    """The document-term matrix from tokenising each document in Python."""
+    from skcrossmodal.feature_extraction import text
+
+    vectors = vectorizer.keyed_vectors_.vectors
+    return text._document_term_matrix(
+        vectorizer._tokenize(documents),
+        vectorizer.keyed_vectors_.key_to_index,
+        vectors.shape[0],
+        vectors.dtype,
+    )
+
+
+def _assert_same_csr(actual, expected):
+    # Same entries in the same order (repeated tokens unsummed), same dtype.
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype
+    np.testing.assert_array_equal(actual.indptr, expected.indptr)
+    np.testing.assert_array_equal(actual.indices, expected.indices)
+    np.testing.assert_array_equal(actual.data, expected.data)
+
+
+def _tricky_vocabulary_and_documents():
+    rng = np.random.default_rng(0)
+    keys = [
+        "ab", "abc", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop",
+        "abcdefghijklmnopq", "x" * 40, "a", "b", "_", "a_b", "x1", "42",
+        "Cat", "cat", "CAT", "new york", "café", "naïve", "", "tab\tkey",
+        "nul\x00", "nul", "unit\x1fsep", "DOG!", "dog", "ab.cd",
+    ]
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(keys, rng.standard_normal((len(keys), 3)).astype(np.float32))
+    pieces = keys + [
+        "ABCDEFGHI", "abcdefgh1", "abcdefghijklmnopqr", "x" * 41, "x" * 39,
+        "A", "Café", "NAÏVE", "ß", "中文", "a\u0301", "٣٣", "---", "  ", "\t",
+        "\n", "\x1c", "\x0b", "\x00", ",", "'", "tab", "key", "unit", "sep",
+        "zz", "unknown", "éa", "1x",
+    ]
+    separators = [" ", "  ", ",", ", ", "\t", "\n", "-", "", "\x1f", "\x00"]
+    documents = []
+    for _ in range(300):
+        n = rng.integers(1, 12)
+        parts = rng.choice(np.array(pieces, dtype=object), size=n)
+        seps = rng.choice(np.array(separators, dtype=object), size=n)
+        document = "".join(p + s for p, s in zip(parts, seps))
+        documents.append(document if document.strip() else "zz")
+    return kv, documents
+
+
+@pytest.mark.filterwarnings("ignore:.*no word with a vector:UserWarning")
+@pytest.mark.parametrize("lowercase", [True, False])
+@pytest.mark.parametrize(
+    "params", [{}, {"tokenizer": str.split}], ids=["default pattern", "str.split"]
+)
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_fast_document_term_matrix_matches_python_tokenising(
+    monkeypatch, params, lowercase, ascii_only
+):
+    from skcrossmodal.feature_extraction import text
+
+    kv, documents = _tricky_vocabulary_and_documents()
+    if ascii_only:
+        documents = [d for d in documents if d.isascii()]
+    # Small pieces, so that documents are split over many chunks.
+    monkeypatch.setattr(text, "_CHUNK_CHARACTERS", 64)
+    vectorizer = KeyedVectorsVectorizer(kv, lowercase=lowercase, **params)
+    vectorizer.fit(documents)
+    assert vectorizer._ascii_vocabulary is not None
+    expected = _general_document_term_matrix(vectorizer, documents)
+    assert expected.nnz > len(documents) // 2
+    _assert_same_csr(vectorizer._document_term_matrix(documents), expected)
+    for document in documents[:20]:
+        _assert_same_csr(
+            vectorizer._document_term_matrix([document]),
+            _general_document_term_matrix(vectorizer, [document]),
+        )
+
+
+def test_custom_tokenizers_take_the_general_path(keyed_vectors, documents):
+    for params in [{"tokenizer": lambda d: d.split()}, {"token_pattern": r"\w+"}]:
+        vectorizer = KeyedVectorsVectorizer(keyed_vectors, **params).fit(documents)
+        assert vectorizer._ascii_vocabulary is None
+        _assert_same_csr(
+            vectorizer._document_term_matrix(documents),
+            _general_document_term_matrix(vectorizer, documents),
+        )
+
+
+def test_fast_path_hash_collisions_are_exact(monkeypatch):
+    from skcrossmodal.feature_extraction import text
+
+    # With a zero multiplier the hash of a token is its length (8 bytes or
+    # shorter), or 0: every token collides with the key of its length.
+    monkeypatch.setattr(text, "_HASH_MULTIPLIER", np.uint64(0))
+    kv = KeyedVectors(vector_size=2)
+    kv.add_vectors(["ab", "xyz", "long_word_here"], np.eye(3, 2, dtype=np.float32))
+    documents = ["ab cd xyz xya", "xy zz ab", "long_word_here long_word_hera"]
+    vectorizer = KeyedVectorsVectorizer(kv).fit(documents)
+    assert vectorizer._ascii_vocabulary is not None
+    dtm = vectorizer._document_term_matrix(documents)
+    _assert_same_csr(dtm, _general_document_term_matrix(vectorizer, documents))
+    np.testing.assert_array_equal(dtm.indices, [0, 1, 0, 2])
+
+    # Two keys of the same length share the hash: the general path is used.
+    kv.add_vectors(["abc"], np.ones((1, 2), dtype=np.float32))
+    assert text._AsciiVocabulary.build(kv.index_to_key) is None
+    vectorizer = KeyedVectorsVectorizer(kv).fit(documents)
+    assert vectorizer._ascii_vocabulary is None
+    np.testing.assert_array_equal(
+        vectorizer._document_term_matrix(["abc xyz"]).indices, [3, 1]
+    )
+
+
+def test_words_added_to_the_vectors_after_fit_are_used(keyed_vectors, documents):
+    vectorizer = KeyedVectorsVectorizer(keyed_vectors).fit(documents)
+    keyed_vectors.add_vectors(["unknown"], np.ones((1, 6), dtype=np.float32))
+    X = vectorizer.transform(["unknown"])
+    np.testing.assert_array_equal(X, np.ones((1, 6), dtype=np.float32))

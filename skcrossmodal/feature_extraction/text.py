@@ -3,7 +3,11 @@
 Both vectorizers share one pooling implementation: the documents are tokenised,
 turned into a sparse document-term matrix over the words that have a vector,
 weighted (mean, tf-idf or smooth inverse frequency) and multiplied by the word
-vector matrix, so no Python loop runs per document after tokenisation.
+vector matrix, so no Python loop runs per document after tokenisation. With the
+default token pattern or ``tokenizer=str.split``, ASCII documents are also
+tokenised without a Python loop: over the bytes of the joined documents, with
+tokens looked up by a 64-bit hash of their bytes, verified against the key
+(:class:`_AsciiVocabulary`); the result is the same matrix.
 """
 
 # Authors: The skcrossmodal developers
@@ -84,37 +88,192 @@ def _validate_documents(raw_documents, estimator):
     return documents
 
 
-def _document_term_matrix(tokenized, key_to_index, n_words, dtype):
-    """Count matrix of shape (n_documents, n_words) over the known tokens.
+def _csr_from_word_ids(word_ids, token_indptr, n_words, dtype):
+    """Count matrix from each token's word id (-1: unknown, left out).
 
-    Tokens missing from ``key_to_index`` are left out. A document's repeated
-    tokens are separate entries of its row (not summed): sparse products and row
-    sums treat them as counts, which saves a sort per row.
+    ``token_indptr[i]:token_indptr[i + 1]`` are the tokens of document ``i``. A
+    document's repeated tokens are separate entries of its row (not summed):
+    sparse products and row sums treat them as counts, which saves a sort per
+    row.
     """
+    known = word_ids >= 0
+    known_before = np.zeros(word_ids.shape[0] + 1, dtype=np.int64)
+    np.cumsum(known, out=known_before[1:])
+    indptr = known_before[token_indptr]
+    word_ids = word_ids[known]
+    data = np.ones(word_ids.shape[0], dtype=dtype)
+    n_documents = token_indptr.shape[0] - 1
+    return sp.csr_matrix((data, word_ids, indptr), shape=(n_documents, n_words))
+
+
+def _document_term_matrix(tokenized, key_to_index, n_words, dtype):
+    """Count matrix of shape (n_documents, n_words) over the known tokens."""
     n_documents = len(tokenized)
     lengths = np.fromiter(map(len, tokenized), dtype=np.intp, count=n_documents)
-    tokens = chain.from_iterable(tokenized)
-    n_tokens = int(lengths.sum())
+    token_indptr = np.zeros(n_documents + 1, dtype=np.int64)
+    np.cumsum(lengths, out=token_indptr[1:])
+    n_tokens = int(token_indptr[-1])
     word_ids = np.fromiter(
-        map(key_to_index.get, tokens, repeat(-1, n_tokens)),
+        map(key_to_index.get, chain.from_iterable(tokenized), repeat(-1, n_tokens)),
         dtype=np.int64,
         count=n_tokens,
     )
-    known = word_ids >= 0
-    known_before = np.zeros(n_tokens + 1, dtype=np.int64)
-    np.cumsum(known, out=known_before[1:])
-    indptr = np.zeros(n_documents + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
-    indptr = known_before[indptr]
-    word_ids = word_ids[known]
-    data = np.ones(word_ids.shape[0], dtype=dtype)
-    return sp.csr_matrix((data, word_ids, indptr), shape=(n_documents, n_words))
+    return _csr_from_word_ids(word_ids, token_indptr, n_words, dtype)
+
+
+# Tokenisations with a vectorised path on ASCII text, as a translation table
+# marking the bytes that belong to tokens, and the shortest token: the default
+# token pattern (runs of two or more \w characters) and str.split (runs of
+# non-whitespace).
+_ASCII_WORD_BYTES = bytes(c.isalnum() or c == "_" for c in map(chr, range(128)))
+_ASCII_WORD_BYTES += bytes(128)
+_ASCII_NON_SPACE_BYTES = bytes(not c.isspace() for c in map(chr, range(128)))
+_ASCII_NON_SPACE_BYTES += bytes(128)
+# Separates documents and ends the buffer: never part of a token, and lets the
+# 8-byte reads of a token run past its end.
+_SEPARATOR = "\n"
+_PADDING = _SEPARATOR * 8
+# Documents are tokenised in pieces of about this many characters, which
+# bounds the memory of the temporary arrays (several bytes per character).
+_CHUNK_CHARACTERS = 1 << 20
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+# _LOW_BYTES[k]: the lowest k bytes of a little-endian 8-byte word.
+_LOW_BYTES = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
+def _hash_tokens(data, starts, lengths, max_length):
+    """64-bit hash of each token ``data[start:start + length]``, and its words.
+
+    A token is read as little-endian 8-byte words, the bytes past its end
+    zeroed; only its first ``max_length`` bytes are read. Returns the hashes
+    and, for each offset 0, 8, 16, ..., the rows of the tokens longer than
+    the offset (None: all) and their word there.
+    """
+    # Element i is data[i:i + 8] read as one little-endian 8-byte integer.
+    words_at = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    first = words_at[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    hashes = (first * _HASH_MULTIPLIER) ^ lengths.astype(np.uint64)
+    words = [(None, first)]
+    for offset in range(8, min(int(lengths.max(initial=0)), max_length), 8):
+        rows = np.flatnonzero(lengths > offset)
+        word = words_at[starts[rows] + offset] & _LOW_BYTES[
+            np.minimum(lengths[rows] - offset, 8)
+        ]
+        hashes[rows] = (hashes[rows] ^ word) * _HASH_MULTIPLIER
+        words.append((rows, word))
+    return hashes, words
+
+
+class _AsciiVocabulary:
+    """Exact lookup of ASCII tokens, given by position in a byte buffer.
+
+    Tokens are hashed (:func:`_hash_tokens`) and looked up in a hash index of
+    the hashes of the ASCII keys; a hit counts only if the token's length and
+    words equal the key's, so a hash collision cannot merge two words.
+    ``build`` returns None if two keys share a hash (then the general path
+    is used).
+    """
+
+    @classmethod
+    def build(cls, keys):
+        keys = list(keys)
+        is_ascii = np.fromiter(map(str.isascii, keys), dtype=bool, count=len(keys))
+        word_ids = np.flatnonzero(is_ascii)
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        lengths = lengths[word_ids]
+        # Longest first: the keys longer than an offset are a prefix of the
+        # table, so the words at each offset are stored for those only.
+        by_length = np.argsort(-lengths, kind="stable")
+        word_ids, lengths = word_ids[by_length], lengths[by_length]
+        data = ("".join([keys[i] for i in word_ids]) + _PADDING).encode("ascii")
+        starts = np.zeros_like(lengths)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        max_length = int(lengths.max(initial=0))
+        hashes, words = _hash_tokens(data, starts, lengths, max_length)
+        index = pd.Index(hashes)
+        if not index.is_unique:
+            return None
+        vocabulary = cls()
+        vocabulary.n_keys = len(keys)
+        vocabulary.max_length = max_length
+        vocabulary.index = index
+        # A last entry that matches no token, for the tokens without a hit
+        # (index -1).
+        vocabulary.word_ids = np.append(word_ids, -1)
+        vocabulary.lengths = np.append(lengths, 0)
+        vocabulary.words = [np.append(words[0][1], 0)]
+        vocabulary.words += [word for _, word in words[1:]]
+        return vocabulary
+
+    def lookup(self, data, starts, lengths):
+        """Word id of each token ``data[start:start + length]``, -1 if unknown."""
+        hashes, words = _hash_tokens(data, starts, lengths, self.max_length)
+        entry = self.index.get_indexer(hashes)
+        same = self.lengths[entry] == lengths
+        same &= self.words[0][entry] == words[0][1]
+        for (rows, word), key_words in zip(words[1:], self.words[1:]):
+            # Where the lengths are equal, the key is longer than the offset.
+            checked = same[rows]
+            same[rows[checked]] = key_words[entry[rows[checked]]] == word[checked]
+        entry[~same] = -1
+        return self.word_ids[entry]
+
+
+def _ascii_token_ids(
+    documents, document_lengths, token_bytes, min_length, lowercase, vocabulary
+):
+    """Word ids of the tokens of ASCII documents, and each document's first token.
+
+    Tokens are the runs of bytes marked in ``token_bytes``, at least
+    ``min_length`` long, after ASCII lower-casing if ``lowercase``.
+    """
+    joined = _SEPARATOR.join(["", *documents, _PADDING]).encode("ascii")
+    if lowercase:
+        joined = joined.lower()
+    in_token = np.frombuffer(joined.translate(token_bytes), dtype=bool)
+    edges = np.flatnonzero(in_token[1:] != in_token[:-1]) + 1
+    starts, lengths = edges[::2], edges[1::2] - edges[::2]
+    long_enough = lengths >= min_length
+    starts, lengths = starts[long_enough], lengths[long_enough]
+    # Document i starts after the separators before it and documents 0..i-1.
+    document_starts = np.zeros(len(documents) + 1, dtype=np.int64)
+    np.cumsum(document_lengths + 1, out=document_starts[1:])
+    document_starts += 1
+    token_indptr = np.searchsorted(starts, document_starts)
+    return vocabulary.lookup(joined, starts, lengths), token_indptr
+
+
+def _ascii_document_term_matrix(
+    documents, token_bytes, min_length, lowercase, vocabulary, n_words, dtype
+):
+    """:func:`_document_term_matrix` of ASCII documents, vectorised over bytes."""
+    n_documents = len(documents)
+    document_lengths = np.fromiter(
+        map(len, documents), dtype=np.int64, count=n_documents
+    )
+    chunk = np.cumsum(document_lengths) // _CHUNK_CHARACTERS
+    bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1), n_documents]
+    word_ids, token_indptr = [], [np.zeros(1, dtype=np.int64)]
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        chunk_word_ids, chunk_indptr = _ascii_token_ids(
+            documents[start:stop],
+            document_lengths[start:stop],
+            token_bytes,
+            min_length,
+            lowercase,
+            vocabulary,
+        )
+        token_indptr.append(chunk_indptr[1:] + token_indptr[-1][-1])
+        word_ids.append(chunk_word_ids)
+    return _csr_from_word_ids(
+        np.concatenate(word_ids), np.concatenate(token_indptr), n_words, dtype
+    )
 
 
 class _WordVectorPooling(TransformerMixin, BaseEstimator):
     """Tokenisation and pooling shared by the word-vector vectorizers.
 
-    A subclass implements ``_fit_word_vectors(tokenized) -> KeyedVectors`` and
+    A subclass implements ``_fit_word_vectors(documents) -> KeyedVectors`` and
     sets ``_feature_prefix``.
     """
 
@@ -128,7 +287,7 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
 
     _feature_prefix = "wv"
 
-    def _fit_word_vectors(self, tokenized):  # pragma: no cover - abstract
+    def _fit_word_vectors(self, documents):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _tokenize(self, documents):
@@ -144,11 +303,56 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
             tokenize = re.compile(self.token_pattern).findall
         return list(map(tokenize, documents))
 
-    def _document_term_matrix(self, tokenized):
-        vectors = self.keyed_vectors_.vectors
-        return _document_term_matrix(
-            tokenized, self.keyed_vectors_.key_to_index, vectors.shape[0], vectors.dtype
+    def _ascii_tokenization(self):
+        """``(token_bytes, min_length)`` if the tokenisation has an ASCII fast path."""
+        if self.tokenizer is None and self.token_pattern == _DEFAULT_TOKEN_PATTERN:
+            return _ASCII_WORD_BYTES, 2
+        if self.tokenizer is str.split:
+            return _ASCII_NON_SPACE_BYTES, 1
+        return None
+
+    def _document_term_matrix(self, documents):
+        """Count matrix of the documents' known tokens, shape (n_documents, n_words).
+
+        ASCII documents take a vectorised path when the tokenisation allows
+        (see :meth:`_ascii_tokenization`); it gives the same matrix as
+        tokenising each document in Python.
+        """
+        keyed_vectors = self.keyed_vectors_
+        n_words, dtype = keyed_vectors.vectors.shape[0], keyed_vectors.vectors.dtype
+        tokenization = self._ascii_tokenization()
+        vocabulary = self._ascii_vocabulary
+        if vocabulary is not None and vocabulary.n_keys != len(keyed_vectors):
+            # Words were added to the vectors after fit.
+            vocabulary = _AsciiVocabulary.build(keyed_vectors.index_to_key)
+        is_ascii = np.fromiter(
+            map(str.isascii, documents), dtype=bool, count=len(documents)
         )
+        if tokenization is None or vocabulary is None or not is_ascii.any():
+            return _document_term_matrix(
+                self._tokenize(documents), keyed_vectors.key_to_index, n_words, dtype
+            )
+        if is_ascii.all():
+            return _ascii_document_term_matrix(
+                documents, *tokenization, self.lowercase, vocabulary, n_words, dtype
+            )
+        ascii_rows, other_rows = np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)
+        ascii_dtm = _ascii_document_term_matrix(
+            [documents[i] for i in ascii_rows],
+            *tokenization,
+            self.lowercase,
+            vocabulary,
+            n_words,
+            dtype,
+        )
+        other_dtm = _document_term_matrix(
+            self._tokenize([documents[i] for i in other_rows]),
+            keyed_vectors.key_to_index,
+            n_words,
+            dtype,
+        )
+        order = np.argsort(np.concatenate([ascii_rows, other_rows]))
+        return sp.vstack([ascii_dtm, other_dtm], format="csr")[order]
 
     def _fit_pooling_weights(self, dtm):
         n_documents, n_words = dtm.shape
@@ -210,9 +414,13 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
 
     def _fit(self, raw_documents, *, return_embedding):
         documents = _validate_documents(raw_documents, self)
-        tokenized = self._tokenize(documents)
-        self.keyed_vectors_ = self._fit_word_vectors(tokenized)
-        dtm = self._document_term_matrix(tokenized)
+        self.keyed_vectors_ = self._fit_word_vectors(documents)
+        self._ascii_vocabulary = (
+            _AsciiVocabulary.build(self.keyed_vectors_.index_to_key)
+            if self._ascii_tokenization() is not None
+            else None
+        )
+        dtm = self._document_term_matrix(documents)
         self._fit_pooling_weights(dtm)
         if return_embedding or self.pooling == "sif":
             embedding, empty = self._pool(dtm, fit=True)
@@ -276,7 +484,7 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         documents = _validate_documents(raw_documents, self)
-        dtm = self._document_term_matrix(self._tokenize(documents))
+        dtm = self._document_term_matrix(documents)
         embedding, empty = self._pool(dtm)
         self._warn_empty(empty)
         return embedding
@@ -430,9 +638,10 @@ class Word2VecVectorizer(_WordVectorPooling):
         self.sif_alpha = sif_alpha
         self.random_state = random_state
 
-    def _fit_word_vectors(self, tokenized):
+    def _fit_word_vectors(self, documents):
         from gensim.models import Word2Vec
 
+        tokenized = self._tokenize(documents)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         sentences = [
             tokens[start : start + _MAX_TRAINING_SENTENCE]
@@ -557,7 +766,7 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
         self.lowercase = lowercase
         self.sif_alpha = sif_alpha
 
-    def _fit_word_vectors(self, tokenized):
+    def _fit_word_vectors(self, documents):
         if isinstance(self.vectors, KeyedVectors):
             return self.vectors
         return _load_word_vectors(
