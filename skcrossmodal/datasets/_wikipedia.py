@@ -61,7 +61,7 @@ def load_wikipedia(*, subset="train", return_X_y=False):
     >>> wiki = load_wikipedia(subset="test")
     >>> wiki.data.shape
     (693, 138)
-    >>> list(wiki.target_names[:3])
+    >>> wiki.target_names[:3].tolist()
     ['art', 'biology', 'geography']
     """
     npz = load_bundled_npz("wikipedia")
