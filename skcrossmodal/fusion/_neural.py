@@ -1,0 +1,422 @@
+"""Neural fusion: per-modality encoders, a fusion layer and a classification head."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from sklearn_compat.base import _fit_context
+
+from .._frame import validate_blocks
+from .._torch import (
+    TRAINING_PARAMETER_CONSTRAINTS,
+    check_hidden_layer_sizes,
+    fit_module,
+    import_torch,
+    make_mlp,
+    predict_batches,
+    set_training_attributes,
+    torch_seed,
+)
+
+_PREDICT_BATCH_SIZE = 4096
+
+
+def _fused_logits(module, blocks, mask, *, fusion):
+    """Class logits from the blocks; ``mask[:, m]`` is 1 where modality m is present.
+
+    An absent modality contributes nothing: zeros to ``"concat"``, no weight
+    in the softmax gate of ``"gated"``, and only the constant 1 of its
+    augmented code to ``"lowrank_tensor"`` (its factor's bias row).
+    """
+    torch = import_torch()
+    codes = [encoder(block) for encoder, block in zip(module.encoders, blocks)]
+    present = mask.unsqueeze(-1)  # (n, M, 1)
+    if fusion == "concat":
+        fused = torch.cat([c * present[:, m] for m, c in enumerate(codes)], dim=1)
+    elif fusion == "gated":
+        # gated multimodal unit (Arevalo et al. 2017), softmax over modalities
+        hidden = torch.stack([torch.tanh(c) for c in codes], dim=1)  # (n, M, d)
+        gate_input = torch.cat([c * present[:, m] for m, c in enumerate(codes)], dim=1)
+        logits = module.gate(gate_input).view(hidden.shape)
+        logits = logits.masked_fill(present == 0, float("-inf"))
+        fused = (torch.softmax(logits, dim=1) * hidden).sum(dim=1)
+    else:
+        # low-rank multimodal fusion (Liu et al. 2018): prod_m ([h_m, 1] W_m)
+        fused = None
+        for m, (code, factor) in enumerate(zip(codes, module.factors)):
+            ones = torch.ones_like(code[:, :1])
+            augmented = torch.cat([code * present[:, m], ones], dim=1)
+            projected = torch.einsum("nd,rdo->nro", augmented, factor)
+            fused = projected if fused is None else fused * projected
+        fused = fused.sum(dim=1) + module.fusion_bias
+    return module.head(module.fusion_dropout(fused))
+
+
+def _loss(module, batch, *, fusion, modality_dropout):
+    F = import_torch().nn.functional
+    *blocks, mask, target = batch
+    if module.training and modality_dropout > 0:
+        mask = _drop_modalities(mask, modality_dropout)
+    return F.cross_entropy(_fused_logits(module, blocks, mask, fusion=fusion), target)
+
+
+def _drop_modalities(mask, rate):
+    """Hide each present modality of each row with probability ``rate``.
+
+    A row left with none keeps one of its modalities, drawn at random.
+    """
+    torch = import_torch()
+    kept = mask * (torch.rand(mask.shape, device=mask.device) >= rate)
+    empty = kept.sum(dim=1) == 0
+    if empty.any():
+        scores = torch.rand(mask.shape, device=mask.device) * mask
+        rescue = torch.nn.functional.one_hot(scores.argmax(dim=1), mask.shape[1])
+        kept = torch.where(empty.unsqueeze(1), rescue.to(mask.dtype), kept)
+    return kept
+
+
+class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
+    """Neural fusion classifier: one encoder per modality, a fusion layer, a head.
+
+    Each modality block is standardised and encoded by its own small MLP; the
+    codes are fused by concatenation, a gated unit or a low-rank tensor
+    product, and a linear head gives the class scores. The network is
+    trained end to end with the cross-entropy loss by the shared loop
+    :func:`skcrossmodal._torch.fit_module` (mini-batches, Adam, early
+    stopping), on the GPU when one is available. ``modality_dropout`` hides
+    random modalities of random rows during training, so that the network
+    learns to predict from the blocks present; at prediction time an absent
+    block is simply missing from X.
+
+    Parameters
+    ----------
+    fusion : {"concat", "gated", "lowrank_tensor"}, default="concat"
+        How the codes ``h_m`` are combined:
+
+        - ``"concat"``: ``[h_1, ..., h_M]`` (an absent modality gives zeros).
+        - ``"gated"``: ``sum_m g_m * tanh(h_m)``, where the gates ``g_m`` are a
+          softmax over the present modalities of a linear function of all
+          codes (the gated multimodal unit of Arevalo et al., 2017).
+        - ``"lowrank_tensor"``: ``sum_r prod_m ([h_m, 1] W_m^r)``, the
+          low-rank outer-product fusion of Liu et al. (2018); an absent
+          modality keeps only its constant 1.
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Hidden layers of each modality's encoder; the last size is the width
+        of the codes.
+    rank : int, default=4
+        Rank of the ``"lowrank_tensor"`` fusion.
+    modality_dropout : float, default=0.0
+        Probability of hiding each modality of each training row (a row
+        always keeps at least one).
+    activation : {"relu", "tanh", "logistic", "identity", "gelu"}, default="relu"
+        Non-linearity of the encoders.
+    dropout : float, default=0.0
+        Dropout after each hidden layer and before the head.
+    alpha : float, default=1e-4
+        L2 penalty (weight decay) on the weight matrices.
+    batch_size : int, default=64
+        Rows per mini-batch.
+    learning_rate : float, default=1e-3
+        Adam step size.
+    max_iter : int, default=200
+        Largest number of epochs.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows (stratified) and stop
+        when their loss stops improving; the best epoch's weights are kept.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the monitored loss.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, dropout and the validation
+        split.
+    device : str, default="auto"
+        Torch device; "auto" picks CUDA, then MPS, then the CPU.
+    verbose : int, default=0
+        Print the losses of every epoch when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    module_ : torch.nn.Module
+        The trained network (on the CPU).
+    scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        The standardisation of each block.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss of each epoch (None without early stopping).
+    best_epoch_ : int
+        Epoch whose weights were kept.
+    best_loss_ : float
+        Its monitored loss.
+    modalities_ : list of str
+        The modalities fused.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of str
+        Names of those features.
+    feature_names_per_modality_ : dict of str to ndarray
+        Feature names of each block.
+
+    See Also
+    --------
+    LateFusionClassifier : Fuse the outputs of one classifier per modality.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.fusion import MLPFusionClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 50)
+    >>> X = make_frame(text=rng.normal(y[:, None], 1.0, (100, 3)),
+    ...                image=rng.normal(y[:, None], 1.0, (100, 2)))
+    >>> clf = MLPFusionClassifier(hidden_layer_sizes=(8,), modality_dropout=0.3,
+    ...                           max_iter=50, random_state=0, device="cpu")
+    >>> clf = clf.fit(X, y)
+    >>> clf.score(X, y) > 0.8
+    True
+    >>> clf.predict(X.filter(like="image__")).shape
+    (100,)
+    """
+
+    _parameter_constraints = {
+        **TRAINING_PARAMETER_CONSTRAINTS,
+        "fusion": [StrOptions({"concat", "gated", "lowrank_tensor"})],
+        "rank": [Interval(numbers.Integral, 1, None, closed="left")],
+        "modality_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        fusion="concat",
+        *,
+        hidden_layer_sizes=(128,),
+        rank=4,
+        modality_dropout=0.0,
+        activation="relu",
+        dropout=0.0,
+        alpha=1e-4,
+        batch_size=64,
+        learning_rate=1e-3,
+        max_iter=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        self.fusion = fusion
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.rank = rank
+        self.modality_dropout = modality_dropout
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _build_module(self, widths, n_classes, seed):
+        nn = import_torch(purpose="MLPFusionClassifier").nn
+        torch = import_torch()
+        sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if not sizes:
+            raise ValueError(
+                "MLPFusionClassifier needs at least one hidden layer per encoder; "
+                "hidden_layer_sizes is empty."
+            )
+        code_width = sizes[-1]
+        n_modalities = len(widths)
+        with torch_seed(seed):
+            module = nn.Module()
+            module.encoders = nn.ModuleList(
+                make_mlp(
+                    width,
+                    sizes,
+                    activation=self.activation,
+                    dropout=self.dropout,
+                    random_state=seed + m,
+                )
+                for m, width in enumerate(widths)
+            )
+            fused_width = code_width
+            if self.fusion == "concat":
+                fused_width = n_modalities * code_width
+            elif self.fusion == "gated":
+                module.gate = nn.Linear(n_modalities * code_width, n_modalities * code_width)
+            else:
+                scale = (1.0 / (code_width + 1)) ** 0.5
+                module.factors = nn.ParameterList(
+                    nn.Parameter(scale * torch.randn(self.rank, code_width + 1, code_width))
+                    for _ in widths
+                )
+                module.fusion_bias = nn.Parameter(torch.zeros(code_width))
+            module.fusion_dropout = nn.Dropout(self.dropout)
+            module.head = nn.Linear(fused_width, n_classes)
+        return module
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the encoders, the fusion layer and the head end to end.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table with every block to fuse.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier.
+        """
+        blocks = validate_blocks(self, X, reset=True, ensure_min_samples=2)
+        if y is None:
+            raise ValueError(
+                "MLPFusionClassifier requires y to be passed, but the target y is None."
+            )
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "MLPFusionClassifier needs samples of at least 2 classes, got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        target = encoder.transform(y)
+        self.scalers_ = {m: StandardScaler().fit(b) for m, b in blocks.items()}
+        scaled = [self.scalers_[m].transform(b) for m, b in blocks.items()]
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1 - len(scaled)))
+        widths = [b.shape[1] for b in scaled]
+        self.module_ = self._build_module(widths, len(self.classes_), seed)
+        mask = np.ones((len(target), len(scaled)), dtype=np.float32)
+        fusion, modality_dropout = self.fusion, self.modality_dropout
+
+        def loss(module, batch):
+            return _loss(module, batch, fusion=fusion, modality_dropout=modality_dropout)
+
+        history = fit_module(
+            self.module_,
+            loss,
+            (*scaled, mask, target),
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.alpha,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            stratify=target if self.early_stopping else None,
+            random_state=seed,
+            device=self.device,
+            verbose=self.verbose,
+            name="MLPFusionClassifier",
+        )
+        set_training_attributes(self, history)
+        return self
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        blocks = validate_blocks(self, X, reset=False)
+        n_samples = X.shape[0]
+        inputs, mask = [], np.zeros((n_samples, len(self.modalities_)), dtype=np.float32)
+        for m, modality in enumerate(self.modalities_):
+            scaler = self.scalers_[modality]
+            if modality in blocks:
+                inputs.append(scaler.transform(blocks[modality]))
+                mask[:, m] = 1
+            else:
+                inputs.append(np.zeros((n_samples, scaler.n_features_in_)))
+        fusion = self.fusion
+
+        def forward(module, *batch):
+            *block_batch, mask_batch = batch
+            return _fused_logits(module, block_batch, mask_batch, fusion=fusion)
+
+        return predict_batches(
+            self.module_,
+            (*inputs, mask),
+            batch_size=_PREDICT_BATCH_SIZE,
+            device=self.device,
+            forward=forward,
+        ).astype(np.float64)
+
+    def decision_function(self, X):
+        """Class scores (logits) from the modalities present in X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table; fitted blocks may be absent, but not all.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Logits in the order of ``classes_``; for two classes, the logit
+            of the second class minus that of the first.
+        """
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities from the modalities present in X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table; fitted blocks may be absent, but not all.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Softmax of the logits, in the order of ``classes_``.
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predict class labels from the modalities present in X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table; fitted blocks may be absent, but not all.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
