@@ -1,0 +1,421 @@
+"""Linear maps from a source modality into a target modality's space."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from numbers import Real
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
+
+from .._frame import validate_blocks
+from ._base import SharedSpaceMixin
+
+# Eigenvalues of the Gram/covariance matrix at or below this fraction of the
+# largest are treated as zero (they only matter when alpha is 0).
+_NULL_EIGENVALUE_RTOL = 1e-12
+
+
+def _validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
+    """Blocks of the source and target modalities (both required at fit)."""
+    if reset:
+        if estimator.source == estimator.target:
+            raise ValueError(
+                f"{type(estimator).__name__} maps one modality to another, but "
+                f"source and target are both {estimator.source!r}."
+            )
+        return validate_blocks(
+            estimator,
+            X,
+            reset=True,
+            required=[estimator.source, estimator.target],
+            min_modalities=2,
+            ensure_min_samples=ensure_min_samples,
+        )
+    return validate_blocks(estimator, X, reset=False)
+
+
+def _score_prediction(estimator, X):
+    """R² of the mapped source against the target block of the same rows."""
+    check_is_fitted(estimator)
+    blocks = validate_blocks(estimator, X, reset=False)
+    missing = [m for m in (estimator.source, estimator.target) if m not in blocks]
+    if missing:
+        raise ValueError(
+            f"{type(estimator).__name__}.score needs both the source and the target "
+            f"block; X lacks {missing}."
+        )
+    embedded = estimator._embed(blocks)
+    return float(r2_score(embedded[estimator.target], embedded[estimator.source]))
+
+
+def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
+    """Mean squared leave-one-out error of ridge for each alpha.
+
+    ``Q`` (n, r) holds the data's coordinates on the eigenvectors of the
+    centred covariance (``Xc @ V``), whose eigenvalues are ``eigenvalues`` (r,);
+    ``QtY = Q.T @ Yc``. The hat matrix of ridge with penalty ``a`` is
+    ``Q diag(1 / (eigenvalues + a)) Q.T`` plus ``offset`` (``1 / n`` for the
+    unpenalised intercept), so every alpha costs two products with Q.
+    """
+    Q_squared = Q * Q
+    errors = np.empty(len(alphas))
+    for i, alpha in enumerate(alphas):
+        inverse = _inverse_shifted(eigenvalues, alpha)
+        residual = Y - Q @ (inverse[:, None] * QtY)
+        leverage = Q_squared @ inverse + offset
+        residual /= (1.0 - leverage)[:, None]
+        errors[i] = np.mean(residual * residual)
+    return errors
+
+
+def _inverse_shifted(eigenvalues, alpha):
+    """``1 / (eigenvalues + alpha)``, with zero for null directions when alpha is 0."""
+    shifted = eigenvalues + alpha
+    null = shifted <= _NULL_EIGENVALUE_RTOL * max(eigenvalues.max(initial=0.0), 1e-300)
+    inverse = np.zeros_like(shifted)
+    np.divide(1.0, shifted, out=inverse, where=~null)
+    return inverse
+
+
+class RidgeMapper(SharedSpaceMixin, BaseEstimator):
+    """Multi-output ridge regression from a source modality into a target's space.
+
+    The coefficients solve ``min_W ||Yc - Xc W||² + alpha ||W||²`` in closed
+    form, with ``Xc`` and ``Yc`` the (centred, when ``fit_intercept``) source
+    and target blocks. The shared space is the target's feature space:
+    ``transform`` maps the source block through the ridge and passes the
+    target block through unchanged, so both blocks have ``n_target_features``
+    columns and can be compared by cosine.
+
+    When ``alpha`` is a list, the value with the smallest mean squared
+    leave-one-out error (over all samples and targets, the criterion of
+    :class:`sklearn.linear_model.RidgeCV` with ``alpha_per_target=False``) is
+    chosen from ONE eigendecomposition: of the ``p x p`` covariance when there
+    are more samples than source features, else of the ``n x n`` Gram matrix.
+    Each alpha then costs only matrix products.
+
+    Parameters
+    ----------
+    source : str
+        Modality mapped by the ridge.
+    target : str
+        Modality whose feature space is the shared space.
+    alpha : float or array-like of float, default=1.0
+        Penalty, or candidate penalties (non-negative) to choose from by
+        leave-one-out.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept by centring both blocks.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_target_features, n_source_features)
+        Ridge coefficients, as in :class:`sklearn.linear_model.Ridge`.
+    intercept_ : ndarray of shape (n_target_features,)
+        Intercept (zeros when ``fit_intercept=False``).
+    alpha_ : float
+        Penalty used.
+    loo_errors_ : ndarray of shape (n_alphas,)
+        Mean squared leave-one-out error of each candidate alpha (only when
+        ``alpha`` is a list).
+    n_components_ : int
+        Width of the shared space (the number of target features).
+    modalities_ : list of str
+        ``[source, target]``.
+    n_features_in_ : int
+        Number of features of the source and target blocks together.
+    feature_names_in_ : ndarray of str
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each block.
+
+    See Also
+    --------
+    sklearn.linear_model.RidgeCV : The same leave-one-out choice on arrays.
+    MLPMapper : Nonlinear regression into the target's space.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import RidgeMapper
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(size=(50, 4))
+    >>> X = make_frame(image=image, text=image[:, :2] + 0.1 * rng.normal(size=(50, 2)))
+    >>> mapper = RidgeMapper("image", "text", alpha=[0.1, 1.0, 10.0]).fit(X)
+    >>> mapper.alpha_
+    0.1
+    >>> list(mapper.transform(X).columns)
+    ['image__ridgemapper0', 'image__ridgemapper1', 'text__ridgemapper0', 'text__ridgemapper1']
+    """
+
+    _parameter_constraints: dict = {
+        "source": [str],
+        "target": [str],
+        "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
+        "fit_intercept": ["boolean"],
+    }
+
+    def __init__(self, source, target, *, alpha=1.0, fit_intercept=True):
+        self.source = source
+        self.target = target
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the ridge map from the source block to the target block.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : RidgeMapper
+            The fitted mapper.
+        """
+        alphas = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+        if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas < 0):
+            raise ValueError(
+                f"alpha must be a non-negative number or a non-empty list of them, "
+                f"got {self.alpha!r}."
+            )
+        blocks = _validate_source_target(self, X, reset=True)
+        source, target = blocks[self.source], blocks[self.target]
+        n_samples, n_features = source.shape
+        if self.fit_intercept:
+            source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+            source = source - source_mean
+            target = target - target_mean
+        else:
+            source_mean = np.zeros(n_features)
+            target_mean = np.zeros(target.shape[1])
+
+        if n_samples > n_features:
+            eigenvalues, V = linalg.eigh(
+                source.T @ source, driver="evd", check_finite=False
+            )
+            Q = source @ V
+        else:
+            eigenvalues, U = linalg.eigh(
+                source @ source.T, driver="evd", check_finite=False
+            )
+            eigenvalues = np.clip(eigenvalues, 0.0, None)
+            # Q = Xc V = U S: the Gram's eigenvectors scaled by singular values.
+            Q = U * np.sqrt(eigenvalues)
+            V = None
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        QtY = Q.T @ target
+
+        if np.ndim(self.alpha) == 0:
+            self.alpha_ = float(alphas[0])
+        else:
+            offset = 1.0 / n_samples if self.fit_intercept else 0.0
+            self.loo_errors_ = _ridge_loo_errors(
+                eigenvalues, Q, QtY, target, alphas, offset
+            )
+            self.alpha_ = float(alphas[np.argmin(self.loo_errors_)])
+
+        inverse = _inverse_shifted(eigenvalues, self.alpha_)[:, None]
+        if V is not None:
+            coef = V @ (inverse * QtY)
+        else:
+            coef = source.T @ (U @ (inverse * (U.T @ target)))
+        self.coef_ = coef.T
+        self.intercept_ = target_mean - source_mean @ coef
+        self.n_components_ = target.shape[1]
+        return self
+
+    def _embed(self, blocks):
+        return {
+            modality: (
+                block @ self.coef_.T + self.intercept_
+                if modality == self.source
+                else block
+            )
+            for modality, block in blocks.items()
+        }
+
+    def score(self, X, y=None):
+        """Coefficient of determination R² of the mapped source on the target.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            R² of the predicted target block, averaged uniformly over target
+            features (as :meth:`sklearn.linear_model.Ridge.score`). At most 1,
+            higher is better.
+        """
+        return _score_prediction(self, X)
+
+
+class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
+    """Orthogonal map (rotation/reflection) of a source modality onto a target.
+
+    Both blocks are centred; the orthogonal ``R`` minimising
+    ``||A R - B||_F`` (``A``, ``B`` the centred source and target of paired
+    rows) is ``U V^T`` from the SVD ``A^T B = U S V^T`` (Schönemann, 1966).
+
+    Dimensions are matched by this rule: the block with MORE features is
+    reduced by PCA (fitted on the training rows) to ``d = min(d_source,
+    d_target)`` dimensions, the other is kept as is (centred). The shared
+    space has ``d`` dimensions: the target's own coordinates when the target
+    is the smaller (or equal) block, else the target's first ``d`` principal
+    components; the source is rotated into it.
+
+    Parameters
+    ----------
+    source : str
+        Modality that is rotated.
+    target : str
+        Modality onto which it is rotated.
+    scaling : bool, default=False
+        Whether to also fit one global scale factor ``s`` (``A s R ~ B``), the
+        optimal ``trace(S) / ||A||_F²``. It does not change cosine rankings,
+        but improves ``score``.
+
+    Attributes
+    ----------
+    rotation_ : ndarray of shape (n_components_, n_components_)
+        The orthogonal matrix ``R``.
+    scale_ : float
+        Global scale factor (1 when ``scaling=False``).
+    mean_ : dict of str to ndarray
+        Per-feature mean of each block.
+    projection_ : dict of str to ndarray of shape (n_features_m, n_components_)
+        Orthonormal PCA directions applied to each centred block (the
+        identity for the block that is not reduced).
+    n_components_ : int
+        Width of the shared space, ``min(d_source, d_target)``.
+    modalities_ : list of str
+        ``[source, target]``.
+    n_features_in_ : int
+        Number of features of the source and target blocks together.
+    feature_names_in_ : ndarray of str
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each block.
+
+    See Also
+    --------
+    scipy.linalg.orthogonal_procrustes : The same solution on two arrays.
+
+    References
+    ----------
+    Schönemann, P. H. (1966). A generalized solution of the orthogonal
+    Procrustes problem. Psychometrika, 31(1), 1-10.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import ProcrustesMapper
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.normal(size=(50, 3))
+    >>> rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    >>> X = make_frame(image=image, text=image @ rotation)
+    >>> mapper = ProcrustesMapper("image", "text").fit(X)
+    >>> bool(np.allclose(mapper.rotation_, rotation))
+    True
+    >>> round(mapper.score(X), 6)
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        "source": [str],
+        "target": [str],
+        "scaling": ["boolean"],
+    }
+
+    def __init__(self, source, target, *, scaling=False):
+        self.source = source
+        self.target = target
+        self.scaling = scaling
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the orthogonal map from the source block onto the target block.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ProcrustesMapper
+            The fitted mapper.
+        """
+        blocks = _validate_source_target(self, X, reset=True)
+        n_components = min(block.shape[1] for block in blocks.values())
+        self.mean_, self.projection_, reduced = {}, {}, {}
+        for modality, block in blocks.items():
+            mean = block.mean(axis=0)
+            centred = block - mean
+            if block.shape[1] > n_components:
+                _, _, Vt = linalg.svd(centred, full_matrices=False, check_finite=False)
+                projection = Vt[:n_components].T
+                # Deterministic signs: the largest loading of each direction positive.
+                signs = np.sign(projection[np.argmax(np.abs(projection), axis=0),
+                                           np.arange(n_components)])
+                projection = projection * np.where(signs == 0, 1.0, signs)
+            else:
+                projection = np.eye(n_components)
+            self.mean_[modality], self.projection_[modality] = mean, projection
+            reduced[modality] = centred @ projection
+        A, B = reduced[self.source], reduced[self.target]
+        U, singular_values, Vt = linalg.svd(A.T @ B, check_finite=False)
+        self.rotation_ = U @ Vt
+        if self.scaling:
+            norm = np.sum(A * A)
+            self.scale_ = float(singular_values.sum() / norm) if norm > 0 else 1.0
+        else:
+            self.scale_ = 1.0
+        self.n_components_ = n_components
+        return self
+
+    def _embed(self, blocks):
+        embedded = {}
+        for modality, block in blocks.items():
+            coordinates = (block - self.mean_[modality]) @ self.projection_[modality]
+            if modality == self.source:
+                coordinates = self.scale_ * coordinates @ self.rotation_
+            embedded[modality] = coordinates
+        return embedded
+
+    def score(self, X, y=None):
+        """Coefficient of determination R² of the rotated source in the shared space.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            R² of the rotated source against the (reduced, centred) target,
+            averaged uniformly over the shared dimensions. At most 1, higher
+            is better.
+        """
+        return _score_prediction(self, X)

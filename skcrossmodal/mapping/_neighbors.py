@@ -1,0 +1,233 @@
+"""Nearest-neighbour map from a source modality into a target's space."""
+
+# Authors: The skcrossmodal developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from sklearn_compat.base import _fit_context
+
+from .._similarity import iter_similarity_blocks
+from ._base import SharedSpaceMixin
+from ._linear import _score_prediction, _validate_source_target
+
+
+class KNNMapper(SharedSpaceMixin, BaseEstimator):
+    """Map a source item to the mean target of its nearest training sources.
+
+    For each source row, the ``n_neighbors`` training rows whose source block
+    is most similar are found by exact search (one BLAS matrix product per
+    block of query rows, memory bounded by ``batch_size``), and the row is
+    mapped to the (weighted) mean of the target blocks paired with them. The
+    shared space is the target's feature space: the target block passes
+    through unchanged, so both blocks have ``n_target_features`` columns.
+
+    Parameters
+    ----------
+    source : str
+        Modality whose rows are searched.
+    target : str
+        Modality whose feature space is the shared space.
+    n_neighbors : int, default=5
+        Number of training rows averaged.
+    weights : {"uniform", "distance"}, default="uniform"
+        ``"uniform"``: plain mean. ``"distance"``: weights ``1 / distance``
+        (as :class:`sklearn.neighbors.KNeighborsRegressor`: a neighbour at
+        distance 0 takes all the weight, shared with other such neighbours).
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Similarity of source rows; the distance is ``1 - cosine`` or the
+        Euclidean distance.
+    batch_size : int or "auto", default="auto"
+        Query rows scored per block; ``"auto"`` bounds a block at 2**23
+        similarities (64 MiB).
+    n_jobs : int, default=None
+        Number of threads scoring blocks of queries in parallel (BLAS releases
+        the GIL). None means 1 unless in a joblib context.
+
+    Attributes
+    ----------
+    source_fit_ : ndarray of shape (n_samples_fit_, n_source_features)
+        Training source block.
+    target_fit_ : ndarray of shape (n_samples_fit_, n_target_features)
+        Training target block, paired row by row.
+    n_samples_fit_ : int
+        Number of training rows.
+    n_components_ : int
+        Width of the shared space (the number of target features).
+    modalities_ : list of str
+        ``[source, target]``.
+    n_features_in_ : int
+        Number of features of the source and target blocks together.
+    feature_names_in_ : ndarray of str
+        Their column names.
+    feature_names_per_modality_ : dict of str to ndarray
+        Column names of each block.
+
+    See Also
+    --------
+    sklearn.neighbors.KNeighborsRegressor : The same prediction on arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame
+    >>> from skcrossmodal.mapping import KNNMapper
+    >>> X = make_frame(image=[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]],
+    ...                text=[[1.0], [3.0], [10.0]])
+    >>> mapper = KNNMapper("image", "text", n_neighbors=2).fit(X)
+    >>> mapper.transform(make_frame(image=[[1.0, 0.05]])).to_numpy()
+    array([[2.]])
+    """
+
+    _parameter_constraints: dict = {
+        "source": [str],
+        "target": [str],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "metric": [StrOptions({"cosine", "euclidean"})],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        source,
+        target,
+        *,
+        n_neighbors=5,
+        weights="uniform",
+        metric="cosine",
+        batch_size="auto",
+        n_jobs=None,
+    ):
+        self.source = source
+        self.target = target
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.metric = metric
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Store the paired training rows of the source and target blocks.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks, with
+            at least ``n_neighbors`` rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : KNNMapper
+            The fitted mapper.
+        """
+        blocks = _validate_source_target(
+            self, X, reset=True, ensure_min_samples=self.n_neighbors
+        )
+        self.source_fit_ = blocks[self.source]
+        self.target_fit_ = blocks[self.target]
+        self.n_samples_fit_ = self.source_fit_.shape[0]
+        self.n_components_ = self.target_fit_.shape[1]
+        return self
+
+    def kneighbors(self, source):
+        """Nearest training rows of each source row, closest first.
+
+        Parameters
+        ----------
+        source : ndarray of shape (n_queries, n_source_features)
+            Source block.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors)
+            ``1 - cosine`` or Euclidean distance to each neighbour.
+        indices : ndarray of shape (n_queries, n_neighbors)
+            Their training row indices.
+        """
+        check_is_fitted(self)
+        source = np.asarray(source, dtype=np.float64)
+        n_jobs = effective_n_jobs(self.n_jobs)
+        chunks = np.array_split(np.arange(source.shape[0]), max(1, min(n_jobs, len(source))))
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(self._kneighbors_chunk)(source[chunk]) for chunk in chunks
+        )
+        distances = np.concatenate([d for d, _ in results])
+        indices = np.concatenate([i for _, i in results])
+        return distances, indices
+
+    def _kneighbors_chunk(self, queries):
+        k = self.n_neighbors
+        distances = np.empty((queries.shape[0], k))
+        indices = np.empty((queries.shape[0], k), dtype=np.intp)
+        for start, stop, similarity in iter_similarity_blocks(
+            queries, self.source_fit_, self.metric, self.batch_size
+        ):
+            rows = np.arange(stop - start)[:, None]
+            if k < similarity.shape[1]:
+                top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+            else:
+                top = np.broadcast_to(np.arange(k), (stop - start, k))
+            best = similarity[rows, top]
+            order = np.argsort(-best, axis=1, kind="stable")
+            top, best = top[rows, order], best[rows, order]
+            indices[start:stop] = top
+            if self.metric == "cosine":
+                distances[start:stop] = 1.0 - best
+            else:
+                # Recompute the k distances directly: the expansion used for
+                # the search loses the exact zero of a duplicated row.
+                differences = queries[start:stop, None, :] - self.source_fit_[top]
+                distances[start:stop] = np.sqrt(
+                    np.einsum("qkf,qkf->qk", differences, differences)
+                )
+        return distances, indices
+
+    def _predict_target(self, source):
+        distances, indices = self.kneighbors(source)
+        neighbours = self.target_fit_[indices]
+        if self.weights == "uniform":
+            return neighbours.mean(axis=1)
+        with np.errstate(divide="ignore"):
+            weights = 1.0 / distances
+        exact = ~np.isfinite(weights)
+        has_exact = exact.any(axis=1)
+        weights[has_exact] = exact[has_exact]
+        weights /= weights.sum(axis=1, keepdims=True)
+        return np.einsum("qk,qkf->qf", weights, neighbours)
+
+    def _embed(self, blocks):
+        return {
+            modality: (
+                self._predict_target(block) if modality == self.source else block
+            )
+            for modality, block in blocks.items()
+        }
+
+    def score(self, X, y=None):
+        """Coefficient of determination R² of the mapped source on the target.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding the ``source`` and ``target`` blocks.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            R² of the predicted target block, averaged uniformly over target
+            features (as :meth:`sklearn.neighbors.KNeighborsRegressor.score`).
+            At most 1, higher is better.
+        """
+        return _score_prediction(self, X)

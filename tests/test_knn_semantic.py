@@ -1,0 +1,229 @@
+"""Tests for KNNMapper and SemanticMapper."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skcrossmodal import make_frame
+from skcrossmodal.mapping import CCA, KNNMapper, SemanticMapper
+
+BLOCKS_NEEDED = "needs a modality table; a bare ndarray raises by design (DESIGN.md §1)"
+
+
+def make_pair(n_samples=60, seed=0):
+    rng = np.random.default_rng(seed)
+    source = rng.standard_normal((n_samples, 5))
+    target = np.tanh(source[:, :3]) + 0.1 * rng.standard_normal((n_samples, 3))
+    return source, target
+
+
+def make_labelled(n_per_class=20, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1, 2], n_per_class)
+    means = np.array([[2.0, 0.0], [0.0, 2.0], [-2.0, -2.0]])
+    image = means[y] + rng.standard_normal((len(y), 2))
+    text = np.hstack([means[y], -means[y]]) + rng.standard_normal((len(y), 4))
+    return make_frame(image=image, text=text), y
+
+
+def brute_force_knn(queries, source, target, k, metric, weights):
+    """One query at a time: sort all distances, average the k closest targets."""
+    out = []
+    for q in queries:
+        if metric == "cosine":
+            distances = 1 - source @ q / (np.linalg.norm(source, axis=1) * np.linalg.norm(q))
+        else:
+            distances = np.linalg.norm(source - q, axis=1)
+        nearest = np.argsort(distances)[:k]
+        w = np.ones(k) if weights == "uniform" else 1 / distances[nearest]
+        out.append(w @ target[nearest] / w.sum())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("batch_size", ["auto", 7])
+def test_knn_matches_brute_force_and_sklearn(metric, weights, batch_size):
+    source, target = make_pair()
+    queries = make_pair(25, seed=1)[0]
+    mapper = KNNMapper(
+        "image", "text", n_neighbors=4, metric=metric, weights=weights,
+        batch_size=batch_size,
+    ).fit(make_frame(image=source, text=target))
+    mapped = mapper.transform(make_frame(image=queries)).to_numpy()
+    expected = brute_force_knn(queries, source, target, 4, metric, weights)
+    np.testing.assert_allclose(mapped, expected, atol=1e-12)
+    reference = KNeighborsRegressor(
+        n_neighbors=4, weights=weights, metric=metric, algorithm="brute"
+    ).fit(source, target)
+    np.testing.assert_allclose(mapped, reference.predict(queries), atol=1e-12)
+    distances, indices = mapper.kneighbors(queries)
+    ref_distances, ref_indices = reference.kneighbors(queries)
+    np.testing.assert_array_equal(indices, ref_indices)
+    np.testing.assert_allclose(distances, ref_distances, atol=1e-7)
+
+
+def test_knn_distance_weights_exact_match_takes_all_weight():
+    source, target = make_pair()
+    X = make_frame(image=source, text=target)
+    mapper = KNNMapper("image", "text", n_neighbors=3, weights="distance",
+                       metric="euclidean").fit(X)
+    np.testing.assert_allclose(mapper.transform(make_frame(image=source)).to_numpy(), target)
+    reference = KNeighborsRegressor(3, weights="distance").fit(source, target)
+    assert mapper.score(X) == pytest.approx(reference.score(source, target))
+
+
+def test_knn_n_jobs_gives_same_result():
+    source, target = make_pair(80)
+    X = make_frame(image=source, text=target)
+    one = KNNMapper("image", "text", batch_size=9).fit(X).transform(X)
+    two = KNNMapper("image", "text", batch_size=9, n_jobs=2).fit(X).transform(X)
+    np.testing.assert_array_equal(one.to_numpy(), two.to_numpy())
+
+
+def test_knn_n_neighbors_equal_to_n_samples():
+    source, target = make_pair(5)
+    mapper = KNNMapper("image", "text", n_neighbors=5).fit(make_frame(image=source, text=target))
+    mapped = mapper.transform(make_frame(image=source[:2])).to_numpy()
+    np.testing.assert_allclose(mapped, np.tile(target.mean(axis=0), (2, 1)))
+
+
+def test_semantic_mapper_is_per_modality_predict_proba():
+    X, y = make_labelled()
+    mapper = SemanticMapper(LogisticRegression(C=0.5)).fit(X, y)
+    out = mapper.transform(X)
+    assert out.shape == (60, 6)
+    assert list(out.columns) == list(mapper.get_feature_names_out())
+    for modality, columns in (("image", ["image__0", "image__1"]),
+                              ("text", [f"text__{j}" for j in range(4)])):
+        reference = LogisticRegression(C=0.5).fit(X[columns].to_numpy(), y)
+        block = out[[f"{modality}__semanticmapper{k}" for k in range(3)]].to_numpy()
+        np.testing.assert_allclose(block, reference.predict_proba(X[columns].to_numpy()))
+        np.testing.assert_allclose(block.sum(axis=1), 1.0)
+        text_only = mapper.transform(X[columns])
+        np.testing.assert_allclose(text_only.to_numpy(), block)
+    assert mapper.estimators_["image"] is not mapper.estimators_["text"]
+    assert mapper.score(X, y) == pytest.approx(
+        np.mean([mapper.estimators_[m].score(X[c].to_numpy(), y) for m, c in
+                 (("image", ["image__0", "image__1"]),
+                  ("text", [f"text__{j}" for j in range(4)]))])
+    )
+
+
+def test_semantic_mapper_default_and_string_labels():
+    X, y = make_labelled()
+    labels = np.array(["art", "music", "sport"])[y]
+    mapper = SemanticMapper().fit(X, labels)
+    np.testing.assert_array_equal(mapper.classes_, ["art", "music", "sport"])
+    assert mapper.estimator is None
+    assert isinstance(mapper.estimators_["image"], LogisticRegression)
+
+
+def test_semantic_mapper_modalities_subset():
+    X, y = make_labelled()
+    mapper = SemanticMapper(modalities=["text"]).fit(X, y)
+    assert mapper.modalities_ == ["text"]
+    assert mapper.transform(X).shape == (60, 3)
+
+
+def test_scm_pipeline():
+    X, y = make_labelled()
+    scm = make_pipeline(CCA(n_components=2), SemanticMapper()).fit(X, y)
+    out = scm.transform(X)
+    assert out.shape == (60, 6)
+    assert scm.score(X, y) > 0.8
+
+
+def test_semantic_mapper_errors():
+    X, y = make_labelled()
+    with pytest.raises(ValueError, match="needs the categories y"):
+        SemanticMapper().fit(X)
+    with pytest.raises(ValueError, match="needs the categories y"):
+        SemanticMapper().fit(X, None)
+    with pytest.raises(ValueError, match="2 classes"):
+        SemanticMapper().fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="y has 10 entries"):
+        SemanticMapper().fit(X, y[:10])
+    with pytest.raises(ValueError, match=r"needs modalities \['audio'\]"):
+        SemanticMapper(modalities=["audio"]).fit(X, y)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        SemanticMapper().fit(X.iloc[:1], y[:1])
+    with pytest.raises(ValueError, match="bare"):
+        SemanticMapper().fit(X.to_numpy(), y)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        SemanticMapper().fit(X, np.linspace(0, 1, 60))
+    fitted = SemanticMapper().fit(X, y)
+    with pytest.raises(ValueError, match=r"\['audio'\]"):
+        fitted.transform(make_frame(audio=np.ones((2, 2))))
+
+
+def test_knn_errors():
+    source, target = make_pair()
+    X = make_frame(image=source, text=target)
+    with pytest.raises(ValueError, match="both 'image'"):
+        KNNMapper("image", "image").fit(X)
+    with pytest.raises(ValueError, match=r"needs modalities \['audio'\]"):
+        KNNMapper("image", "audio").fit(X)
+    with pytest.raises(ValueError, match="at least 5 samples"):
+        KNNMapper("image", "text").fit(X.iloc[:4])
+    with pytest.raises(ValueError, match="metric"):
+        KNNMapper("image", "text", metric="manhattan").fit(X)
+
+
+@pytest.mark.parametrize(
+    "mapper, needs_y",
+    [
+        (KNNMapper("image", "text", n_neighbors=3), False),
+        (SemanticMapper(DecisionTreeClassifier(max_depth=2, random_state=0)), True),
+    ],
+    ids=["KNNMapper", "SemanticMapper"],
+)
+def test_clone_pickle_idempotent_and_subset_invariant(mapper, needs_y):
+    X, y = make_labelled()
+    fit_args = (X, y) if needs_y else (X,)
+    first = clone(mapper).fit(*fit_args)
+    expected = first.transform(X).to_numpy()
+    np.testing.assert_array_equal(first.fit(*fit_args).transform(X).to_numpy(), expected)
+    restored = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(restored.transform(X).to_numpy(), expected)
+    np.testing.assert_allclose(first.transform(X.iloc[10:20]).to_numpy(), expected[10:20])
+    np.testing.assert_allclose(first.transform(X.iloc[::-1]).to_numpy(), expected[::-1])
+    assert first.n_features_in_ == 6
+
+
+def _expected_failed_checks(estimator):
+    # These checks feed a bare ndarray (or sparse matrix, memmap, list): the
+    # mapper raises the "needs modality blocks" ValueError first. The same
+    # behaviours are tested above on modality tables.
+    checks = (
+        "check_complex_data", "check_dict_unchanged", "check_dont_overwrite_parameters",
+        "check_dtype_object", "check_estimator_sparse_array",
+        "check_estimator_sparse_matrix", "check_estimator_sparse_tag",
+        "check_estimators_dtypes", "check_estimators_empty_data_messages",
+        "check_estimators_fit_returns_self", "check_estimators_nan_inf",
+        "check_estimators_overwrite_params", "check_estimators_pickle",
+        "check_f_contiguous_array_estimator", "check_fit2d_1feature",
+        "check_fit2d_1sample", "check_fit2d_predict1d", "check_fit_check_is_fitted",
+        "check_fit_idempotent", "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
+        "check_n_features_in", "check_n_features_in_after_fitting",
+        "check_pipeline_consistency", "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input", "check_transformer_data_not_an_array",
+        "check_transformer_general", "check_transformer_preserve_dtypes",
+    )  # fmt: skip
+    return {check: BLOCKS_NEEDED for check in checks}
+
+
+@parametrize_with_checks(
+    [KNNMapper("image", "text"), SemanticMapper()],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
