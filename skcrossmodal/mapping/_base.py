@@ -77,3 +77,28 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
             [name for m in self.modalities_ for name in self._shared_names(m)],
             dtype=object,
         )
+
+
+def validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
+    """Blocks for a ``source`` -> ``target`` mapper (both required at fit).
+
+    The one validation entry of the directed mappers (RidgeMapper,
+    ProcrustesMapper, KNNMapper, MLPMapper): at fit time it rejects
+    ``source == target`` and requires both blocks; at transform time either
+    block may be absent.
+    """
+    if reset:
+        if estimator.source == estimator.target:
+            raise ValueError(
+                f"{type(estimator).__name__} maps one modality to another, but "
+                f"source and target are both {estimator.source!r}."
+            )
+        return validate_blocks(
+            estimator,
+            X,
+            reset=True,
+            required=[estimator.source, estimator.target],
+            min_modalities=2,
+            ensure_min_samples=ensure_min_samples,
+        )
+    return validate_blocks(estimator, X, reset=False)

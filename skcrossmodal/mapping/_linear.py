@@ -14,30 +14,11 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import validate_blocks
-from ._base import SharedSpaceMixin
+from ._base import SharedSpaceMixin, validate_source_target
 
 # Eigenvalues of the Gram/covariance matrix at or below this fraction of the
 # largest are treated as zero (they only matter when alpha is 0).
 _NULL_EIGENVALUE_RTOL = 1e-12
-
-
-def _validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
-    """Blocks of the source and target modalities (both required at fit)."""
-    if reset:
-        if estimator.source == estimator.target:
-            raise ValueError(
-                f"{type(estimator).__name__} maps one modality to another, but "
-                f"source and target are both {estimator.source!r}."
-            )
-        return validate_blocks(
-            estimator,
-            X,
-            reset=True,
-            required=[estimator.source, estimator.target],
-            min_modalities=2,
-            ensure_min_samples=ensure_min_samples,
-        )
-    return validate_blocks(estimator, X, reset=False)
 
 
 def _score_prediction(estimator, X):
@@ -189,7 +170,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
                 f"alpha must be a non-negative number or a non-empty list of them, "
                 f"got {self.alpha!r}."
             )
-        blocks = _validate_source_target(self, X, reset=True)
+        blocks = validate_source_target(self, X, reset=True)
         source, target = blocks[self.source], blocks[self.target]
         n_samples, n_features = source.shape
         if self.fit_intercept:
@@ -364,7 +345,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
         self : ProcrustesMapper
             The fitted mapper.
         """
-        blocks = _validate_source_target(self, X, reset=True)
+        blocks = validate_source_target(self, X, reset=True)
         n_components = min(block.shape[1] for block in blocks.values())
         self.mean_, self.projection_, reduced = {}, {}, {}
         for modality, block in blocks.items():

@@ -13,8 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._similarity import iter_similarity_blocks
-from ._base import SharedSpaceMixin
-from ._linear import _score_prediction, _validate_source_target
+from ._base import SharedSpaceMixin, validate_source_target
+from ._linear import _score_prediction
 
 
 class KNNMapper(SharedSpaceMixin, BaseEstimator):
@@ -130,7 +130,7 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         self : KNNMapper
             The fitted mapper.
         """
-        blocks = _validate_source_target(
+        blocks = validate_source_target(
             self, X, reset=True, ensure_min_samples=self.n_neighbors
         )
         self.source_fit_ = blocks[self.source]

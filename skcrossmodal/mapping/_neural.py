@@ -32,7 +32,7 @@ from .._torch import (
     predict_batches,
     set_training_attributes,
 )
-from ._base import SharedSpaceMixin
+from ._base import SharedSpaceMixin, validate_source_target
 
 # Rows per inference batch: bounds device memory in transform.
 _PREDICT_BATCH_SIZE = 4096
@@ -226,20 +226,8 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
         self : MLPMapper
             The fitted mapper.
         """
-        if self.source == self.target:
-            raise ValueError(
-                f"MLPMapper maps one modality to another, but source and target are "
-                f"both {self.source!r}."
-            )
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        blocks = validate_blocks(
-            self,
-            X,
-            reset=True,
-            required=[self.source, self.target],
-            min_modalities=2,
-            ensure_min_samples=2,
-        )
+        blocks = validate_source_target(self, X, reset=True)
         source, target = blocks[self.source], blocks[self.target]
         self.source_scaler_ = StandardScaler().fit(source)
         if self.loss == "mse":
