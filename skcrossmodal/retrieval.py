@@ -30,6 +30,8 @@ __all__ = ["CrossModalRetriever"]
 TILE_ENTRIES = 2**22
 # Queries scored together when batch_size="auto".
 AUTO_BATCH_ROWS = 1024
+# Width of the column chunks whose maxima pre-select top-k candidates.
+CHUNK_COLUMNS = 64
 
 
 def _resolve_backend(backend):
@@ -476,9 +478,7 @@ class CrossModalRetriever(BaseEstimator):
                 S = self._tile_scores(
                     q, q_sq, g_start, g_stop, tile.reshape(q.shape[0], -1)
                 )
-                width = g_stop - g_start
-                top = min(keep, width)
-                idx = np.argpartition(S, width - top, axis=1)[:, width - top :]
+                idx = _top_columns(S, min(keep, g_stop - g_start))
                 scores = np.take_along_axis(S, idx, axis=1)
                 idx += g_start
                 best_scores, best_indices = _merge(best_scores, best_indices, scores, idx, keep)
@@ -694,6 +694,41 @@ class CrossModalRetriever(BaseEstimator):
         return float(
             mean_average_precision(Q, T, y, y, metric=self.metric)
         )
+
+
+def _top_columns(S, keep):
+    """Columns of the ``keep`` highest entries of each row of ``S``, unordered.
+
+    Exact shortcut for a wide tile: the ``keep`` highest entries of a row lie
+    in the ``keep`` column chunks with the highest maxima (a chunk left out has
+    a maximum no higher than ``keep`` chosen chunks, each holding an entry at
+    least as high), so one vectorised max per chunk and a selection among
+    ``keep * CHUNK_COLUMNS`` entries replace a selection over the whole row.
+    With ties the set of values is still exact; ``_search_exact`` rescores the
+    rows whose cut-off is tied.
+    """
+    n_rows, width = S.shape
+    n_chunks = width // CHUNK_COLUMNS
+    if n_chunks <= 4 * keep:
+        return np.argpartition(S, width - keep, axis=1)[:, width - keep :]
+    body = n_chunks * CHUNK_COLUMNS
+    chunks = S[:, :body].reshape(n_rows, n_chunks, CHUNK_COLUMNS)
+    best_chunks = np.argpartition(chunks.max(axis=2), n_chunks - keep, axis=1)
+    best_chunks = best_chunks[:, -keep:]
+    values = chunks[np.arange(n_rows)[:, None], best_chunks].reshape(n_rows, -1)
+    chosen = np.argpartition(values, values.shape[1] - keep, axis=1)[:, -keep:]
+    columns = (
+        np.take_along_axis(best_chunks, chosen // CHUNK_COLUMNS, axis=1) * CHUNK_COLUMNS
+        + chosen % CHUNK_COLUMNS
+    )
+    if body == width:
+        return columns
+    # Columns past the last full chunk: merge them with the chunk candidates.
+    tail = np.broadcast_to(np.arange(body, width), (n_rows, width - body))
+    columns = np.hstack([columns, tail])
+    values = np.take_along_axis(S, columns, axis=1)
+    chosen = np.argpartition(values, values.shape[1] - keep, axis=1)[:, -keep:]
+    return np.take_along_axis(columns, chosen, axis=1)
 
 
 def _merge(best_scores, best_indices, scores, indices, keep):

@@ -111,6 +111,37 @@ def test_ties_are_broken_by_lower_gallery_row(
         np.testing.assert_array_equal(scores, expected_scores)
 
 
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_chunked_preselection_matches_brute_force(metric, dtype, monkeypatch):
+    # Narrow chunks make the chunk-maximum pre-selection of the numpy backend
+    # run on a small gallery; repeated rows put ties across chunk boundaries.
+    monkeypatch.setattr(retrieval_module, "CHUNK_COLUMNS", 4)
+    rng = np.random.default_rng(1)
+    Q = rng.integers(-2, 3, size=(17, 5)).astype(dtype)
+    G = rng.integers(-2, 3, size=(30, 5)).astype(dtype)[rng.integers(0, 30, size=403)]
+    for k in (1, 4, 10):
+        retriever = _retriever(n_neighbors=k, metric=metric, backend="numpy")
+        scores, indices = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
+        expected_scores, expected_indices = _brute_force(Q, G, metric, k)
+        np.testing.assert_array_equal(indices, expected_indices)
+        np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+
+
+def test_top_columns_selects_the_highest_values():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n_rows, width = rng.integers(1, 8), rng.integers(1, 2000)
+        keep = int(rng.integers(1, min(width, 12) + 1))
+        S = np.round(rng.standard_normal((n_rows, width)), 1)  # many ties
+        columns = retrieval_module._top_columns(S, keep)
+        assert all(len(set(row)) == keep for row in columns)
+        np.testing.assert_array_equal(
+            np.sort(np.take_along_axis(S, columns, axis=1), axis=1),
+            np.sort(S, axis=1)[:, width - keep :],
+        )
+
+
 def test_tie_rule_on_a_hand_made_example():
     G = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     retriever = _retriever(n_neighbors=3, metric="cosine").fit(make_frame(image=G))
