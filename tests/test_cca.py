@@ -13,6 +13,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skcrossmodal
+from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
 from skcrossmodal.mapping._cca import _cca_from_covariances
@@ -32,7 +33,6 @@ NUTRIMOUSE_CORRELATIONS = np.abs(
     ]
 )  # fmt: skip
 
-BLOCKS_NEEDED = "needs a modality table; a bare ndarray raises by design (DESIGN.md §1)"
 
 
 def make_paired(n_samples=300, n_features=(6, 5), n_shared=3, noise=1.0, seed=0):
@@ -477,50 +477,9 @@ def test_invalid_parameters(paired, params, match):
         CCA(**params).fit(make_frame(**paired))
 
 
-def _expected_failed_checks(estimator):
-    # Each of these checks feeds a bare ndarray (or sparse matrix, memmap or
-    # list): CCA raises the "needs modality blocks" ValueError before the
-    # check's own assertion can run. The same behaviours are tested above on
-    # modality tables: clone/pickle/idempotence/subset invariance
-    # (test_clone_pickle_idempotent_and_subset_invariant), NaN/inf
-    # (test_non_finite_values_are_named), one sample (test_fit_input_errors),
-    # n_features_in_ (test_shared_space_contract), dtypes (float64 blocks).
-    return {
-        check: BLOCKS_NEEDED
-        for check in (
-            "check_complex_data",
-            "check_dict_unchanged",
-            "check_dont_overwrite_parameters",
-            "check_dtype_object",
-            "check_estimator_sparse_array",
-            "check_estimator_sparse_matrix",
-            "check_estimator_sparse_tag",
-            "check_estimators_dtypes",
-            "check_estimators_empty_data_messages",
-            "check_estimators_fit_returns_self",
-            "check_estimators_nan_inf",
-            "check_estimators_overwrite_params",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_fit2d_1feature",
-            "check_fit2d_1sample",
-            "check_fit2d_predict1d",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_fit_score_takes_y",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_n_features_in",
-            "check_n_features_in_after_fitting",
-            "check_positive_only_tag_during_fit",
-            "check_readonly_memmap_input",
-            "check_transformer_data_not_an_array",
-            "check_transformer_general",
-            "check_transformer_preserve_dtypes",
-        )
-    }
+EXPECTED_FAILURES = expected_table_failures()
 
 
-@parametrize_with_checks([CCA()], expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks([CCA()])
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    run_check(estimator, check, EXPECTED_FAILURES)

@@ -11,10 +11,10 @@ from sklearn.metrics.pairwise import chi2_kernel, pairwise_kernels, rbf_kernel
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, KernelCCA
 
-BLOCKS_NEEDED = "needs a modality table; a bare ndarray raises by design (DESIGN.md §1)"
 
 
 def make_paired(n_samples=120, n_features=(5, 4), seed=0):
@@ -360,63 +360,9 @@ def test_invalid_parameters(paired, params, match):
         KernelCCA(**params).fit(make_frame(**paired))
 
 
-TABLE_CHECKS = (
-    "check_complex_data",
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_dtype_object",
-    "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix",
-    "check_estimator_sparse_tag",
-    "check_estimators_dtypes",
-    "check_estimators_empty_data_messages",
-    "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf",
-    "check_estimators_overwrite_params",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_fit2d_1feature",
-    "check_fit2d_1sample",
-    "check_fit2d_predict1d",
-    "check_fit_check_is_fitted",
-    "check_fit_idempotent",
-    "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_n_features_in",
-    "check_n_features_in_after_fitting",
-    "check_pipeline_consistency",
-    "check_positive_only_tag_during_fit",
-    "check_readonly_memmap_input",
-    "check_transformer_data_not_an_array",
-    "check_transformer_general",
-    "check_transformer_preserve_dtypes",
-)
+EXPECTED_FAILURES = expected_table_failures()
 
 
-def _expected_failed_checks(estimator):
-    # Each of these checks feeds a bare ndarray (or sparse matrix, memmap or
-    # list), which raises the "needs modality blocks" ValueError before the
-    # check's assertion runs. The behaviours are tested above on modality
-    # tables: clone/pickle/idempotence/subset invariance, errors, n_features_in_.
-    return {check: BLOCKS_NEEDED for check in TABLE_CHECKS}
-
-
-@parametrize_with_checks(
-    [KernelCCA(), KernelCCA(n_landmarks=5, random_state=0)],
-    expected_failed_checks=_expected_failed_checks,
-)
+@parametrize_with_checks([KernelCCA(), KernelCCA(n_landmarks=5, random_state=0)])
 def test_sklearn_compatible_estimator(estimator, check):
-    try:
-        check(estimator)
-    except Exception as error:
-        cause = error
-        while cause is not None and "needs modality blocks" not in str(cause):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            raise
-        # One of the expected failures listed above (all raise, or wrap, the
-        # "needs modality blocks" ValueError). Re-raised without the deep
-        # traceback through the check, which pytest spends ~0.4 s of CPU
-        # formatting for each expected failure.
-        raise ValueError(str(cause)) from None
+    run_check(estimator, check, EXPECTED_FAILURES)

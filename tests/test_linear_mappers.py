@@ -10,10 +10,10 @@ from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import ProcrustesMapper, RidgeMapper
 
-BLOCKS_NEEDED = "needs a modality table; a bare ndarray raises by design (DESIGN.md §1)"
 ALPHAS = np.logspace(-3, 3, 10)
 
 
@@ -214,33 +214,11 @@ def test_grid_search_over_ridge_alpha():
     assert search.best_params_["alpha"] in (0.1, 10.0)
 
 
-def _expected_failed_checks(estimator):
-    # These checks feed a bare ndarray (or sparse matrix, memmap, list): the
-    # mapper raises the "needs modality blocks" ValueError first. The same
-    # behaviours are tested above on modality tables (clone, pickle,
-    # idempotence, subset/order invariance, NaN, too few samples).
-    checks = (
-        "check_complex_data", "check_dict_unchanged", "check_dont_overwrite_parameters",
-        "check_dtype_object", "check_estimator_sparse_array",
-        "check_estimator_sparse_matrix", "check_estimator_sparse_tag",
-        "check_estimators_dtypes", "check_estimators_empty_data_messages",
-        "check_estimators_fit_returns_self", "check_estimators_nan_inf",
-        "check_estimators_overwrite_params", "check_estimators_pickle",
-        "check_f_contiguous_array_estimator", "check_fit2d_1feature",
-        "check_fit2d_1sample", "check_fit2d_predict1d", "check_fit_check_is_fitted",
-        "check_fit_idempotent", "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-        "check_n_features_in", "check_n_features_in_after_fitting",
-        "check_pipeline_consistency", "check_positive_only_tag_during_fit",
-        "check_readonly_memmap_input", "check_transformer_data_not_an_array",
-        "check_transformer_general", "check_transformer_preserve_dtypes",
-    )  # fmt: skip
-    return {check: BLOCKS_NEEDED for check in checks}
+EXPECTED_FAILURES = expected_table_failures()
 
 
 @parametrize_with_checks(
-    [RidgeMapper("image", "text"), ProcrustesMapper("image", "text")],
-    expected_failed_checks=_expected_failed_checks,
+    [RidgeMapper("image", "text"), ProcrustesMapper("image", "text")]
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    run_check(estimator, check, EXPECTED_FAILURES)

@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 torch = pytest.importorskip("torch")
 
+from _estimator_checks import TABLE_CHECKS, expected_table_failures, run_check  # noqa: E402
 from skcrossmodal import make_frame  # noqa: E402
 from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
 from skcrossmodal.mapping._neural import _symmetric_info_nce  # noqa: E402
@@ -69,91 +70,17 @@ def _small_contrastive(**params):
     return ContrastiveMapper(**{**defaults, **params})
 
 
-BLOCKS_NEEDED = (
-    "needs a modality table; a bare ndarray raises the 'needs modality blocks' "
-    "ValueError by design (DESIGN.md §1). The behaviour is tested on DataFrames in "
-    "this file."
-)
-
-
-def _expected_failed_checks(estimator):
-    # Each of these checks feeds a bare ndarray (or sparse matrix, memmap or
-    # list), which raises before the check's own assertion can run. Covered
-    # here on modality tables: clone/pickle/idempotence/subset and order
-    # invariance (test_clone_pickle_idempotent_and_invariant), NaN/inf
-    # (test_errors), one sample (test_errors), n_features_in_ and transformer
-    # output (test_*_shared_space_contract), n_iter_ (test_early_stopping...),
-    # dtypes (blocks are float64 in, float64 out).
-    return {
-        check: BLOCKS_NEEDED
-        for check in (
-            "check_complex_data",
-            "check_dict_unchanged",
-            "check_dont_overwrite_parameters",
-            "check_dtype_object",
-            "check_estimator_sparse_array",
-            "check_estimator_sparse_matrix",
-            "check_estimator_sparse_tag",
-            "check_estimators_dtypes",
-            "check_estimators_empty_data_messages",
-            "check_estimators_fit_returns_self",
-            "check_estimators_nan_inf",
-            "check_estimators_overwrite_params",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_fit2d_1feature",
-            "check_fit2d_1sample",
-            "check_fit2d_predict1d",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_fit_score_takes_y",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_n_features_in",
-            "check_n_features_in_after_fitting",
-            "check_pipeline_consistency",
-            "check_positive_only_tag_during_fit",
-            "check_readonly_memmap_input",
-            "check_transformer_data_not_an_array",
-            "check_transformer_general",
-            "check_transformer_n_iter",
-            "check_transformer_preserve_dtypes",
-        )
-    }
+EXPECTED_FAILURES = expected_table_failures(TABLE_CHECKS + ("check_transformer_n_iter",))
 
 
 @parametrize_with_checks(
     [
         MLPMapper("a", "b", hidden_layer_sizes=(4,), max_iter=3),
         ContrastiveMapper(n_components=2, hidden_layer_sizes=(4,), max_iter=3),
-    ],
-    expected_failed_checks=_expected_failed_checks,
+    ]
 )
 def test_sklearn_compatible_estimator(estimator, check):
-    name = getattr(check, "func", check).__name__
-    if name not in _expected_failed_checks(estimator):
-        check(estimator)
-        return
-    # An expected failure must come from the modality-table validation. It is
-    # reported with pytest.xfail from here, which spares pytest formatting the
-    # deep traceback into sklearn's estimator_checks.py (seconds per check).
-    try:
-        check(estimator)
-    except Exception as exc:  # noqa: BLE001 - inspected below
-        failure = exc
-    else:
-        pytest.fail(f"{name} is listed as an expected failure but passed.")
-    assert _raised_for_missing_blocks(failure), f"{name} failed otherwise: {failure!r}"
-    # Outside the except clause, so that the xfail carries no exception chain.
-    pytest.xfail(BLOCKS_NEEDED)
-
-
-def _raised_for_missing_blocks(exc):
-    while exc is not None:
-        if "needs modality blocks" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    run_check(estimator, check, EXPECTED_FAILURES)
 
 
 # --------------------------------------------------------------------------- #
