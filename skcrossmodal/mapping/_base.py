@@ -58,7 +58,8 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
         """
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
-        return self._finish_output(self._shared_frame(self._embed(blocks), index=X.index))
+        shared = self._shared_frame(self._embed(blocks), index=X.index)
+        return self._finish_output(shared)
 
     def get_feature_names_out(self, input_features=None):
         """Output names: one shared-space block per fitted modality.
@@ -102,3 +103,54 @@ def validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
             ensure_min_samples=ensure_min_samples,
         )
     return validate_blocks(estimator, X, reset=False)
+
+
+def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_samples=2):
+    """Return the fitted modality blocks of X, all of them, in fitted order.
+
+    The validation shared by the mappers that relate paired blocks and so need
+    every fitted modality at fit and score time (``transform`` alone accepts
+    partial rows). ``estimator.modalities`` (None or a list of names) chooses
+    the blocks at fit time; ``exactly_two`` requires two of them, else at
+    least two.
+    """
+    name = type(estimator).__name__
+    if not reset:
+        blocks = validate_blocks(
+            estimator, X, reset=False, ensure_min_samples=ensure_min_samples
+        )
+        missing = [m for m in estimator.modalities_ if m not in blocks]
+        if missing:
+            raise ValueError(
+                f"{name} needs all of its modalities {estimator.modalities_} here, "
+                f"but X lacks {missing}."
+            )
+        return blocks
+    required = estimator.modalities
+    if required is not None:
+        required = list(required)
+        if (
+            len(required) < 2
+            or (exactly_two and len(required) != 2)
+            or not all(isinstance(m, str) for m in required)
+            or len(set(required)) != len(required)
+        ):
+            expected = "two" if exactly_two else "at least two"
+            raise ValueError(
+                f"modalities must be None or {expected} distinct modality names, "
+                f"got {estimator.modalities!r}."
+            )
+    blocks = validate_blocks(
+        estimator,
+        X,
+        reset=True,
+        required=required,
+        min_modalities=2,
+        ensure_min_samples=ensure_min_samples,
+    )
+    if exactly_two and len(blocks) != 2:
+        raise ValueError(
+            f"{name} relates two modalities but X has {len(blocks)}: "
+            f"{list(blocks)}. Choose two with modalities=(a, b)."
+        )
+    return blocks

@@ -15,8 +15,8 @@ from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
-from .._frame import check_n_components, validate_blocks
-from ._base import SharedSpaceMixin
+from .._frame import check_n_components
+from ._base import SharedSpaceMixin, validate_paired_blocks
 
 
 class CCASolution(NamedTuple):
@@ -341,7 +341,10 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             Fitted estimator.
         """
         with self._unchanged_on_error():
-            blocks = self._validate_pair(X, reset=True, ensure_min_samples=2)
+            blocks = validate_paired_blocks(
+                self, X, reset=True, exactly_two=True, ensure_min_samples=2
+            )
+            blocks = list(blocks.values())
             self._solve(_centred_moments(blocks, fourth=self.reg == "auto"))
         return self
 
@@ -371,7 +374,10 @@ class CCA(SharedSpaceMixin, BaseEstimator):
                 "Call fit to start again."
             )
         with self._unchanged_on_error():
-            blocks = self._validate_pair(X, reset=first_call, ensure_min_samples=1)
+            blocks = validate_paired_blocks(
+                self, X, reset=first_call, exactly_two=True, ensure_min_samples=1
+            )
+            blocks = list(blocks.values())
             moments = _centred_moments(blocks, fourth=fourth)
             if not first_call:
                 moments = _merge_moments(self._moments, moments)
@@ -393,46 +399,6 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             self.__dict__.clear()
             self.__dict__.update(state)
             raise
-
-    def _validate_pair(self, X, *, reset, ensure_min_samples):
-        """Return the list of the two modality blocks of X, in fitted order."""
-        name = type(self).__name__
-        if reset:
-            required = self.modalities
-            if required is not None:
-                if (
-                    len(required) != 2
-                    or not all(isinstance(m, str) for m in required)
-                    or required[0] == required[1]
-                ):
-                    raise ValueError(
-                        "modalities must be None or two distinct modality names, "
-                        f"got {required!r}."
-                    )
-            blocks = validate_blocks(
-                self,
-                X,
-                reset=True,
-                required=required,
-                min_modalities=2,
-                ensure_min_samples=ensure_min_samples,
-            )
-            if len(blocks) != 2:
-                raise ValueError(
-                    f"{name} relates two modalities but X has {len(blocks)}: "
-                    f"{list(blocks)}. Choose two with modalities=(a, b)."
-                )
-        else:
-            blocks = validate_blocks(
-                self, X, reset=False, ensure_min_samples=ensure_min_samples
-            )
-            missing = [m for m in self.modalities_ if m not in blocks]
-            if missing:
-                raise ValueError(
-                    f"{name} needs both modalities {self.modalities_} here, but X "
-                    f"lacks {missing}."
-                )
-        return list(blocks.values())
 
     def _solve(self, moments):
         """Fit the model from accumulated moments; sets the fitted attributes."""
@@ -511,7 +477,10 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             counts as correlation 0.
         """
         check_is_fitted(self)
-        blocks = self._validate_pair(X, reset=False, ensure_min_samples=2)
+        blocks = validate_paired_blocks(
+            self, X, reset=False, exactly_two=True, ensure_min_samples=2
+        )
+        blocks = list(blocks.values())
         variates_a, variates_b = (
             block @ weights - offset
             for block, (weights, offset) in zip(

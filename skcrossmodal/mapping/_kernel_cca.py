@@ -16,9 +16,9 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin
+from ._base import SharedSpaceMixin, validate_paired_blocks
 from ._cca import _cca_from_covariances
-from ._mcca import _mean_paired_correlation, _validate_modalities
+from ._mcca import _mean_paired_correlation
 
 KERNELS = ("linear", "poly", "rbf", "laplacian", "chi2")
 
@@ -231,7 +231,7 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         self : KernelCCA
             Fitted estimator.
         """
-        blocks = _validate_modalities(self, X, reset=True, exactly_two=True)
+        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
         n_samples = X.shape[0]
         if self.n_landmarks is not None and self.n_landmarks > n_samples:
             raise ValueError(
@@ -410,5 +410,5 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
             counts as correlation 0.
         """
         check_is_fitted(self)
-        blocks = _validate_modalities(self, X, reset=False, exactly_two=True)
+        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
         return _mean_paired_correlation(list(self._embed(blocks).values()))

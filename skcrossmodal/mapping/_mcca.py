@@ -13,60 +13,9 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
-from .._frame import check_n_components, validate_blocks
-from ._base import SharedSpaceMixin
+from .._frame import check_n_components
+from ._base import SharedSpaceMixin, validate_paired_blocks
 from ._cca import _whitening
-
-
-def _validate_modalities(estimator, X, *, reset, exactly_two, ensure_min_samples=2):
-    """Return the fitted modality blocks of X, all of them, in fitted order.
-
-    The validation shared by the mappers that relate paired blocks and so need
-    every fitted modality at fit and score time (``transform`` alone accepts
-    partial rows). ``estimator.modalities`` (None or a list of names) chooses
-    the blocks at fit time; ``exactly_two`` requires two of them, else at
-    least two.
-    """
-    name = type(estimator).__name__
-    if not reset:
-        blocks = validate_blocks(
-            estimator, X, reset=False, ensure_min_samples=ensure_min_samples
-        )
-        missing = [m for m in estimator.modalities_ if m not in blocks]
-        if missing:
-            raise ValueError(
-                f"{name} needs all of its modalities {estimator.modalities_} here, "
-                f"but X lacks {missing}."
-            )
-        return blocks
-    required = estimator.modalities
-    if required is not None:
-        required = list(required)
-        if (
-            len(required) < 2
-            or (exactly_two and len(required) != 2)
-            or not all(isinstance(m, str) for m in required)
-            or len(set(required)) != len(required)
-        ):
-            expected = "two" if exactly_two else "at least two"
-            raise ValueError(
-                f"modalities must be None or {expected} distinct modality names, "
-                f"got {estimator.modalities!r}."
-            )
-    blocks = validate_blocks(
-        estimator,
-        X,
-        reset=True,
-        required=required,
-        min_modalities=2,
-        ensure_min_samples=ensure_min_samples,
-    )
-    if exactly_two and len(blocks) != 2:
-        raise ValueError(
-            f"{name} relates two modalities but X has {len(blocks)}: "
-            f"{list(blocks)}. Choose two with modalities=(a, b)."
-        )
-    return blocks
 
 
 def _mean_paired_correlation(variates):
@@ -225,7 +174,7 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         self : MCCA
             Fitted estimator.
         """
-        blocks = _validate_modalities(self, X, reset=True, exactly_two=False)
+        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=False)
         n_samples = X.shape[0]
         mean, covariance = _joint_covariance(list(blocks.values()))
         if self.reg:
@@ -304,5 +253,5 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
             variate counts as correlation 0.
         """
         check_is_fitted(self)
-        blocks = _validate_modalities(self, X, reset=False, exactly_two=False)
+        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=False)
         return _mean_paired_correlation(list(self._embed(blocks).values()))

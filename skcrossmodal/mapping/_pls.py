@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin
-from ._mcca import _mean_paired_correlation, _validate_modalities
+from ._base import SharedSpaceMixin, validate_paired_blocks
+from ._mcca import _mean_paired_correlation
 
 
 class PLS(SharedSpaceMixin, BaseEstimator):
@@ -123,7 +123,7 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         self : PLS
             Fitted estimator.
         """
-        blocks = _validate_modalities(self, X, reset=True, exactly_two=True)
+        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
         (a, block_a), (b, block_b) = blocks.items()
         n_samples = X.shape[0]
         check_n_components(
@@ -181,5 +181,5 @@ class PLS(SharedSpaceMixin, BaseEstimator):
             correlation 0.
         """
         check_is_fitted(self)
-        blocks = _validate_modalities(self, X, reset=False, exactly_two=True)
+        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
         return _mean_paired_correlation(list(self._embed(blocks).values()))
