@@ -41,16 +41,19 @@ def prepare(A, metric):
     return A, None
 
 
-def similarity(Q, G, metric="cosine", *, prepared=False, q_sq=None, g_sq=None):
+def similarity(
+    Q, G, metric="cosine", *, prepared=False, q_sq=None, g_sq=None, out=None
+):
     """Similarity of every query row to every gallery row (higher is closer).
 
     ``"euclidean"`` returns the negative squared distance, which ranks exactly
-    as the negative distance does.
+    as the negative distance does. ``out``, if given, receives the result
+    (shape ``(len(Q), len(G))``), so that a tile loop can reuse one buffer.
     """
     if not prepared:
         Q, q_sq = prepare(Q, metric)
         G, g_sq = prepare(G, metric)
-    S = Q @ G.T
+    S = np.matmul(Q, G.T, out=out)
     if metric == "euclidean":
         S *= 2.0
         S -= q_sq[:, None]

@@ -21,7 +21,7 @@ from sklearn_compat.base import _fit_context
 
 from ._frame import check_finite, modality_slices, split_modalities
 from ._optional import import_optional
-from ._similarity import SIMILARITY_METRICS, prepare
+from ._similarity import SIMILARITY_METRICS, prepare, similarity
 from ._torch import import_torch
 
 __all__ = ["CrossModalRetriever"]
@@ -455,12 +455,16 @@ class CrossModalRetriever(BaseEstimator):
 
     def _tile_scores(self, q, q_sq_norms, start, stop, out):
         """``similarity(q, gallery_[start:stop])`` with numpy, into ``out``."""
-        S = np.matmul(q, self.gallery_[start:stop].T, out=out)
-        if self.metric == "euclidean":
-            S *= 2.0
-            S -= q_sq_norms[:, None]
-            S -= self._gallery_sq_norms[None, start:stop]
-        return S
+        euclidean = self.metric == "euclidean"
+        return similarity(
+            q,
+            self.gallery_[start:stop],
+            self.metric,
+            prepared=True,
+            q_sq=q_sq_norms,
+            g_sq=self._gallery_sq_norms[start:stop] if euclidean else None,
+            out=out,
+        )
 
     def _numpy_candidates(self, Q, q_sq_norms, keep, rows):
         n_gallery = self.gallery_.shape[0]
