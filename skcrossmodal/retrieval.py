@@ -21,27 +21,21 @@ from sklearn_compat.base import _fit_context
 
 from ._frame import check_finite, modality_slices, split_modalities
 from ._optional import import_optional
-from ._similarity import SIMILARITY_METRICS, prepare, similarity
+from ._similarity import (
+    SIMILARITY_METRICS,
+    prepare,
+    sort_candidates,
+    tile_columns,
+    top_k_batch_rows,
+    top_k_candidates,
+    top_k_similarity,
+)
 from ._torch import import_torch
 
 __all__ = ["CrossModalRetriever"]
 
-# Largest number of entries of one query x gallery score tile: 16 MiB of float32.
-TILE_ENTRIES = 2**22
-# Queries scored together when batch_size="auto".
-AUTO_BATCH_ROWS = 1024
-# Width of the column chunks whose maxima pre-select top-k candidates.
-CHUNK_COLUMNS = 64
-
-
 def _resolve_backend(backend):
-    if backend != "auto":
-        return backend
-    try:
-        import_torch()
-    except ImportError:
-        return "numpy"
-    return "torch"
+    return "numpy" if backend == "auto" else backend
 
 
 def _n_threads(n_jobs):
@@ -84,15 +78,18 @@ class CrossModalRetriever(BaseEstimator):
         Number of queries scored together. Each query block is scored against
         gallery shards of ``max(n_neighbors + 1, 2**22 // batch_size)`` items,
         so one score tile holds about ``2**22`` entries (16 MiB in float32).
-        ``"auto"`` uses blocks of 1024 queries.
+        ``"auto"`` uses blocks of at most 1024 queries, as many blocks as a
+        multiple of the number of threads.
     backend : {"auto", "torch", "numpy", "faiss"}, default="auto"
-        Engine of the exact search. ``"torch"`` runs ``torch.mm`` and
-        ``torch.topk``, both multi-threaded on the CPU; ``"numpy"`` runs
-        ``numpy.matmul`` and ``numpy.argpartition`` over query blocks in a
-        thread pool; ``"faiss"`` uses a faiss index (``IndexFlatIP`` or
-        ``IndexFlatL2`` when ``index="flat"``). ``"auto"`` picks torch when
-        it is installed (the fastest here, see ``benchmarks/bench_retrieval.py``)
-        and numpy otherwise.
+        Engine of the exact search. ``"numpy"`` runs query blocks in a
+        thread pool, each with ``numpy.matmul`` on one BLAS thread and a
+        running top-k that screens each tile by the maxima of column groups
+        (see Notes); ``"torch"`` runs ``torch.mm`` and ``torch.topk``, both
+        multi-threaded; ``"faiss"`` uses a faiss index (``IndexFlatIP`` or
+        ``IndexFlatL2`` when ``index="flat"``). ``"auto"`` is numpy, the
+        fastest on the CPU (within 1.2x of faiss's time, see
+        ``benchmarks/bench_retrieval.py``) and the one without an optional
+        dependency.
     index : {"flat", "ivf"}, default="flat"
         Faiss index type, used with ``backend="faiss"`` only. ``"ivf"`` is an
         approximate ``IndexIVFFlat`` with ``nlist`` lists, of which ``nprobe``
@@ -140,8 +137,15 @@ class CrossModalRetriever(BaseEstimator):
     -----
     Results are exact and deterministic for every exact backend: they equal
     ranking the whole gallery by score, ties broken by the lower gallery row.
-    Each tile keeps ``n_neighbors + 1`` candidates, which tells whether a tie
+    Each query keeps ``n_neighbors + 1`` candidates, which tells whether a tie
     crosses the cut-off; only the rows where it does are rescored in full.
+
+    The numpy backend's selection costs little more than one pass over each
+    score tile: the maximum of every group of ``16`` columns is compared with
+    the query's current ``(n_neighbors + 1)``-th best score, and only the
+    groups that beat it are read again. After the first few tiles almost no
+    group does, whereas a selection (``argpartition``) over the whole tile
+    costs several times the pass.
 
     A pickled retriever holds its gallery: about ``n_gallery * n_components *
     itemsize`` bytes plus the ids (see ``docs/retrieval.md``). A flat faiss
@@ -425,89 +429,34 @@ class CrossModalRetriever(BaseEstimator):
         return scores, ids
 
     def _search_exact(self, Q, q_sq_norms, k):
-        n_gallery = self.gallery_.shape[0]
-        keep = min(k + 1, n_gallery)
-        if self.backend_ == "faiss":
-            scores, indices = self._faiss_candidates(Q, keep)
-        else:
-            rows = self._batch_rows(Q.shape[0])
-            block_candidates = (
-                self._torch_candidates if self.backend_ == "torch" else self._numpy_candidates
-            )
-            scores, indices = block_candidates(Q, q_sq_norms, keep, rows)
-        scores, indices = _sort_candidates(scores, indices)
-        if keep > k:
-            boundary_tie = scores[:, k] == scores[:, k - 1]
-            if boundary_tie.any():
-                rows = np.flatnonzero(boundary_tie)
-                scores[rows, :k], indices[rows, :k] = self._exact_rows(
-                    Q[rows], None if q_sq_norms is None else q_sq_norms[rows], k
-                )
-        return scores[:, :k], indices[:, :k]
-
-    def _batch_rows(self, n_queries):
-        if self.batch_size == "auto":
-            return min(n_queries, AUTO_BATCH_ROWS)
-        return min(n_queries, int(self.batch_size))
-
-    def _shard_columns(self, rows, keep):
-        return max(keep, TILE_ENTRIES // rows)
-
-    def _tile_scores(self, q, q_sq_norms, start, stop, out):
-        """``similarity(q, gallery_[start:stop])`` with numpy, into ``out``."""
-        euclidean = self.metric == "euclidean"
-        return similarity(
-            q,
-            self.gallery_[start:stop],
+        candidates = {
+            "numpy": self._numpy_candidates,
+            "torch": self._torch_candidates,
+            "faiss": self._faiss_candidates,
+        }[self.backend_]
+        return top_k_similarity(
+            Q,
+            self.gallery_,
+            k,
             self.metric,
-            prepared=True,
             q_sq=q_sq_norms,
-            g_sq=self._gallery_sq_norms[start:stop] if euclidean else None,
-            out=out,
+            g_sq=self._gallery_sq_norms,
+            candidates=lambda keep: candidates(Q, q_sq_norms, keep),
         )
 
-    def _numpy_candidates(self, Q, q_sq_norms, keep, rows):
-        n_gallery = self.gallery_.shape[0]
-        cols = self._shard_columns(rows, keep)
-
-        def block(start):
-            stop = min(start + rows, Q.shape[0])
-            q = Q[start:stop]
-            q_sq = None if q_sq_norms is None else q_sq_norms[start:stop]
-            buffer = np.empty(q.shape[0] * min(cols, n_gallery), dtype=Q.dtype)
-            best_scores = best_indices = None
-            for g_start in range(0, n_gallery, cols):
-                g_stop = min(g_start + cols, n_gallery)
-                tile = buffer[: q.shape[0] * (g_stop - g_start)]
-                S = self._tile_scores(
-                    q, q_sq, g_start, g_stop, tile.reshape(q.shape[0], -1)
-                )
-                idx = _top_columns(S, min(keep, g_stop - g_start))
-                scores = np.take_along_axis(S, idx, axis=1)
-                idx += g_start
-                best_scores, best_indices = _merge(best_scores, best_indices, scores, idx, keep)
-            return best_scores, best_indices
-
-        starts = range(0, Q.shape[0], rows)
-        n_threads = _n_threads(self.n_jobs) or joblib.cpu_count()
-        n_threads = min(n_threads, len(starts))
-        if n_threads == 1:
-            results = [block(start) for start in starts]
-        else:
-            from threadpoolctl import threadpool_limits
-
-            # One BLAS thread per block; the blocks themselves run in parallel,
-            # numpy's matmul and argpartition releasing the GIL.
-            with threadpool_limits(limits=1, user_api="blas"):
-                results = joblib.Parallel(n_jobs=n_threads, require="sharedmem")(
-                    joblib.delayed(block)(start) for start in starts
-                )
-        return (
-            np.concatenate([r[0] for r in results]),
-            np.concatenate([r[1] for r in results]),
+    def _numpy_candidates(self, Q, q_sq_norms, keep):
+        return top_k_candidates(
+            Q,
+            self.gallery_,
+            keep,
+            self.metric,
+            q_sq=q_sq_norms,
+            g_sq=self._gallery_sq_norms,
+            batch_size=self.batch_size,
+            n_threads=_n_threads(self.n_jobs) or joblib.cpu_count(),
         )
 
-    def _torch_candidates(self, Q, q_sq_norms, keep, rows):
+    def _torch_candidates(self, Q, q_sq_norms, keep):
         torch = import_torch("CrossModalRetriever(backend='torch')")
         n_threads = _n_threads(self.n_jobs)
         previous_threads = torch.get_num_threads()
@@ -515,13 +464,15 @@ class CrossModalRetriever(BaseEstimator):
             torch.set_num_threads(n_threads)
         try:
             with torch.inference_mode():
-                return self._torch_candidates_inner(torch, Q, q_sq_norms, keep, rows)
+                return self._torch_candidates_inner(
+                    torch, Q, q_sq_norms, keep, top_k_batch_rows(Q.shape[0], self.batch_size)
+                )
         finally:
             torch.set_num_threads(previous_threads)
 
     def _torch_candidates_inner(self, torch, Q, q_sq_norms, keep, rows):
         n_gallery = self.gallery_.shape[0]
-        cols = self._shard_columns(rows, keep)
+        cols = tile_columns(rows, keep)
         G = torch.from_numpy(self.gallery_)
         if not Q.flags.writeable or not Q.flags.c_contiguous:
             Q = np.array(Q, order="C")  # torch.from_numpy needs a writable buffer
@@ -558,37 +509,6 @@ class CrossModalRetriever(BaseEstimator):
                     best_indices = torch.gather(best_indices, 1, which)
             scores[start:stop] = best_scores.numpy()
             indices[start:stop] = best_indices.numpy()
-        return scores, indices
-
-    def _exact_rows(self, Q, q_sq_norms, k):
-        """Top-k of a few query rows by full rescoring, ties to the lower row.
-
-        Used for the rows where a tie crosses the top-k cut-off, so that the
-        result does not depend on how a selection routine orders equal scores.
-        """
-        n_gallery = self.gallery_.shape[0]
-        rows = max(1, TILE_ENTRIES // n_gallery)
-        gallery = self.gallery_
-        scores = np.empty((Q.shape[0], k), dtype=gallery.dtype)
-        indices = np.empty((Q.shape[0], k), dtype=np.int64)
-        for start in range(0, Q.shape[0], rows):
-            stop = min(start + rows, Q.shape[0])
-            q_sq = None if q_sq_norms is None else q_sq_norms[start:stop]
-            S = self._tile_scores(
-                Q[start:stop].astype(gallery.dtype, copy=False),
-                q_sq,
-                0,
-                n_gallery,
-                np.empty((stop - start, n_gallery), dtype=gallery.dtype),
-            )
-            kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
-            for r, (row, threshold) in enumerate(zip(S, kth)):
-                above = np.flatnonzero(row > threshold)
-                tied = np.flatnonzero(row == threshold)[: k - above.size]
-                chosen = np.concatenate([above, tied])
-                order = np.lexsort((chosen, -row[chosen]))
-                indices[start + r] = chosen[order]
-                scores[start + r] = row[chosen[order]]
         return scores, indices
 
     # ---------------------------------------------------------------- faiss
@@ -632,7 +552,7 @@ class CrossModalRetriever(BaseEstimator):
         finally:
             faiss.omp_set_num_threads(previous)
 
-    def _faiss_candidates(self, Q, keep):
+    def _faiss_candidates(self, Q, q_sq_norms, keep):
         faiss = self._faiss()
         with self._faiss_threads(faiss):
             distances, indices = self.index_.search(
@@ -643,9 +563,9 @@ class CrossModalRetriever(BaseEstimator):
 
     def _search_ivf(self, Q, k):
         self.index_.nprobe = self.nprobe
-        scores, indices = self._faiss_candidates(Q, k)
+        scores, indices = self._faiss_candidates(Q, None, k)
         scores[indices < 0] = -np.inf
-        return _sort_candidates(scores, indices)
+        return sort_candidates(scores, indices)
 
     def __getstate__(self):
         state = dict(super().__getstate__())
@@ -698,63 +618,3 @@ class CrossModalRetriever(BaseEstimator):
         return float(
             mean_average_precision(Q, T, y, y, metric=self.metric)
         )
-
-
-def _top_columns(S, keep):
-    """Columns of the ``keep`` highest entries of each row of ``S``, unordered.
-
-    Exact shortcut for a wide tile: the ``keep`` highest entries of a row lie
-    in the ``keep`` column chunks with the highest maxima (a chunk left out has
-    a maximum no higher than ``keep`` chosen chunks, each holding an entry at
-    least as high), so one vectorised max per chunk and a selection among
-    ``keep * CHUNK_COLUMNS`` entries replace a selection over the whole row.
-    With ties the set of values is still exact; ``_search_exact`` rescores the
-    rows whose cut-off is tied.
-    """
-    n_rows, width = S.shape
-    n_chunks = width // CHUNK_COLUMNS
-    if n_chunks <= 4 * keep:
-        return np.argpartition(S, width - keep, axis=1)[:, width - keep :]
-    body = n_chunks * CHUNK_COLUMNS
-    chunks = S[:, :body].reshape(n_rows, n_chunks, CHUNK_COLUMNS)
-    best_chunks = np.argpartition(chunks.max(axis=2), n_chunks - keep, axis=1)
-    best_chunks = best_chunks[:, -keep:]
-    values = chunks[np.arange(n_rows)[:, None], best_chunks].reshape(n_rows, -1)
-    chosen = np.argpartition(values, values.shape[1] - keep, axis=1)[:, -keep:]
-    columns = (
-        np.take_along_axis(best_chunks, chosen // CHUNK_COLUMNS, axis=1) * CHUNK_COLUMNS
-        + chosen % CHUNK_COLUMNS
-    )
-    if body == width:
-        return columns
-    # Columns past the last full chunk: merge them with the chunk candidates.
-    tail = np.broadcast_to(np.arange(body, width), (n_rows, width - body))
-    columns = np.hstack([columns, tail])
-    values = np.take_along_axis(S, columns, axis=1)
-    chosen = np.argpartition(values, values.shape[1] - keep, axis=1)[:, -keep:]
-    return np.take_along_axis(columns, chosen, axis=1)
-
-
-def _merge(best_scores, best_indices, scores, indices, keep):
-    """Keep the ``keep`` highest of two candidate sets (numpy)."""
-    if best_scores is None:
-        return scores, indices
-    scores = np.concatenate([best_scores, scores], axis=1)
-    indices = np.concatenate([best_indices, indices], axis=1)
-    if scores.shape[1] <= keep:
-        return scores, indices
-    width = scores.shape[1]
-    which = np.argpartition(scores, width - keep, axis=1)[:, width - keep :]
-    return (
-        np.take_along_axis(scores, which, axis=1),
-        np.take_along_axis(indices, which, axis=1),
-    )
-
-
-def _sort_candidates(scores, indices):
-    """Sort each row best first, equal scores by lower gallery row."""
-    order = np.lexsort((indices, -scores), axis=-1)
-    return (
-        np.take_along_axis(scores, order, axis=1),
-        np.take_along_axis(indices, order, axis=1),
-    )

@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import skcrossmodal.retrieval as retrieval_module
+import skcrossmodal._similarity as similarity_module
 from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
@@ -92,14 +92,14 @@ def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
 
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
 @pytest.mark.parametrize("metric", METRICS)
-@pytest.mark.parametrize("tile_entries", [retrieval_module.TILE_ENTRIES, 40])
+@pytest.mark.parametrize("tile_entries", [similarity_module.TILE_ENTRIES, 40])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_ties_are_broken_by_lower_gallery_row(
     tied_embeddings, backend, metric, tile_entries, dtype, monkeypatch
 ):
     _needs(backend)
     # A tile of 40 entries splits the gallery into many shards, exercising the merge.
-    monkeypatch.setattr(retrieval_module, "TILE_ENTRIES", tile_entries)
+    monkeypatch.setattr(similarity_module, "TILE_ENTRIES", tile_entries)
     Q, G = (a.astype(dtype) for a in tied_embeddings)
     for k in (1, 4, 10, 59):
         retriever = _retriever(
@@ -113,10 +113,12 @@ def test_ties_are_broken_by_lower_gallery_row(
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_chunked_preselection_matches_brute_force(metric, dtype, monkeypatch):
-    # Narrow chunks make the chunk-maximum pre-selection of the numpy backend
-    # run on a small gallery; repeated rows put ties across chunk boundaries.
-    monkeypatch.setattr(retrieval_module, "CHUNK_COLUMNS", 4)
+@pytest.mark.parametrize("group_size", [2, 4])
+def test_group_screening_matches_brute_force(metric, dtype, group_size, monkeypatch):
+    # Small groups and tiles make the group-maximum screening of the numpy
+    # backend run on a small gallery; repeated rows put ties across groups.
+    monkeypatch.setattr(similarity_module, "GROUP_SIZE", group_size)
+    monkeypatch.setattr(similarity_module, "TILE_ENTRIES", 17 * 50)
     rng = np.random.default_rng(1)
     Q = rng.integers(-2, 3, size=(17, 5)).astype(dtype)
     G = rng.integers(-2, 3, size=(30, 5)).astype(dtype)[rng.integers(0, 30, size=403)]
@@ -128,17 +130,27 @@ def test_chunked_preselection_matches_brute_force(metric, dtype, monkeypatch):
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
 
 
-def test_top_columns_selects_the_highest_values():
+def test_running_top_k_keeps_the_highest_values():
     rng = np.random.default_rng(0)
-    for _ in range(100):
-        n_rows, width = rng.integers(1, 8), rng.integers(1, 2000)
-        keep = int(rng.integers(1, min(width, 12) + 1))
-        S = np.round(rng.standard_normal((n_rows, width)), 1)  # many ties
-        columns = retrieval_module._top_columns(S, keep)
-        assert all(len(set(row)) == keep for row in columns)
+    for _ in range(200):
+        n_rows = int(rng.integers(1, 8))
+        widths = rng.integers(1, 700, size=rng.integers(1, 5))
+        keep = int(rng.integers(1, min(widths[0], 12) + 1))
+        tiles = [np.round(rng.standard_normal((n_rows, w)), 1) for w in widths]  # ties
+        if rng.random() < 0.3:  # ascending scores: every tile beats the last
+            tiles = [tile + 10 * i for i, tile in enumerate(tiles)]
+        top = similarity_module.RunningTopK(n_rows, keep, np.float64)
+        offset = 0
+        for tile in tiles:
+            top.push(tile, offset)
+            offset += tile.shape[1]
+        S = np.hstack(tiles)
+        assert all(len(set(row)) == keep for row in top.indices)
         np.testing.assert_array_equal(
-            np.sort(np.take_along_axis(S, columns, axis=1), axis=1),
-            np.sort(S, axis=1)[:, width - keep :],
+            np.take_along_axis(S, top.indices, axis=1), top.scores
+        )
+        np.testing.assert_array_equal(
+            np.sort(top.scores, axis=1), np.sort(S, axis=1)[:, S.shape[1] - keep :]
         )
 
 
@@ -184,15 +196,21 @@ def test_numpy_threads_give_the_same_result(embeddings):
     np.testing.assert_array_equal(results[0][0], results[1][0])
 
 
-def test_auto_backend_prefers_torch(embeddings):
+def test_auto_backend_is_numpy_and_loads_no_torch(embeddings):
+    import subprocess
+    import sys
+
     Q, G = embeddings
-    retriever = _retriever().fit(make_frame(image=G))
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        assert retriever.backend_ == "numpy"
-    else:
-        assert retriever.backend_ == "torch"
+    assert _retriever().fit(make_frame(image=G)).backend_ == "numpy"
+    code = (
+        "import sys, numpy as np\n"
+        "from skcrossmodal import make_frame\n"
+        "from skcrossmodal.retrieval import CrossModalRetriever\n"
+        "r = CrossModalRetriever(query='t', target='i').fit(make_frame(i=np.eye(3)))\n"
+        "r.search(make_frame(t=np.eye(3)))\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_ids_are_returned_instead_of_rows(embeddings):
