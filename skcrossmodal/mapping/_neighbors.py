@@ -6,13 +6,13 @@
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
-from .._similarity import iter_similarity_blocks
+from .._similarity import DEFAULT_BLOCK_ENTRIES, prepare, top_k_similarity
 from ._base import SharedSpaceMixin, validate_source_target
 from ._linear import _score_prediction
 
@@ -21,8 +21,9 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
     """Map a source item to the mean target of its nearest training sources.
 
     For each source row, the ``n_neighbors`` training rows whose source block
-    is most similar are found by exact search (one BLAS matrix product per
-    block of query rows, memory bounded by ``batch_size``), and the row is
+    is most similar are found by the exact search of
+    :class:`~skcrossmodal.retrieval.CrossModalRetriever` (BLAS products of
+    bounded tiles and a running top-k, no loop over samples), and the row is
     mapped to the (weighted) mean of the target blocks paired with them. The
     shared space is the target's feature space: the target block passes
     through unchanged, so both blocks have ``n_target_features`` columns.
@@ -43,11 +44,12 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         Similarity of source rows; the distance is ``1 - cosine`` or the
         Euclidean distance.
     batch_size : int or "auto", default="auto"
-        Query rows scored per block; ``"auto"`` bounds a block at 2**23
-        similarities (64 MiB).
+        Query rows scored per block, against tiles of about 2**22 training
+        rows x queries; ``"auto"`` uses blocks of at most 1024 rows.
     n_jobs : int, default=None
-        Number of threads scoring blocks of queries in parallel (BLAS releases
-        the GIL). None means 1 unless in a joblib context.
+        Number of threads scoring blocks of queries in parallel, each with one
+        BLAS thread (numpy releases the GIL). None means 1 unless in a joblib
+        context: one block at a time, with a multi-threaded BLAS.
 
     Attributes
     ----------
@@ -152,44 +154,33 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         distances : ndarray of shape (n_queries, n_neighbors)
             ``1 - cosine`` or Euclidean distance to each neighbour.
         indices : ndarray of shape (n_queries, n_neighbors)
-            Their training row indices.
+            Their training row indices; equally close rows are ordered by
+            row index.
         """
         check_is_fitted(self)
         source = np.asarray(source, dtype=np.float64)
-        n_jobs = effective_n_jobs(self.n_jobs)
-        chunks = np.array_split(np.arange(source.shape[0]), max(1, min(n_jobs, len(source))))
-        results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(self._kneighbors_chunk)(source[chunk]) for chunk in chunks
+        queries, q_sq = prepare(source, self.metric)
+        gallery, g_sq = prepare(self.source_fit_, self.metric)
+        similarities, indices = top_k_similarity(
+            queries,
+            gallery,
+            self.n_neighbors,
+            self.metric,
+            q_sq=q_sq,
+            g_sq=g_sq,
+            batch_size=self.batch_size,
+            n_threads=effective_n_jobs(self.n_jobs),
         )
-        distances = np.concatenate([d for d, _ in results])
-        indices = np.concatenate([i for _, i in results])
-        return distances, indices
-
-    def _kneighbors_chunk(self, queries):
-        k = self.n_neighbors
-        distances = np.empty((queries.shape[0], k))
-        indices = np.empty((queries.shape[0], k), dtype=np.intp)
-        for start, stop, similarity in iter_similarity_blocks(
-            queries, self.source_fit_, self.metric, self.batch_size
-        ):
-            rows = np.arange(stop - start)[:, None]
-            if k < similarity.shape[1]:
-                top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-            else:
-                top = np.broadcast_to(np.arange(k), (stop - start, k))
-            best = similarity[rows, top]
-            order = np.argsort(-best, axis=1, kind="stable")
-            top, best = top[rows, order], best[rows, order]
-            indices[start:stop] = top
-            if self.metric == "cosine":
-                distances[start:stop] = 1.0 - best
-            else:
-                # Recompute the k distances directly: the expansion used for
-                # the search loses the exact zero of a duplicated row.
-                differences = queries[start:stop, None, :] - self.source_fit_[top]
-                distances[start:stop] = np.sqrt(
-                    np.einsum("qkf,qkf->qk", differences, differences)
-                )
+        if self.metric == "cosine":
+            return 1.0 - similarities, indices
+        # Recompute the k distances directly: the expansion used for the
+        # search loses the exact zero of a duplicated row.
+        distances = np.empty(indices.shape)
+        step = max(1, DEFAULT_BLOCK_ENTRIES // (indices.shape[1] * source.shape[1]))
+        for start in range(0, source.shape[0], step):
+            block = slice(start, start + step)
+            differences = source[block, None, :] - self.source_fit_[indices[block]]
+            distances[block] = np.sqrt(np.einsum("qkf,qkf->qk", differences, differences))
         return distances, indices
 
     def _predict_target(self, source):
