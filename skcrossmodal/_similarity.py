@@ -8,9 +8,11 @@ top-k search over it, used by :mod:`skcrossmodal.metrics`,
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-import joblib
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 SIMILARITY_METRICS = ("cosine", "dot", "euclidean")
 
@@ -22,6 +24,9 @@ TILE_ENTRIES = 2**22
 AUTO_BATCH_ROWS = 1024
 # Columns per group whose maximum screens a score tile (see RunningTopK).
 GROUP_SIZE = 16
+# Cost of gathering one entry of a passing group, in passes over one entry:
+# above 1 / GATHER_COST of the tile in passing groups, rescan the whole tile.
+GATHER_COST = 32
 
 
 def check_similarity_metric(metric):
@@ -121,6 +126,12 @@ def tile_columns(n_rows, keep):
     return max(keep, TILE_ENTRIES // n_rows)
 
 
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """numpy's BLAS, found once: scanning the loaded libraries costs ~5 ms."""
+    return ThreadpoolController()
+
+
 def top_k_candidates(
     Q, G, keep, metric, *, q_sq=None, g_sq=None, batch_size="auto", n_threads=1
 ):
@@ -136,26 +147,26 @@ def top_k_candidates(
     n_gallery = G.shape[0]
     rows = top_k_batch_rows(Q.shape[0], batch_size, n_threads)
     cols = tile_columns(rows, keep)
+    euclidean = metric == "euclidean"
+    if euclidean:
+        # Within a query row, q.g - |g|^2 / 2 ranks as -|q - g|^2 does (it is
+        # half of it plus |q|^2 / 2) and costs one pass over a tile, not three.
+        half_g_sq = g_sq / 2
 
     def block(start):
         stop = min(start + rows, Q.shape[0])
         q = Q[start:stop]
-        block_q_sq = None if q_sq is None else q_sq[start:stop]
         buffer = np.empty(q.shape[0] * min(cols, n_gallery), dtype=Q.dtype)
         top = RunningTopK(q.shape[0], keep, Q.dtype)
         for g_start in range(0, n_gallery, cols):
             g_stop = min(g_start + cols, n_gallery)
             tile = buffer[: q.shape[0] * (g_stop - g_start)].reshape(q.shape[0], -1)
-            S = similarity(
-                q,
-                G[g_start:g_stop],
-                metric,
-                prepared=True,
-                q_sq=block_q_sq,
-                g_sq=None if g_sq is None else g_sq[g_start:g_stop],
-                out=tile,
-            )
+            S = np.matmul(q, G[g_start:g_stop].T, out=tile)
+            if euclidean:
+                S -= half_g_sq[g_start:g_stop]
             top.push(S, g_start)
+        if euclidean:
+            return 2.0 * top.scores - q_sq[start:stop, None], top.indices
         return top.scores, top.indices
 
     starts = range(0, Q.shape[0], rows)
@@ -163,10 +174,11 @@ def top_k_candidates(
     if n_threads == 1:
         results = [block(start) for start in starts]
     else:
-        with threadpool_limits(limits=1, user_api="blas"):
-            results = joblib.Parallel(n_jobs=n_threads, require="sharedmem")(
-                joblib.delayed(block)(start) for start in starts
-            )
+        with (
+            _blas_controller().limit(limits=1, user_api="blas"),
+            ThreadPoolExecutor(n_threads) as pool,
+        ):
+            results = list(pool.map(block, starts))
     return (
         np.concatenate([scores for scores, _ in results]),
         np.concatenate([indices for _, indices in results]),
@@ -279,19 +291,22 @@ class RunningTopK:
         return np.partition(maxima, n_groups - self.keep, axis=1)[:, n_groups - self.keep]
 
     def _candidates(self, S):
-        """Rows, columns and values of the entries of ``S`` that may enter."""
+        """Rows (sorted), columns and values of the entries of ``S`` that may enter."""
         n_rows, width = S.shape
         stride = width // GROUP_SIZE
         if stride < self.keep:  # a narrow tile: screen every entry
-            bounds = self._lower_bounds(None)
-            rows, columns = np.nonzero(S >= bounds[:, None])
-            return rows, columns, S[rows, columns]
+            return _entries_at_least(S, self._lower_bounds(None))
         body = stride * GROUP_SIZE
         maxima = S[:, :body].reshape(n_rows, GROUP_SIZE, stride).max(axis=1)
         bounds = self._lower_bounds(maxima)
-        group_rows, groups = np.divmod(np.flatnonzero(maxima >= bounds[:, None]), stride)
+        passing = np.flatnonzero(maxima >= bounds[:, None])
+        if passing.size * GROUP_SIZE * GATHER_COST > S.size:
+            # Many groups pass (the first tiles): a group's entries lie on
+            # different cache lines, so one more pass over the tile is cheaper.
+            return _entries_at_least(S, bounds)
+        group_rows, groups = np.divmod(passing, stride)
         columns = groups[:, None] + stride * np.arange(GROUP_SIZE)
-        values = np.take(S.ravel(), columns + (group_rows * width)[:, None])
+        values = np.take(S, columns + (group_rows * width)[:, None])
         hit = values >= bounds[group_rows, None]
         rows = np.broadcast_to(group_rows[:, None], columns.shape)[hit]
         columns, values = columns[hit], values[hit]
@@ -327,6 +342,13 @@ class RunningTopK:
         self.indices[touched] = np.take_along_axis(indices, best, axis=1)
         if self.cutoff is not None:
             self.cutoff[touched] = self.scores[touched].min(axis=1)
+
+
+def _entries_at_least(S, bounds):
+    """Rows (sorted), columns and values of the entries of ``S`` at least ``bounds``."""
+    flat = np.flatnonzero(S >= bounds[:, None])
+    rows, columns = np.divmod(flat, S.shape[1])
+    return rows, columns, np.take(S, flat)
 
 
 def sort_candidates(scores, indices):

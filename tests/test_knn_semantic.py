@@ -68,6 +68,7 @@ def test_knn_matches_brute_force_and_sklearn(metric, weights, batch_size):
     ref_distances, ref_indices = reference.kneighbors(queries)
     np.testing.assert_array_equal(indices, ref_indices)
     np.testing.assert_allclose(distances, ref_distances, atol=1e-7)
+    np.testing.assert_array_equal(mapper.kneighbors(queries, return_distance=False), indices)
 
 
 def test_knn_distance_weights_exact_match_takes_all_weight():

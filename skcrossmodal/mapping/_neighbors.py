@@ -141,18 +141,21 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         self.n_components_ = self.target_fit_.shape[1]
         return self
 
-    def kneighbors(self, source):
+    def kneighbors(self, source, return_distance=True):
         """Nearest training rows of each source row, closest first.
 
         Parameters
         ----------
         source : ndarray of shape (n_queries, n_source_features)
             Source block.
+        return_distance : bool, default=True
+            Whether to return the distances as well.
 
         Returns
         -------
         distances : ndarray of shape (n_queries, n_neighbors)
-            ``1 - cosine`` or Euclidean distance to each neighbour.
+            ``1 - cosine`` or Euclidean distance to each neighbour. Only
+            when ``return_distance=True``.
         indices : ndarray of shape (n_queries, n_neighbors)
             Their training row indices; equally close rows are ordered by
             row index.
@@ -171,6 +174,8 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
             batch_size=self.batch_size,
             n_threads=effective_n_jobs(self.n_jobs),
         )
+        if not return_distance:
+            return indices
         if self.metric == "cosine":
             return 1.0 - similarities, indices
         # Recompute the k distances directly: the expansion used for the
@@ -184,10 +189,11 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         return distances, indices
 
     def _predict_target(self, source):
+        if self.weights == "uniform":
+            indices = self.kneighbors(source, return_distance=False)
+            return self.target_fit_[indices].mean(axis=1)
         distances, indices = self.kneighbors(source)
         neighbours = self.target_fit_[indices]
-        if self.weights == "uniform":
-            return neighbours.mean(axis=1)
         with np.errstate(divide="ignore"):
             weights = 1.0 / distances
         exact = ~np.isfinite(weights)
