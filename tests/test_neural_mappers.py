@@ -448,3 +448,14 @@ def test_cuda_fit_pickles_and_matches_cpu_quality():
         restored.transform(X).to_numpy(), gpu.transform(X).to_numpy()
     )
     assert gpu.score(X) == pytest.approx(cpu.score(X), abs=0.1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates CUDA on a CPU machine")
+@pytest.mark.parametrize("make_mapper", [_small_mlp, _small_contrastive])
+def test_auto_device_picks_up_cuda_when_it_exists(make_mapper, monkeypatch):
+    # No GPU here: make torch report one, and check that device="auto" sends
+    # the training data to it, which then fails (there is no driver).
+    X = _paired_data(n_samples=40)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises((RuntimeError, AssertionError), match="(?i)cuda|nvidia"):
+        make_mapper(device="auto").fit(X)
