@@ -14,8 +14,8 @@ Both mAP over the full ranking (Rasiwasia et al. 2010, Table 4) and the
 beside the published rows. Then the "beyond" section composes pipelines from
 library parts (a chi-squared KernelCCA on the histograms, semantic layers on
 Hellinger-mapped features), ranking class posteriors by dot product. The torch
-mappers (MLPMapper, ContrastiveMapper) are fitted with fixed hyperparameters
-(no grid: CPU time).
+mappers (MLPMapper, ContrastiveMapper) are tuned like the others, on the CPU
+with a fixed seed.
 
 Usage: ``python benchmarks/bench_wikipedia.py [--quick] [--no-neural]``
 (``--quick``: one small grid per mapper, a smoke run).
@@ -114,20 +114,28 @@ def mapper_grid(quick, neural):
     if neural:
         from skcrossmodal.mapping import ContrastiveMapper, MLPMapper
 
+        mlp_grid = (
+            {"hidden_layer_sizes": [(128,)], "alpha": [1e-4]} if quick
+            else {"hidden_layer_sizes": [(128,), (512,)], "alpha": [1e-4, 1e-2]}
+        )
         entries += [
             (
-                "MLPMapper image->text",
-                MLPMapper("image", "text", loss="cosine", max_iter=30 if quick else 100,
+                f"MLPMapper {source}->{target}",
+                MLPMapper(source, target, loss="cosine", max_iter=30 if quick else 100,
                           random_state=0, device="cpu"),
-                {"hidden_layer_sizes": [(128,)]},
-            ),
+                mlp_grid,
+            )
+            for source, target in (("image", "text"), ("text", "image"))
+        ]
+        entries.append(
             (
-                "ContrastiveMapper (supervised)",
-                ContrastiveMapper(n_components=16, supervised=True, temperature=0.1,
+                "ContrastiveMapper",
+                ContrastiveMapper(n_components=16, hidden_layer_sizes=(128,),
                                   max_iter=30 if quick else 100, random_state=0, device="cpu"),
-                {"hidden_layer_sizes": [(128,)]},
-            ),
-        ]  # fmt: skip
+                {"temperature": [0.1], "supervised": [True]} if quick
+                else {"temperature": [0.05, 0.1, 0.3], "supervised": [False, True]},
+            )
+        )
     return entries
 
 
