@@ -6,7 +6,6 @@
 from numbers import Real
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
@@ -351,7 +350,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
             mean = block.mean(axis=0)
             centred = block - mean
             if block.shape[1] > n_components:
-                _, _, Vt = linalg.svd(centred, full_matrices=False, check_finite=False)
+                _, _, Vt = np.linalg.svd(centred, full_matrices=False)
                 projection = Vt[:n_components].T
                 # Deterministic signs: the largest loading of each direction positive.
                 signs = np.sign(projection[np.argmax(np.abs(projection), axis=0),
@@ -362,7 +361,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
             self.mean_[modality], self.projection_[modality] = mean, projection
             reduced[modality] = centred @ projection
         A, B = reduced[self.source], reduced[self.target]
-        U, singular_values, Vt = linalg.svd(A.T @ B, check_finite=False)
+        U, singular_values, Vt = np.linalg.svd(A.T @ B)
         self.rotation_ = U @ Vt
         if self.scaling:
             norm = np.sum(A * A)

@@ -194,12 +194,9 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         )
         whitening = linalg.block_diag(*whitenings)
         whitened = whitening.T @ covariance @ whitening
-        total_rank = whitened.shape[0]
         k = self.n_components
-        eigenvalues, eigenvectors = linalg.eigh(
-            whitened, subset_by_index=[total_rank - k, total_rank - 1]
-        )
-        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+        eigenvalues, eigenvectors = np.linalg.eigh(whitened)
+        eigenvalues, eigenvectors = eigenvalues[::-1][:k], eigenvectors[:, ::-1][:, :k]
 
         rank_edges = np.cumsum([0] + ranks)
         weights = []

@@ -6,7 +6,6 @@
 from numbers import Integral
 
 import numpy as np
-from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
@@ -145,9 +144,7 @@ class PLS(SharedSpaceMixin, BaseEstimator):
             self.mean_[modality], self.scale_[modality] = mean, std
             standardised.append((block - mean) / std)
         cross_covariance = standardised[0].T @ standardised[1] / (n_samples - 1)
-        U, singular_values, Vt = linalg.svd(
-            cross_covariance, full_matrices=False, check_finite=False
-        )
+        U, singular_values, Vt = np.linalg.svd(cross_covariance, full_matrices=False)
         k = self.n_components
         U, Vt = svd_flip(U[:, :k], Vt[:k])
         self.n_components_ = k
