@@ -306,6 +306,19 @@ def test_word2vec_deterministic_with_seed():
     np.testing.assert_array_equal(d, e.fit_transform(documents))
 
 
+def test_word2vec_verbose_reports_each_epoch_and_changes_nothing(capsys):
+    documents, _ = _corpus()
+    params = dict(vector_size=6, epochs=3, random_state=0)
+    quiet = Word2VecVectorizer(**params).fit_transform(documents)
+    assert capsys.readouterr().err == ""
+    loud = Word2VecVectorizer(verbose=1, **params).fit_transform(documents)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        f"[Word2VecVectorizer] epoch {i}/3" for i in (1, 2, 3)
+    ]
+    np.testing.assert_array_equal(quiet, loud)
+
+
 def test_word2vec_pools_its_trained_vectors():
     documents, _ = _corpus()
     vectorizer = Word2VecVectorizer(vector_size=8, epochs=2, random_state=0)

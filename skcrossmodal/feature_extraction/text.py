@@ -15,6 +15,8 @@ tokens looked up by a 64-bit hash of their bytes, verified against the key
 
 import os
 import re
+import sys
+import time
 import warnings
 from itertools import chain, repeat
 from numbers import Integral, Real
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from gensim.models import KeyedVectors
+from gensim.models.callbacks import CallbackAny2Vec
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -569,6 +572,9 @@ class Word2VecVectorizer(_WordVectorPooling):
         The ``a`` of SIF weighting; Arora et al. recommend 1e-3 to 1e-4.
     random_state : int, RandomState instance or None, default=None
         Seeds gensim's initialisation, negative sampling and down-sampling.
+    verbose : int, default=0
+        When positive, print the progress of training (one line per epoch,
+        with the elapsed time) to stderr.
 
     Attributes
     ----------
@@ -606,6 +612,7 @@ class Word2VecVectorizer(_WordVectorPooling):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "workers": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     _feature_prefix = "w2v"
@@ -624,6 +631,7 @@ class Word2VecVectorizer(_WordVectorPooling):
         lowercase=True,
         sif_alpha=1e-3,
         random_state=None,
+        verbose=0,
     ):
         self.vector_size = vector_size
         self.window = window
@@ -637,6 +645,7 @@ class Word2VecVectorizer(_WordVectorPooling):
         self.lowercase = lowercase
         self.sif_alpha = sif_alpha
         self.random_state = random_state
+        self.verbose = verbose
 
     def _fit_word_vectors(self, documents):
         from gensim.models import Word2Vec
@@ -667,8 +676,32 @@ class Word2VecVectorizer(_WordVectorPooling):
                 f"{sum(map(len, tokenized))}); lower min_count or check the "
                 "tokenizer/token_pattern."
             )
-        model.train(sentences, total_examples=model.corpus_count, epochs=self.epochs)
+        callbacks = [_EpochProgress(self.epochs)] if self.verbose else []
+        model.train(
+            sentences,
+            total_examples=model.corpus_count,
+            epochs=self.epochs,
+            callbacks=callbacks,
+        )
         return model.wv
+
+
+class _EpochProgress(CallbackAny2Vec):
+    """Gensim callback printing one line per finished training epoch."""
+
+    def __init__(self, n_epochs):
+        self.n_epochs = n_epochs
+        self.epoch = 0
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, model):
+        self.epoch += 1
+        print(
+            f"[Word2VecVectorizer] epoch {self.epoch}/{self.n_epochs}: "
+            f"{len(model.wv)} words, {time.perf_counter() - self.start:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class KeyedVectorsVectorizer(_WordVectorPooling):
