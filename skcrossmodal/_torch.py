@@ -613,7 +613,6 @@ def to_device(tensor, device, *, memory_format=None):
     >>> batch.is_contiguous(memory_format=torch.channels_last)
     True
     """
-    torch = import_torch()
     if device.type == "cuda" and tensor.device.type == "cpu":
         if not tensor.is_pinned():
             tensor = tensor.pin_memory()
