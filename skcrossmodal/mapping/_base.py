@@ -3,6 +3,8 @@
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
@@ -154,3 +156,22 @@ def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_sampl
             f"{list(blocks)}. Choose two with modalities=(a, b)."
         )
     return blocks
+
+
+def mean_paired_correlation(variates):
+    """Pearson correlation of paired variates, averaged over pairs and components.
+
+    ``variates`` is a list of arrays of shape (n_samples, n_components), one per
+    modality. For each component the correlation of every pair of modalities
+    is taken; a constant variate counts as correlation 0.
+    """
+    centred = [v - v.mean(axis=0) for v in variates]
+    norms = [np.linalg.norm(v, axis=0) for v in centred]
+    correlations = []
+    for i, j in combinations(range(len(centred)), 2):
+        covariance = np.einsum("ij,ij->j", centred[i], centred[j])
+        denominator = norms[i] * norms[j]
+        correlation = np.zeros_like(covariance)
+        np.divide(covariance, denominator, out=correlation, where=denominator > 0)
+        correlations.append(correlation)
+    return float(np.mean(correlations))

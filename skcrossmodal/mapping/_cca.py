@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, validate_paired_blocks
+from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
 
 
 class CCASolution(NamedTuple):
@@ -477,17 +477,4 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         blocks = validate_paired_blocks(
             self, X, reset=False, exactly_two=True, ensure_min_samples=2
         )
-        blocks = list(blocks.values())
-        variates_a, variates_b = (
-            block @ weights - offset
-            for block, (weights, offset) in zip(
-                blocks, self._projections(self.modalities_), strict=True
-            )
-        )
-        variates_a = variates_a - variates_a.mean(axis=0)
-        variates_b = variates_b - variates_b.mean(axis=0)
-        covariance = np.einsum("ij,ij->j", variates_a, variates_b)
-        norms = np.linalg.norm(variates_a, axis=0) * np.linalg.norm(variates_b, axis=0)
-        correlations = np.zeros_like(covariance)
-        np.divide(covariance, norms, out=correlations, where=norms > 0)
-        return float(np.mean(correlations))
+        return mean_paired_correlation(list(self._embed(blocks).values()))

@@ -16,9 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, validate_paired_blocks
+from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
 from ._cca import _cca_from_covariances
-from ._mcca import _mean_paired_correlation
 
 KERNELS = ("linear", "poly", "rbf", "laplacian", "chi2")
 
@@ -411,4 +410,4 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         """
         check_is_fitted(self)
         blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
-        return _mean_paired_correlation(list(self._embed(blocks).values()))
+        return mean_paired_correlation(list(self._embed(blocks).values()))

@@ -14,27 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, validate_paired_blocks
+from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
 from ._cca import _whitening
-
-
-def _mean_paired_correlation(variates):
-    """Pearson correlation of paired variates, averaged over pairs and components.
-
-    ``variates`` is a list of arrays of shape (n_samples, n_components), one per
-    modality. For each component the correlation of every pair of modalities
-    is taken; a constant variate counts as correlation 0.
-    """
-    centred = [v - v.mean(axis=0) for v in variates]
-    norms = [np.linalg.norm(v, axis=0) for v in centred]
-    correlations = []
-    for i, j in combinations(range(len(centred)), 2):
-        covariance = np.einsum("ij,ij->j", centred[i], centred[j])
-        denominator = norms[i] * norms[j]
-        correlation = np.zeros_like(covariance)
-        np.divide(covariance, denominator, out=correlation, where=denominator > 0)
-        correlations.append(correlation)
-    return float(np.mean(correlations))
 
 
 def _joint_covariance(blocks):
@@ -251,4 +232,4 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         """
         check_is_fitted(self)
         blocks = validate_paired_blocks(self, X, reset=False, exactly_two=False)
-        return _mean_paired_correlation(list(self._embed(blocks).values()))
+        return mean_paired_correlation(list(self._embed(blocks).values()))

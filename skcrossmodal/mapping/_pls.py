@@ -13,8 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, validate_paired_blocks
-from ._mcca import _mean_paired_correlation
+from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
 
 
 class PLS(SharedSpaceMixin, BaseEstimator):
@@ -179,4 +178,4 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         """
         check_is_fitted(self)
         blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
-        return _mean_paired_correlation(list(self._embed(blocks).values()))
+        return mean_paired_correlation(list(self._embed(blocks).values()))
