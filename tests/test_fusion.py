@@ -586,13 +586,8 @@ def _mlp(**params):
 
 
 @pytest.fixture
-def one_torch_thread():
-    """Small networks train faster on one thread (and do not oversubscribe CI)."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def needs_torch():
+    pytest.importorskip("torch")
 
 
 _MLP_NEEDS_TABLE = _NEEDS_TABLE | (
@@ -616,7 +611,7 @@ def test_mlp_fusion_sklearn_compatible(estimator, check):
 
 
 @pytest.mark.parametrize("fusion", ["concat", "gated", "lowrank_tensor"])
-def test_mlp_fusion_learns_and_predicts_from_either_modality(fusion, one_torch_thread):
+def test_mlp_fusion_learns_and_predicts_from_either_modality(fusion, needs_torch):
     X, y = _two_view_task(n_samples=160)
     X_test, y_test = _two_view_task(seed=1, n_samples=160)
     clf = _mlp(fusion=fusion, modality_dropout=0.3).fit(X, y)
@@ -632,7 +627,7 @@ def test_mlp_fusion_learns_and_predicts_from_either_modality(fusion, one_torch_t
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_mlp_fusion_reproducible_clone_pickle(one_torch_thread):
+def test_mlp_fusion_reproducible_clone_pickle(needs_torch):
     X, y = make_views(n_samples=60)
     labels = np.array(["a", "b", "c"])[y]
     first = _mlp(fusion="gated", max_iter=5, dropout=0.1, modality_dropout=0.2).fit(X, labels)
@@ -646,7 +641,7 @@ def test_mlp_fusion_reproducible_clone_pickle(one_torch_thread):
     assert first.predict_proba(X.filter(like="audio__")).shape == (60, 3)
 
 
-def test_mlp_fusion_errors(one_torch_thread):
+def test_mlp_fusion_errors(needs_torch):
     X, y = make_views(n_samples=30)
     with pytest.raises(ValueError, match="make_frame"):
         _mlp().fit(X.to_numpy(), y)
@@ -660,7 +655,7 @@ def test_mlp_fusion_errors(one_torch_thread):
         _mlp().predict(X)
 
 
-def test_modality_dropout_keeps_one_modality_per_row(one_torch_thread):
+def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
     import torch
 
     from skcrossmodal.fusion._neural import _drop_modalities

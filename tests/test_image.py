@@ -58,16 +58,6 @@ def assert_close(actual, expected):
     assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    # Two OpenMP threads on a shared 2-core CI runner spin far longer than they
-    # compute; one thread is several times faster there.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def state_dict_path(tmp_path_factory):
     with torch.random.fork_rng(devices=[]):

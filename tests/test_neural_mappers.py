@@ -25,16 +25,6 @@ from skcrossmodal.mapping._neural import _symmetric_info_nce  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # These networks are tiny: torch's intra-op threads only add contention,
-    # which on a shared 2-core machine slows training by an order of magnitude.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 def _sine_data(n_samples=300, seed=0):
     """target = sin(source @ W): a smooth map that no linear model captures."""
     rng = np.random.default_rng(seed)

@@ -21,16 +21,6 @@ from skcrossmodal._torch import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # These networks are tiny: torch's intra-op threads only add contention,
-    # which on a shared 2-core machine slows training by an order of magnitude.
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 def _mse(module, batch):
     return ((module(batch[0]) - batch[1]) ** 2).mean()
 
