@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
     _num_samples,
     check_is_fitted,
 )
-from sklearn_compat.base import _fit_context
+from ._estimator import fit_context
 from sklearn_compat.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn_compat.utils.validation import (
     _check_feature_names,
@@ -312,7 +312,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         self.fit_transform(X, y, **params)
         return self
 
-    @_fit_context(
+    @fit_context(
         # the transformers are validated by their own fit
         prefer_skip_nested_validation=False
     )

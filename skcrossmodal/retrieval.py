@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from ._estimator import fit_context
 
 from ._frame import check_finite, modality_slices, split_modalities
 from ._optional import import_optional
@@ -214,7 +214,7 @@ class CrossModalRetriever(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, ids=None):
         """Embed ``X`` and index its ``target`` block as the gallery.
 
@@ -241,7 +241,7 @@ class CrossModalRetriever(BaseEstimator):
             self.__dict__.pop(attribute, None)
         return self._add(X, ids)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, ids=None):
         """Append the ``target`` block of ``X`` to the gallery.
 

@@ -26,7 +26,7 @@ from sklearn.utils import gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_array, check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 __all__ = ["LogMelExtractor", "MFCCExtractor", "mel_filterbank"]
 
@@ -263,7 +263,7 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         coefficients = self._coefficients(log_mel)
         return np.concatenate([coefficients.mean(axis=0), coefficients.std(axis=0)])
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fix the sample rate, frame sizes and mel filterbank.
 

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 __all__ = ["Word2VecVectorizer", "KeyedVectorsVectorizer"]
 
@@ -432,7 +432,7 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         self.n_empty_documents_ = self._warn_empty(empty)
         return embedding
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents, y=None):
         """Learn the word vectors (where trained) and the pooling weights.
 
@@ -451,7 +451,7 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         self._fit(raw_documents, return_embedding=False)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, raw_documents, y=None):
         """Fit, then return the pooled vector of each training document.
 

@@ -31,7 +31,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import validate_blocks
 
@@ -539,7 +539,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             "sklearn.calibration.CalibratedClassifierCV)."
         )
 
-    @_fit_context(
+    @fit_context(
         # members are validated when they are fitted
         prefer_skip_nested_validation=False
     )
@@ -769,7 +769,7 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
             )
         return "predict"
 
-    @_fit_context(
+    @fit_context(
         # members are validated when they are fitted
         prefer_skip_nested_validation=False
     )

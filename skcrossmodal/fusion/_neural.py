@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import validate_blocks
 from .._torch import (
@@ -279,7 +279,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             module.head = nn.Linear(fused_width, n_classes)
         return module
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the encoders, the fusion layer and the head end to end.
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import SEPARATOR, BlockOutputMixin, validate_blocks
 from ._late import check_modality_weights, renormalise_weights
@@ -72,7 +72,7 @@ class WeightedSumFusion(BlockOutputMixin, TransformerMixin, BaseEstimator):
     def __init__(self, weights=None):
         self.weights = weights
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check that the blocks are aligned and validate the weights.
 

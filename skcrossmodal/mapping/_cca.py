@@ -3,7 +3,6 @@
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -12,7 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import check_n_components
 from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
@@ -321,7 +320,7 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         self.scale = scale
         self.modalities = modalities
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the canonical directions of the two modalities of X.
 
@@ -337,15 +336,14 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         self : CCA
             Fitted estimator.
         """
-        with self._unchanged_on_error():
-            blocks = validate_paired_blocks(
-                self, X, reset=True, exactly_two=True, ensure_min_samples=2
-            )
-            blocks = list(blocks.values())
-            self._solve(_centred_moments(blocks, fourth=self.reg == "auto"))
+        blocks = validate_paired_blocks(
+            self, X, reset=True, exactly_two=True, ensure_min_samples=2
+        )
+        blocks = list(blocks.values())
+        self._solve(_centred_moments(blocks, fourth=self.reg == "auto"))
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Add the rows of X to the statistics and refit from all rows so far.
 
@@ -370,32 +368,20 @@ class CCA(SharedSpaceMixin, BaseEstimator):
                 "'auto' needs fourth-order moments from the first batch on. "
                 "Call fit to start again."
             )
-        with self._unchanged_on_error():
-            blocks = validate_paired_blocks(
-                self, X, reset=first_call, exactly_two=True, ensure_min_samples=1
+        blocks = validate_paired_blocks(
+            self, X, reset=first_call, exactly_two=True, ensure_min_samples=1
+        )
+        blocks = list(blocks.values())
+        moments = _centred_moments(blocks, fourth=fourth)
+        if not first_call:
+            moments = _merge_moments(self._moments, moments)
+        if moments["n"] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples in total to "
+                f"estimate covariances; partial_fit has seen {moments['n']}."
             )
-            blocks = list(blocks.values())
-            moments = _centred_moments(blocks, fourth=fourth)
-            if not first_call:
-                moments = _merge_moments(self._moments, moments)
-            if moments["n"] < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs at least 2 samples in total to "
-                    f"estimate covariances; partial_fit has seen {moments['n']}."
-                )
-            self._solve(moments)
+        self._solve(moments)
         return self
-
-    @contextmanager
-    def _unchanged_on_error(self):
-        """Restore the estimator's attributes if the block raises."""
-        state = self.__dict__.copy()
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(state)
-            raise
 
     def _solve(self, moments):
         """Fit the model from accumulated moments; sets the fitted attributes."""

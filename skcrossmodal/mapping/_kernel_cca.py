@@ -13,7 +13,7 @@ from sklearn.preprocessing import KernelCenterer
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import check_n_components
 from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
@@ -214,7 +214,7 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the canonical directions of the two modalities of X.
 

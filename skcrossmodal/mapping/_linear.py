@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import validate_blocks
 from ._base import SharedSpaceMixin, validate_source_target
@@ -147,7 +147,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the ridge map from the source block to the target block.
 
@@ -327,7 +327,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
         self.target = target
         self.scaling = scaling
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the orthogonal map from the source block onto the target block.
 

@@ -11,7 +11,7 @@ from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import check_n_components
 from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
@@ -139,7 +139,7 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         self.reg = reg
         self.modalities = modalities
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit one direction per modality and component.
 

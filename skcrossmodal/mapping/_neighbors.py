@@ -10,7 +10,7 @@ from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._similarity import DEFAULT_BLOCK_ENTRIES, prepare, top_k_similarity
 from ._base import SharedSpaceMixin, validate_source_target
@@ -115,7 +115,7 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Store the paired training rows of the source and target blocks.
 

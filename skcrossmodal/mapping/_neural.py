@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
 )
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import validate_blocks
 from .._similarity import iter_similarity_blocks
@@ -210,7 +210,7 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
         self.device = device
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the network to predict the target block from the source block.
 
@@ -539,7 +539,7 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
         self.device = device
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train one tower per modality on the paired rows of X.
 

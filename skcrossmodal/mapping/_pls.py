@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import check_n_components
 from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
@@ -105,7 +105,7 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         self.scale = scale
         self.modalities = modalities
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the PLS directions of the two modalities of X.
 

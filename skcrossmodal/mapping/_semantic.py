@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from sklearn_compat.base import _fit_context
+from .._estimator import fit_context
 
 from .._frame import validate_blocks
 from ._base import SharedSpaceMixin
@@ -82,7 +82,7 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         self.estimator = estimator
         self.modalities = modalities
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit one classifier per modality on the categories y.
 
