@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 torch = pytest.importorskip("torch")
 
 from _estimator_checks import TABLE_CHECKS, expected_table_failures, run_check  # noqa: E402
+from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal import make_frame  # noqa: E402
 from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
 from skcrossmodal.mapping._neural import _symmetric_info_nce  # noqa: E402
@@ -145,8 +146,8 @@ def test_mlp_mapper_shared_space_contract():
     text_only = mapper.transform(X.iloc[:, 5:])
     assert list(image_only.columns) == names[:3]
     assert list(text_only.columns) == names[3:]
-    np.testing.assert_allclose(image_only.to_numpy(), Z.iloc[:, :3].to_numpy())
-    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 3:].to_numpy())
+    np.testing.assert_allclose(image_only.to_numpy(), Z.iloc[:, :3].to_numpy(), **FLOAT32)
+    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 3:].to_numpy(), **FLOAT32)
 
 
 def test_mlp_mapper_cosine_loss():
@@ -271,11 +272,11 @@ def test_contrastive_mapper_shared_space_contract():
     assert list(mapper.get_feature_names_out()) == names
     for start in (0, 4):
         np.testing.assert_allclose(
-            np.linalg.norm(Z.iloc[:, start : start + 4], axis=1), 1.0
+            np.linalg.norm(Z.iloc[:, start : start + 4], axis=1), 1.0, **FLOAT32
         )
     text_only = mapper.transform(X.iloc[:, 20:])
     assert list(text_only.columns) == names[4:]
-    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 4:].to_numpy())
+    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 4:].to_numpy(), **FLOAT32)
     with pytest.raises(ValueError, match="needs at least two blocks"):
         mapper.score(X.iloc[:, 20:])
 
@@ -365,10 +366,10 @@ def test_clone_pickle_idempotent_and_invariant(mapper, data):
     # Each row's output depends on that row only (batched inference).
     order = np.random.default_rng(0).permutation(64)
     np.testing.assert_allclose(
-        fitted.transform(X.iloc[order]).to_numpy(), Z[order], atol=1e-6
+        fitted.transform(X.iloc[order]).to_numpy(), Z[order], **FLOAT32
     )
     np.testing.assert_allclose(
-        fitted.transform(X.iloc[:7]).to_numpy(), Z[:7], atol=1e-6
+        fitted.transform(X.iloc[:7]).to_numpy(), Z[:7], **FLOAT32
     )
 
 
@@ -435,7 +436,7 @@ def test_cuda_fit_pickles_and_matches_cpu_quality():
     assert next(gpu.module_.parameters()).device.type == "cpu"
     restored = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(
-        restored.transform(X).to_numpy(), gpu.transform(X).to_numpy()
+        restored.transform(X).to_numpy(), gpu.transform(X).to_numpy(), **FLOAT32
     )
     assert gpu.score(X) == pytest.approx(cpu.score(X), abs=0.1)
 

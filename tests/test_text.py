@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 
+from _tolerance import FLOAT32
 from skcrossmodal.feature_extraction import KeyedVectorsVectorizer, Word2VecVectorizer
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -190,10 +191,12 @@ def test_tokenizer_and_lowercase(keyed_vectors):
     vectorizer = KeyedVectorsVectorizer(keyed_vectors, tokenizer=str.split).fit(["cat"])
     # "cat," is one token for str.split, hence unknown.
     np.testing.assert_allclose(
-        vectorizer.transform(["cat, dog"]), keyed_vectors[["dog"]], atol=1e-7
+        vectorizer.transform(["cat, dog"]), keyed_vectors[["dog"]], **FLOAT32
     )
     cased = KeyedVectorsVectorizer(keyed_vectors, lowercase=False).fit(["cat"])
-    np.testing.assert_allclose(cased.transform(["Cat dog"]), keyed_vectors[["dog"]])
+    np.testing.assert_allclose(
+        cased.transform(["Cat dog"]), keyed_vectors[["dog"]], **FLOAT32
+    )
 
 
 # ---------------------------------------------------------------- loading files
@@ -328,7 +331,7 @@ def test_word2vec_pools_its_trained_vectors():
     assert set(kv.index_to_key) == {w for d in documents for w in _tokens(d)}
     expected = [kv.get_mean_vector(_tokens(d), pre_normalize=False) for d in documents]
     np.testing.assert_allclose(X, expected, atol=1e-6)
-    np.testing.assert_allclose(vectorizer.transform(documents), X, atol=1e-7)
+    np.testing.assert_allclose(vectorizer.transform(documents), X, **FLOAT32)
     names = vectorizer.get_feature_names_out()
     assert list(names[:2]) == ["w2v0", "w2v1"] and len(names) == 8
 

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
 
+from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal._torch import (  # noqa: E402
     check_hidden_layer_sizes,
     fit_module,
@@ -300,7 +301,7 @@ def test_predict_batches_matches_a_single_forward():
     net.train()
     output = predict_batches(net, (X,), batch_size=8, device="cpu")
     assert isinstance(output, np.ndarray) and output.shape == (37, 2)
-    np.testing.assert_allclose(output, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(output, expected, **FLOAT32)
     assert net.training  # training mode restored
     assert next(net.parameters()).device.type == "cpu"
 
