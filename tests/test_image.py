@@ -30,6 +30,7 @@ Image = pytest.importorskip("PIL.Image")
 
 from torchvision.transforms._presets import ImageClassification  # noqa: E402
 
+from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal.feature_extraction import CNNFeatureExtractor  # noqa: E402
 from skcrossmodal.feature_extraction import image as image_module  # noqa: E402
 
@@ -265,6 +266,81 @@ def test_float_images_are_in_unit_range(state_dict_path):
     )
     features = _extractor(weights=state_dict_path, layer=None).fit_transform(column)
     assert_close(features, expected)
+
+
+def test_sixteen_bit_images_are_scaled_by_their_depth(tmp_path):
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 65536, (30, 34), dtype=np.uint16)
+    flat_low, flat_high = np.full((30, 34), 1000, np.uint16), np.full(
+        (30, 34), 60000, np.uint16
+    )
+    paths = []
+    for name, pixels in [("texture", texture), ("low", flat_low), ("high", flat_high)]:
+        paths.append(tmp_path / f"{name}.png")
+        Image.fromarray(pixels).save(paths[-1])
+        with Image.open(paths[-1]) as image:
+            assert image.mode == "I;16"  # a 16-bit grayscale PNG
+    tiff = tmp_path / "texture.tif"
+    Image.fromarray(texture).save(tiff)
+    extractor = _extractor().fit(paths)
+    features = extractor.transform(
+        [*paths, tiff, Image.fromarray(texture), texture, texture.astype(">u2")]
+    )
+    # The rule: a 16-bit image is the float image value / 65535.
+    expected = extractor.transform(
+        [(pixels / 65535) for pixels in (texture, flat_low, flat_high)]
+    )
+    assert_allclose(features[:3], expected, **FLOAT32)
+    assert_allclose(features[3:], np.tile(expected[0], (4, 1)), **FLOAT32)
+    # 1000 and 60000 were both clipped to 255 by an 8-bit conversion.
+    assert np.abs(features[1] - features[2]).max() > 0.1
+
+
+def test_integer_and_float_pil_modes(tmp_path):
+    rng = np.random.default_rng(0)
+    unit = rng.random((20, 22)).astype(np.float32)
+    float_tiff = tmp_path / "float.tif"
+    Image.fromarray(unit).save(float_tiff)
+    extractor = _extractor().fit([unit])
+    assert_allclose(
+        extractor.transform([float_tiff, Image.fromarray(unit)]),
+        np.tile(extractor.transform([unit]), (2, 1)),
+        **FLOAT32,
+    )
+    loud_tiff = tmp_path / "loud.tif"
+    Image.fromarray(unit * 300).save(loud_tiff)
+    with pytest.raises(
+        ValueError, match=r"loud.tif' at row 1 has values in \[.*\]; float images"
+    ):
+        extractor.transform([unit, loud_tiff])
+    int_tiff = tmp_path / "int32.tif"
+    Image.fromarray((unit * 70000).astype(np.int32)).save(int_tiff)
+    with pytest.raises(
+        ValueError, match=r"int32.tif' at row 0 is a 32-bit integer image \(mode 'I'\)"
+    ):
+        extractor.transform([int_tiff])
+
+
+@pytest.mark.parametrize(
+    "item", [np.zeros((0, 0), np.uint8), np.zeros((0, 5, 3)), "pil", "png"]
+)
+def test_empty_images_raise(tmp_path, images, item):
+    if isinstance(item, str) and item == "pil":
+        item = Image.new("RGB", (0, 0))
+    elif isinstance(item, str):
+        item = tmp_path / "empty.png"
+        item.write_bytes(b"")
+    extractor = _extractor().fit(images)
+    with pytest.raises(ValueError, match="row 1.*(no pixel|corrupt)"):
+        extractor.transform([images[0], item])
+
+
+def test_directory_as_image_path_says_so(tmp_path, images):
+    extractor = _extractor().fit(images)
+    with pytest.raises(
+        ValueError, match=r"at row 0 is a directory, expected an image file"
+    ):
+        extractor.transform([tmp_path])
 
 
 def test_column_containers(images):
