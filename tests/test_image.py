@@ -1,5 +1,6 @@
 """Tests of CNNFeatureExtractor against torchvision run directly."""
 
+import io
 import pickle
 import re
 import warnings
@@ -512,6 +513,98 @@ def test_unfitted_clone_and_pickle(images):
     assert len(pickle.dumps(extractor)) > 4 * sum(
         p.numel() for p in extractor.model_.parameters()
     )
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """A strict unpickler: estimator classes, numpy arrays, plain containers."""
+
+    ALLOWED = {
+        ("collections", "OrderedDict"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module, name):
+        if module.startswith(("skcrossmodal.", "sklearn.")) or (
+            (module, name) in self.ALLOWED
+        ):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not on the allow-list")
+
+
+@pytest.fixture
+def weights_only_loads(monkeypatch):
+    """Fail on any torch.load without weights_only=True; record the calls."""
+    calls = []
+    load = torch.load
+
+    def checked_load(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        assert kwargs.get("weights_only") is True, "torch.load may run code"
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", checked_load)
+    return calls
+
+
+@pytest.mark.parametrize("layer", [None, FAST_LAYER, "features.9"])
+def test_pickle_holds_plain_tensors_only(
+    tmp_path, state_dict_path, images, layer, weights_only_loads
+):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(state_dict_path.read_bytes())
+    extractor = _extractor(weights=str(weights), layer=layer, batch_size=2)
+    expected = extractor.fit_transform(images)
+    payload = pickle.dumps(extractor)
+    weights.unlink()  # the pickle alone rebuilds the network
+    weights_only_loads.clear()
+    restored = _AllowListUnpickler(io.BytesIO(payload)).load()
+    assert weights_only_loads == [True]
+    assert repr(restored.preprocess_) == repr(extractor.preprocess_)
+    assert restored.device_ == extractor.device_
+    assert_array_equal(restored.transform(images), expected)
+    assert_array_equal(pickle.loads(payload).transform(images), expected)
+
+
+def test_pickle_of_hub_weights_keeps_their_preprocessing(
+    torch_home, state_dict_path, images
+):
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / CACHE_FILE).write_bytes(state_dict_path.read_bytes())
+    extractor = _extractor(weights="DEFAULT", layer=None).fit(images)
+    expected = extractor.transform(images)
+    payload = pickle.dumps(extractor)
+    (checkpoints / CACHE_FILE).unlink()
+    restored = _AllowListUnpickler(io.BytesIO(payload)).load()
+    assert repr(restored.preprocess_) == repr(WEIGHTS.transforms())
+    assert_array_equal(restored.transform(images), expected)
+
+
+_executed = []
+
+
+class _Payload:
+    """Runs code when unpickled by a trusting loader."""
+
+    def __reduce__(self):
+        return (_executed.append, ("ran",))
+
+
+def test_tampered_network_bytes_are_refused_not_run(images):
+    extractor = _extractor().fit(images)
+    state = extractor.__getstate__()
+    network_keys = [key for key, value in state.items() if isinstance(value, bytes)]
+    assert len(network_keys) == 1
+    buffer = io.BytesIO()
+    torch.save({"features.0.0.weight": _Payload()}, buffer)
+    state[network_keys[0]] = buffer.getvalue()
+    tampered = CNNFeatureExtractor.__new__(CNNFeatureExtractor)
+    with pytest.raises(ValueError, match="network stored in the pickle"):
+        tampered.__setstate__(state)
+    assert _executed == []
 
 
 def test_verbose_reports_progress(images, capsys):

@@ -156,10 +156,17 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     checked to be a sequence of images. The extractor learns nothing from the
     data, so ``fit`` on any column gives the same features.
 
-    **Pickling** a fitted extractor stores the whole network (architecture and
-    weights, moved to the CPU) inside the pickle, so unpickling needs neither
-    the weights file nor the torch hub cache; the network is placed back on
-    ``device`` (``"auto"`` re-resolves on the loading machine).
+    **Pickling** a fitted extractor stores the network as plain tensors (its
+    state dict, on the CPU, saved with :func:`torch.save`) and the
+    preprocessing as its numbers; unpickling rebuilds the architecture from
+    ``arch`` and ``layer`` and reads the tensors with
+    ``torch.load(..., weights_only=True)``, so it needs neither the weights
+    file nor the torch hub cache, and the pickle holds no pickled torch module
+    (a strict allow-list unpickler accepts it). The network is placed back on
+    ``device`` (``"auto"`` re-resolves on the loading machine). Loading any
+    pickle still runs code: only unpickle files you trust (see scikit-learn's
+    `model persistence
+    <https://scikit-learn.org/stable/model_persistence.html>`_ page).
 
     Examples
     --------
@@ -315,24 +322,47 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         model = state.pop("model_", None)
         if model is not None:
             torch = import_torch(_PURPOSE)
+            # Tensors only (read back with weights_only=True) and plain values:
+            # the architecture is rebuilt from arch and layer on loading.
+            tensors = {
+                name: tensor.detach().cpu()
+                for name, tensor in model.state_dict().items()
+            }
             buffer = io.BytesIO()
-            torch.save(model, buffer)
-            state["_model_bytes"] = buffer.getvalue()
+            torch.save(tensors, buffer)
+            state["_network_tensors"] = buffer.getvalue()
+            state["_preprocess_settings"] = _preset_settings(state.pop("preprocess_"))
             state.pop("device_", None)
         return state
 
     def __setstate__(self, state):
-        model_bytes = state.pop("_model_bytes", None)
+        network_tensors = state.pop("_network_tensors", None)
+        preprocess_settings = state.pop("_preprocess_settings", None)
         super().__setstate__(state)
-        if model_bytes is not None:
-            torch = import_torch(_PURPOSE)
-            # The pickle itself is trusted code already; the module inside it
-            # is a full torch pickle (architecture and weights).
-            model = torch.load(
-                io.BytesIO(model_bytes), map_location="cpu", weights_only=False
+        if network_tensors is None:
+            return
+        torch = import_torch(_PURPOSE)
+        torchvision = import_optional("torchvision", purpose=_PURPOSE)
+        _check_arch(torchvision, self.arch)
+        model = _select_output(
+            _new_network(torch, torchvision, self.arch, seed=0),
+            self.layer,
+            torchvision,
+        )
+        try:
+            tensors = torch.load(
+                io.BytesIO(network_tensors), map_location="cpu", weights_only=True
             )
-            self.device_ = resolve_device(self.device)
-            self.model_ = self._place(model, torch)
+            model.load_state_dict(tensors, strict=True)
+        except Exception as exc:  # torch raises several unrelated types here
+            raise ValueError(
+                f"The network stored in the pickle of this {_PURPOSE} "
+                f"(arch={self.arch!r}, layer={self.layer!r}) cannot be loaded as "
+                f"plain tensors: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.preprocess_ = _preset_from_settings(preprocess_settings)
+        self.device_ = resolve_device(self.device)
+        self.model_ = self._place(model, torch)
 
     def _load_network(self, torch, torchvision):
         """Return ``(model, preprocess, weights_description)``."""
@@ -366,11 +396,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _random_network(self, torch, torchvision):
         _, seed = torch_generator(self.random_state)
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-            # e.g. googlenet/inception warn about their init_weights default.
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.manual_seed(seed)
-            return torchvision.models.get_model(self.arch)
+        return _new_network(torch, torchvision, self.arch, seed=seed)
 
     def _place(self, model, torch):
         model = model.eval().requires_grad_(False).to(self.device_)
@@ -424,6 +450,36 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
             shutdown = getattr(batches, "_shutdown_workers", None)
             if shutdown is not None:
                 shutdown()
+
+
+def _new_network(torch, torchvision, arch, *, seed):
+    """``arch`` randomly initialised from ``seed``; torch's global RNG is kept."""
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        # e.g. googlenet/inception warn about their init_weights default.
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.manual_seed(seed)
+        return torchvision.models.get_model(arch)
+
+
+def _preset_settings(preprocess):
+    """The arguments of a torchvision ``ImageClassification`` preset, as plain values."""
+    return {
+        "crop_size": int(preprocess.crop_size[0]),
+        "resize_size": int(preprocess.resize_size[0]),
+        "mean": [float(value) for value in preprocess.mean],
+        "std": [float(value) for value in preprocess.std],
+        "interpolation": preprocess.interpolation.value,
+        "antialias": preprocess.antialias,
+    }
+
+
+def _preset_from_settings(settings):
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms._presets import ImageClassification
+
+    return ImageClassification(
+        **{**settings, "interpolation": InterpolationMode(settings["interpolation"])}
+    )
 
 
 class _ImageBatches:
