@@ -55,9 +55,13 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     a DataFrame whose columns are named ``<modality>__<feature>``: the modality
     table that mappers, fusers and retrieval take (DESIGN.md §1). It works like
     :class:`~sklearn.compose.ColumnTransformer`, with three differences: the
-    output is always a dense DataFrame of modality blocks, at transform time a
-    modality whose columns are all absent is skipped (a text-only query yields
-    only the text block), and columns that no modality selects are ignored.
+    output is always a dense DataFrame of modality blocks, and at transform
+    time a modality whose columns are all absent is skipped (a text-only query
+    yields only the text block). Columns of the fitted DataFrame that no
+    modality selects are allowed (and ignored) at transform time, but a column
+    the union was not fitted with raises a ``ValueError`` that names it, so
+    that a renamed raw column (``audio`` -> ``wav``) cannot silently drop its
+    modality.
 
     Parameters
     ----------
@@ -406,10 +410,13 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         ----------
         X : {pandas.DataFrame, array-like} of shape (n_samples, n_columns)
             The raw table. If the union was fitted on a DataFrame and X is
-            one, columns are found by name (order and extra columns do not
-            matter), a modality whose columns are all absent is skipped, and
-            one with only some of its columns raises an error. Otherwise X
-            must have the ``n_features_in_`` columns seen in fit.
+            one, columns are found by name (their order does not matter), a
+            modality whose columns are all absent is skipped, and one with
+            only some of its columns raises an error. Columns of the fitted
+            DataFrame that no modality selects may be present or not; any
+            other column raises an error naming it (and the columns of the
+            modalities it may have replaced). Otherwise X must have the
+            ``n_features_in_`` columns seen in fit.
         **params : dict
             Metadata routed to the transformers' ``transform``; only with
             ``sklearn.set_config(enable_metadata_routing=True)``.
@@ -429,6 +436,8 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             _check_n_features(self, X, reset=False)
         routed_params = process_routing(self, "transform", **params)
 
+        if by_label:
+            self._check_no_unknown_columns(X)
         present = []
         for modality in self.modalities_:
             positions, is_1d = self._columns[modality]
@@ -445,10 +454,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
                     )
             present.append((modality, positions, is_1d))
         if not present:
-            expected = {
-                m: [self._labels_in[j] for j in self._columns[m][0]]
-                for m in self.modalities_
-            }
+            expected = {m: self._modality_labels(m) for m in self.modalities_}
             raise ValueError(
                 "X has none of the columns of the modalities ModalityUnion was "
                 f"fitted on ({expected}); it has columns {list(X.columns)}."
@@ -476,6 +482,34 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
                 )
             outputs[modality] = block
         return self._assemble(outputs, X)
+
+    def _check_no_unknown_columns(self, X):
+        """Raise naming the columns of ``X`` that were not columns at fit time.
+
+        A modality is left out by leaving out its columns; a column of another
+        name (say a renamed raw column) would otherwise drop its modality
+        without a word.
+        """
+        fitted = set(self._labels_in)
+        unknown = [column for column in X.columns if column not in fitted]
+        if not unknown:
+            return
+        expected = {m: self._modality_labels(m) for m in self.modalities_}
+        hint = "".join(
+            f" Modality {modality!r} expected {labels}, which X lacks: was it "
+            "renamed?"
+            for modality, labels in expected.items()
+            if not any(label in X.columns for label in labels)
+        )
+        raise ValueError(
+            f"ModalityUnion.transform got column(s) {unknown}, which were not "
+            f"columns of the DataFrame it was fitted on.{hint} Drop them, or give "
+            "them their fitted names; a modality is left out by leaving out all "
+            "of its columns."
+        )
+
+    def _modality_labels(self, modality):
+        return [self._labels_in[j] for j in self._columns[modality][0]]
 
     def _assemble(self, outputs, X):
         index = X.index if isinstance(X, pd.DataFrame) else None

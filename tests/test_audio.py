@@ -244,6 +244,98 @@ def test_errors_name_the_file_or_row(tmp_path):
         MFCCExtractor(sample_rate=8000, fmax=5000).fit(good)
 
 
+def test_integer_waveforms_keep_their_pcm_scale():
+    # The rule: int8/16/32 (and uint8/16/32, offset binary) are PCM of their
+    # dtype's width; int64 and Python ints carry no bit depth and are read as
+    # the smallest of 16-, 24- and 32-bit PCM that holds their values.
+    rng = np.random.default_rng(0)
+    pcm16 = (rng.uniform(-0.5, 0.5, 2000) * 32767).astype(np.int16)
+    extractor = LogMelExtractor(sample_rate=8000).fit([pcm16])
+    expected = extractor.transform([pcm16.astype(np.float64) / 2**15])
+    silence = extractor.transform([np.zeros(2000)])
+    for waveform in [pcm16, list(pcm16), pcm16.tolist(), pcm16.astype(np.int64)]:
+        features = extractor.transform([waveform])
+        np.testing.assert_allclose(features, expected, rtol=1e-12)
+        # Real audio: mean log-mel energies far above silence's floor.
+        assert (features[0, :40] - silence[0, :40]).min() > 10
+    # One row per waveform of a 2-D batch of Python ints too.
+    np.testing.assert_allclose(
+        extractor.transform([pcm16.tolist(), pcm16.tolist()]),
+        np.vstack([expected, expected]),
+        rtol=1e-12,
+    )
+    # 24-bit values in an int64 array are read as 24-bit PCM.
+    pcm24 = pcm16.astype(np.int64) * 256 + 300
+    np.testing.assert_allclose(
+        extractor.transform([pcm24]),
+        extractor.transform([pcm24 / 2**23]),
+        rtol=1e-12,
+    )
+    pcm32 = pcm16.astype(np.int32) * 65536
+    np.testing.assert_allclose(
+        extractor.transform([pcm32, pcm32.astype(np.int64)]),
+        np.vstack([expected, expected]),
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match=r"row 1 has values in \[0, 4294967296\].*32-bit"):
+        extractor.transform([pcm16, [0, 2**32]])
+
+
+def test_amplitude_overflowing_the_power_spectrum_raises(tmp_path):
+    wave = _waves(1)[0]
+    extractor = MFCCExtractor(sample_rate=8000).fit([wave])
+    assert np.isfinite(extractor.transform([wave * 1e150])).all()
+    with pytest.raises(ValueError, match=r"row 1 overflows float64: its largest amplitude is 6.3"):
+        extractor.transform([wave, wave * 1e200])
+    path = tmp_path / "loud.wav"
+    wavfile.write(path, 8000, wave * 1e200)
+    with pytest.raises(ValueError, match=r"loud\.wav' \(row 0\) overflows"):
+        extractor.transform([str(path)])
+    with pytest.raises(ValueError, match="row 0 overflows"):
+        LogMelExtractor(sample_rate=8000, pooling="frames").fit_transform(
+            [wave * 1e200]
+        )
+
+
+def test_truncated_wav_raises_naming_the_file_and_row(tmp_path):
+    wave = (_waves(1)[0] * 20000).astype(np.int16)
+    complete = tmp_path / "complete.wav"
+    wavfile.write(complete, 8000, wave)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(complete.read_bytes()[:-1000])
+    extractor = MFCCExtractor().fit([str(complete)])
+    with pytest.raises(
+        ValueError,
+        match=r"truncated\.wav' in row 1 is truncated: its data chunk declares "
+        r"8000 bytes of audio but the file holds 7000",
+    ):
+        extractor.transform([str(complete), str(truncated)])
+    with pytest.raises(ValueError, match=r"truncated\.wav' in row 0 is truncated"):
+        MFCCExtractor().fit([str(truncated)])
+
+
+def test_streamed_wav_with_unknown_size_is_read_whole(tmp_path):
+    # Writers that stream to a pipe put 0xFFFFFFFF in the size fields.
+    wave = (_waves(1)[0] * 20000).astype(np.int16)
+    complete = tmp_path / "complete.wav"
+    wavfile.write(complete, 8000, wave)
+    raw = bytearray(complete.read_bytes())
+    assert raw[36:40] == b"data"
+    raw[4:8] = raw[40:44] = b"\xff\xff\xff\xff"
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(bytes(raw))
+    extractor = MFCCExtractor().fit([str(complete)])
+    with pytest.warns(wavfile.WavFileWarning):
+        features = extractor.transform([str(streamed)])
+    np.testing.assert_array_equal(features, extractor.transform([str(complete)]))
+
+
+def test_directory_as_wav_path_says_so(tmp_path):
+    extractor = MFCCExtractor(sample_rate=8000).fit(_waves(1))
+    with pytest.raises(ValueError, match=r"row 0 is a directory, expected a \.wav"):
+        extractor.transform([str(tmp_path)])
+
+
 def test_short_waveform_gives_one_frame():
     extractor = LogMelExtractor(sample_rate=8000).fit([np.ones(3)])
     assert extractor._log_mel(np.ones(3)).shape == (1, 40)

@@ -299,11 +299,40 @@ def test_transform_skips_absent_modalities(raw):
     assert len(union.get_feature_names_out()) == full.shape[1]
 
 
-def test_transform_ignores_column_order_and_extra_columns(raw):
+def test_transform_ignores_column_order_and_unselected_fit_columns(raw):
+    X, _ = raw
+    union = _union().fit(X)  # "id" is a column of X that no modality selects
+    shuffled = X[["d", "id", "caption", "h", "w"]]
+    pd.testing.assert_frame_equal(union.transform(shuffled), union.transform(X))
+    without_id = X.drop(columns="id")
+    pd.testing.assert_frame_equal(union.transform(without_id), union.transform(X))
+
+
+def test_transform_with_a_renamed_column_names_it(raw):
+    X, _ = raw
+    union = _union().fit(X)
+    renamed = X.rename(columns={"caption": "text"})
+    with pytest.raises(
+        ValueError,
+        match=r"column\(s\) \['text'\], which were not columns of the DataFrame "
+        r"it was fitted on. Modality 'text' expected \['caption'\]",
+    ):
+        union.transform(renamed)
+    # The same modality left out on purpose still gives partial rows.
+    assert list(split_modalities(union.transform(X.drop(columns="caption")))) == [
+        "size",
+        "ratio",
+    ]
+
+
+def test_transform_with_an_unknown_column_raises(raw):
     X, _ = raw
     union = _union().fit(X.drop(columns="id"))
-    shuffled = X[["d", "id", "caption", "h", "w"]].assign(extra="x")
-    pd.testing.assert_frame_equal(union.transform(shuffled), union.transform(X))
+    with pytest.raises(
+        ValueError, match=r"\['id', 'extra'\], which were not columns.*Drop them"
+    ) as info:
+        union.transform(X.assign(extra="x"))
+    assert "expected" not in str(info.value)  # every modality is present
 
 
 def test_transform_with_some_columns_of_a_modality_raises(raw):

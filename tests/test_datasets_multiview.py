@@ -1,11 +1,14 @@
 """Tests of the multi-view datasets: load_mfeat, load_nutrimouse, make_avmnist."""
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
+from scipy.io import wavfile
 
 from skcrossmodal import split_modalities
 from skcrossmodal.datasets import load_mfeat, load_nutrimouse, make_avmnist
@@ -135,3 +138,100 @@ def test_make_avmnist_errors(tmp_path):
 def test_make_avmnist_too_many_rows():
     with pytest.raises(ValueError, match="at most the 10000 MNIST test images"):
         make_avmnist(AVMNIST_SOURCES / "fsdd", AVMNIST_SOURCES / "mnist", n_train=9000, n_test=2000)
+
+
+def _write_sources(root, seed=0, n_images=40):
+    """Tiny MNIST idx files and FSDD clips (one test, one train clip per digit)."""
+    rng = np.random.default_rng(seed)
+    mnist, fsdd = root / "mnist", root / "fsdd"
+    mnist.mkdir(parents=True)
+    fsdd.mkdir()
+    images = rng.integers(0, 256, (n_images, 28, 28), dtype=np.uint8)
+    labels = (np.arange(n_images) % 10).astype(np.uint8)
+    header = np.array([2051, n_images, 28, 28], dtype=">u4").tobytes()
+    (mnist / "t10k-images-idx3-ubyte").write_bytes(header + images.tobytes())
+    header = np.array([2049, n_images], dtype=">u4").tobytes()
+    (mnist / "t10k-labels-idx1-ubyte").write_bytes(header + labels.tobytes())
+    clips = {}
+    for digit in range(10):
+        for clip in (0, 5):
+            name = f"{digit}_anna_{clip}.wav"
+            clips[name] = rng.integers(-3000, 3000, 160).astype(np.int16)
+            wavfile.write(fsdd / name, 8000, clips[name])
+    return fsdd, mnist, images, clips
+
+
+def _check_built_from(av, images, clips):
+    """Every row holds the MNIST image and FSDD clip it names (the sources)."""
+    for row in range(len(av.target)):
+        assert_array_equal(av.data["image"].iloc[row], images[av.mnist_index[row]])
+        assert_array_equal(
+            av.data["audio"].iloc[row], clips[av.audio_file[row]] / np.float32(32768)
+        )
+
+
+def _touch_later(path):
+    """Give ``path`` a later modification time (a rewrite of the same size)."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+def test_make_avmnist_cache_is_keyed_on_its_sources(tmp_path):
+    cache = tmp_path / "cache"
+    fsdd, mnist, images, clips = _write_sources(tmp_path / "a", seed=0)
+    options = dict(n_train=20, n_test=10, random_state=0, data_home=cache)
+    first = make_avmnist(fsdd, mnist, **options)
+    _check_built_from(first, images, clips)
+    # Other source folders, same arguments: their data, not the cached set.
+    other_fsdd, other_mnist, other_images, other_clips = _write_sources(
+        tmp_path / "b", seed=1
+    )
+    other = make_avmnist(other_fsdd, other_mnist, **options)
+    _check_built_from(other, other_images, other_clips)
+    # A source file rewritten in place (same size, later time) is read again.
+    changed = np.flip(images, axis=0).copy()
+    idx = mnist / "t10k-images-idx3-ubyte"
+    idx.write_bytes(idx.read_bytes()[:16] + changed.tobytes())
+    _touch_later(idx)
+    _check_built_from(make_avmnist(fsdd, mnist, **options), changed, clips)
+    clip = fsdd / "3_anna_5.wav"
+    clips["3_anna_5.wav"] = -clips["3_anna_5.wav"]
+    wavfile.write(clip, 8000, clips["3_anna_5.wav"])
+    _touch_later(clip)
+    _check_built_from(make_avmnist(fsdd, mnist, **options), changed, clips)
+    # A renamed folder with the same files is another source, so another entry;
+    # the unchanged sources hit their entries (no new file).
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "a", moved)
+    make_avmnist(moved / "fsdd", moved / "mnist", **options)
+    n_entries = len(list(cache.glob("avmnist_*.npz")))
+    again = make_avmnist(other_fsdd, other_mnist, **options)
+    _check_built_from(again, other_images, other_clips)
+    assert len(list(cache.glob("avmnist_*.npz"))) == n_entries
+    assert sorted(p.suffix for p in cache.iterdir()) == [".npz"] * n_entries
+
+
+@pytest.mark.parametrize("keep", [0, 100, 0.5])
+def test_make_avmnist_rebuilds_a_corrupt_cache(tmp_path, keep):
+    fsdd, mnist, images, clips = _write_sources(tmp_path)
+    options = dict(n_train=20, n_test=10, random_state=0, data_home=tmp_path / "c")
+    built = make_avmnist(fsdd, mnist, **options)
+    (cache_file,) = (tmp_path / "c").glob("avmnist_*.npz")
+    raw = cache_file.read_bytes()
+    cache_file.write_bytes(raw[: int(keep * len(raw)) if keep < 1 else keep])
+    with pytest.warns(UserWarning, match=f"{cache_file.name}.*corrupt.*rebuilding"):
+        rebuilt = make_avmnist(fsdd, mnist, **options)
+    _check_built_from(rebuilt, images, clips)
+    assert_array_equal(rebuilt.mnist_index, built.mnist_index)
+    assert cache_file.read_bytes() == raw  # replaced by a complete file
+    assert [p.name for p in (tmp_path / "c").iterdir()] == [cache_file.name]
+
+
+def test_make_avmnist_refuses_a_truncated_recording(tmp_path):
+    fsdd, mnist, _, _ = _write_sources(tmp_path)
+    for clip in fsdd.glob("7_*.wav"):  # every image is used: so is a clip of 7
+        clip.write_bytes(clip.read_bytes()[:-100])
+    with pytest.raises(
+        ValueError, match=r"7_anna_[05].wav is truncated: .* 160 frames but it holds 110"
+    ):
+        make_avmnist(fsdd, mnist, n_train=30, n_test=10)

@@ -1,5 +1,6 @@
 """Tests of CNNFeatureExtractor against torchvision run directly."""
 
+import io
 import pickle
 import re
 import warnings
@@ -30,6 +31,7 @@ Image = pytest.importorskip("PIL.Image")
 
 from torchvision.transforms._presets import ImageClassification  # noqa: E402
 
+from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal.feature_extraction import CNNFeatureExtractor  # noqa: E402
 from skcrossmodal.feature_extraction import image as image_module  # noqa: E402
 
@@ -267,6 +269,81 @@ def test_float_images_are_in_unit_range(state_dict_path):
     assert_close(features, expected)
 
 
+def test_sixteen_bit_images_are_scaled_by_their_depth(tmp_path):
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 65536, (30, 34), dtype=np.uint16)
+    flat_low, flat_high = np.full((30, 34), 1000, np.uint16), np.full(
+        (30, 34), 60000, np.uint16
+    )
+    paths = []
+    for name, pixels in [("texture", texture), ("low", flat_low), ("high", flat_high)]:
+        paths.append(tmp_path / f"{name}.png")
+        Image.fromarray(pixels).save(paths[-1])
+        with Image.open(paths[-1]) as image:
+            assert image.mode == "I;16"  # a 16-bit grayscale PNG
+    tiff = tmp_path / "texture.tif"
+    Image.fromarray(texture).save(tiff)
+    extractor = _extractor().fit(paths)
+    features = extractor.transform(
+        [*paths, tiff, Image.fromarray(texture), texture, texture.astype(">u2")]
+    )
+    # The rule: a 16-bit image is the float image value / 65535.
+    expected = extractor.transform(
+        [(pixels / 65535) for pixels in (texture, flat_low, flat_high)]
+    )
+    assert_allclose(features[:3], expected, **FLOAT32)
+    assert_allclose(features[3:], np.tile(expected[0], (4, 1)), **FLOAT32)
+    # 1000 and 60000 were both clipped to 255 by an 8-bit conversion.
+    assert np.abs(features[1] - features[2]).max() > 0.1
+
+
+def test_integer_and_float_pil_modes(tmp_path):
+    rng = np.random.default_rng(0)
+    unit = rng.random((20, 22)).astype(np.float32)
+    float_tiff = tmp_path / "float.tif"
+    Image.fromarray(unit).save(float_tiff)
+    extractor = _extractor().fit([unit])
+    assert_allclose(
+        extractor.transform([float_tiff, Image.fromarray(unit)]),
+        np.tile(extractor.transform([unit]), (2, 1)),
+        **FLOAT32,
+    )
+    loud_tiff = tmp_path / "loud.tif"
+    Image.fromarray(unit * 300).save(loud_tiff)
+    with pytest.raises(
+        ValueError, match=r"loud.tif' at row 1 has values in \[.*\]; float images"
+    ):
+        extractor.transform([unit, loud_tiff])
+    int_tiff = tmp_path / "int32.tif"
+    Image.fromarray((unit * 70000).astype(np.int32)).save(int_tiff)
+    with pytest.raises(
+        ValueError, match=r"int32.tif' at row 0 is a 32-bit integer image \(mode 'I'\)"
+    ):
+        extractor.transform([int_tiff])
+
+
+@pytest.mark.parametrize(
+    "item", [np.zeros((0, 0), np.uint8), np.zeros((0, 5, 3)), "pil", "png"]
+)
+def test_empty_images_raise(tmp_path, images, item):
+    if isinstance(item, str) and item == "pil":
+        item = Image.new("RGB", (0, 0))
+    elif isinstance(item, str):
+        item = tmp_path / "empty.png"
+        item.write_bytes(b"")
+    extractor = _extractor().fit(images)
+    with pytest.raises(ValueError, match="row 1.*(no pixel|corrupt)"):
+        extractor.transform([images[0], item])
+
+
+def test_directory_as_image_path_says_so(tmp_path, images):
+    extractor = _extractor().fit(images)
+    with pytest.raises(
+        ValueError, match=r"at row 0 is a directory, expected an image file"
+    ):
+        extractor.transform([tmp_path])
+
+
 def test_column_containers(images):
     extractor = _extractor(batch_size=3).fit(images)
     expected = extractor.transform(images)
@@ -436,6 +513,98 @@ def test_unfitted_clone_and_pickle(images):
     assert len(pickle.dumps(extractor)) > 4 * sum(
         p.numel() for p in extractor.model_.parameters()
     )
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    """A strict unpickler: estimator classes, numpy arrays, plain containers."""
+
+    ALLOWED = {
+        ("collections", "OrderedDict"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "_reconstruct"),
+    }
+
+    def find_class(self, module, name):
+        if module.startswith(("skcrossmodal.", "sklearn.")) or (
+            (module, name) in self.ALLOWED
+        ):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not on the allow-list")
+
+
+@pytest.fixture
+def weights_only_loads(monkeypatch):
+    """Fail on any torch.load without weights_only=True; record the calls."""
+    calls = []
+    load = torch.load
+
+    def checked_load(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        assert kwargs.get("weights_only") is True, "torch.load may run code"
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", checked_load)
+    return calls
+
+
+@pytest.mark.parametrize("layer", [None, FAST_LAYER, "features.9"])
+def test_pickle_holds_plain_tensors_only(
+    tmp_path, state_dict_path, images, layer, weights_only_loads
+):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(state_dict_path.read_bytes())
+    extractor = _extractor(weights=str(weights), layer=layer, batch_size=2)
+    expected = extractor.fit_transform(images)
+    payload = pickle.dumps(extractor)
+    weights.unlink()  # the pickle alone rebuilds the network
+    weights_only_loads.clear()
+    restored = _AllowListUnpickler(io.BytesIO(payload)).load()
+    assert weights_only_loads == [True]
+    assert repr(restored.preprocess_) == repr(extractor.preprocess_)
+    assert restored.device_ == extractor.device_
+    assert_array_equal(restored.transform(images), expected)
+    assert_array_equal(pickle.loads(payload).transform(images), expected)
+
+
+def test_pickle_of_hub_weights_keeps_their_preprocessing(
+    torch_home, state_dict_path, images
+):
+    checkpoints = torch_home / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / CACHE_FILE).write_bytes(state_dict_path.read_bytes())
+    extractor = _extractor(weights="DEFAULT", layer=None).fit(images)
+    expected = extractor.transform(images)
+    payload = pickle.dumps(extractor)
+    (checkpoints / CACHE_FILE).unlink()
+    restored = _AllowListUnpickler(io.BytesIO(payload)).load()
+    assert repr(restored.preprocess_) == repr(WEIGHTS.transforms())
+    assert_array_equal(restored.transform(images), expected)
+
+
+_executed = []
+
+
+class _Payload:
+    """Runs code when unpickled by a trusting loader."""
+
+    def __reduce__(self):
+        return (_executed.append, ("ran",))
+
+
+def test_tampered_network_bytes_are_refused_not_run(images):
+    extractor = _extractor().fit(images)
+    state = extractor.__getstate__()
+    network_keys = [key for key, value in state.items() if isinstance(value, bytes)]
+    assert len(network_keys) == 1
+    buffer = io.BytesIO()
+    torch.save({"features.0.0.weight": _Payload()}, buffer)
+    state[network_keys[0]] = buffer.getvalue()
+    tampered = CNNFeatureExtractor.__new__(CNNFeatureExtractor)
+    with pytest.raises(ValueError, match="network stored in the pickle"):
+        tampered.__setstate__(state)
+    assert _executed == []
 
 
 def test_verbose_reports_progress(images, capsys):

@@ -268,6 +268,36 @@ def test_load_errors_name_the_file(tmp_path):
         KeyedVectorsVectorizer(str(truncated), binary=False).fit(["cat"])
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("binary", [False, True])
+def test_non_finite_vectors_in_a_file_are_refused(tmp_path, keyed_vectors, value, binary):
+    broken = KeyedVectors(vector_size=keyed_vectors.vector_size)
+    vectors = keyed_vectors.vectors.copy()
+    vectors[3, 2] = float(value)
+    broken.add_vectors(keyed_vectors.index_to_key, vectors)
+    path = tmp_path / "vectors.bin"
+    broken.save_word2vec_format(str(path), binary=binary)
+    vectorizer = KeyedVectorsVectorizer(str(path))
+    with pytest.raises(ValueError, match=r"vectors.bin.*NaN or infinite.*\['mat'\]"):
+        vectorizer.fit(["the cat sat on the mat"])
+    assert not hasattr(vectorizer, "keyed_vectors_")
+
+
+def test_non_finite_keyed_vectors_are_refused(keyed_vectors):
+    keyed_vectors.vectors[[1, 7]] = np.inf
+    with pytest.raises(
+        ValueError, match=r"2 words.*\['dog', 'café'\]; replace or remove"
+    ):
+        KeyedVectorsVectorizer(keyed_vectors).fit(["the cat"])
+
+
+def test_directory_as_vector_path_says_so(tmp_path):
+    with pytest.raises(ValueError, match="is a directory, expected a file"):
+        KeyedVectorsVectorizer(str(tmp_path)).fit(["cat"])
+    with pytest.raises(ValueError, match="is a directory, expected a file"):
+        KeyedVectorsVectorizer(tmp_path).fit(["cat"])
+
+
 def test_path_is_loaded_lazily_and_pickles(tmp_path, keyed_vectors, documents):
     path = tmp_path / "vectors.txt"
     vectorizer = KeyedVectorsVectorizer(str(path))  # not written yet: no error

@@ -6,8 +6,12 @@
 import gzip
 import hashlib
 import numbers
+import os
 import re
+import tempfile
+import warnings
 import wave
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,11 @@ FSDD_TEST_CLIPS = range(0, 5)  # official FSDD split: clip indices 0-4 test, 5-4
 _CLIP_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 _MNIST_IMAGES = "t10k-images-idx3-ubyte"
 _MNIST_LABELS = "t10k-labels-idx1-ubyte"
+# Part of the cache key: a change of what is cached or how invalidates old files.
+_CACHE_FORMAT = 2
+_CACHED_ARRAYS = (
+    "audio", "audio_lengths", "images", "target", "subset", "mnist_index", "audio_file"
+)
 
 
 @validate_params(
@@ -78,8 +87,15 @@ def make_avmnist(
     random_state : int, RandomState instance or None, default=0
         Seeds the MNIST split and the pairing.
     data_home : str or pathlib.Path, default=None
-        Folder in which to cache the built set (one ``.npz`` per set of
-        arguments); None builds it in memory every time (about a second).
+        Folder in which to cache the built set; None builds it in memory
+        every time (about a second). One ``.npz`` per set of arguments and
+        sources: the key hashes ``n_train``, ``n_test``, ``random_state``
+        (an integer; other seeds are not cached), the resolved source folders
+        and the name, size and modification time of every file read, so a
+        changed or other source folder is built afresh. A cache file that
+        cannot be read (e.g. truncated) is rebuilt, with a warning; files are
+        written to a temporary name and then renamed, so a reader never sees
+        a partial one.
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
@@ -119,13 +135,21 @@ def make_avmnist(
     fsdd_dir, mnist_dir = Path(fsdd_dir), Path(mnist_dir)
     if (fsdd_dir / "recordings").is_dir():
         fsdd_dir = fsdd_dir / "recordings"
-    cache = None
+    clips = _list_fsdd(fsdd_dir)
+    mnist_files = [_idx_path(mnist_dir, stem) for stem in (_MNIST_IMAGES, _MNIST_LABELS)]
+    cache = built = None
     if data_home is not None:
-        cache = _cache_path(data_home, n_train, n_test, random_state)
-    if cache is not None and cache.exists():
+        cache = _cache_path(
+            data_home,
+            n_train,
+            n_test,
+            random_state,
+            [fsdd_dir / name for name in clips] + mnist_files,
+        )
+    if cache is not None:
         built = _read_cache(cache)
-    else:
-        built = _build(fsdd_dir, mnist_dir, n_train, n_test, random_state)
+    if built is None:
+        built = _build(fsdd_dir, clips, mnist_files, n_train, n_test, random_state)
         if cache is not None:
             _write_cache(cache, built)
 
@@ -160,16 +184,15 @@ def _object_column(arrays):
     return column
 
 
-def _build(fsdd_dir, mnist_dir, n_train, n_test, random_state):
-    clips = _list_fsdd(fsdd_dir)
-    images, labels = _read_mnist(mnist_dir)
+def _build(fsdd_dir, clips, mnist_files, n_train, n_test, random_state):
+    images, labels = _read_mnist(*mnist_files)
     n_images = len(labels)
     if n_train is None:
         n_train = n_images - n_test
     if n_train < 1 or n_train + n_test > n_images:
         raise ValueError(
             f"n_train + n_test must be at most the {n_images} MNIST test images "
-            f"in {mnist_dir}, got n_train={n_train}, n_test={n_test}."
+            f"in {mnist_files[0].parent}, got n_train={n_train}, n_test={n_test}."
         )
     rng = check_random_state(random_state)
     order = rng.permutation(n_images)
@@ -209,26 +232,31 @@ def _build(fsdd_dir, mnist_dir, n_train, n_test, random_state):
     }
 
 
-def _open_idx(mnist_dir, stem):
+def _idx_path(mnist_dir, stem):
+    """The MNIST file ``stem``, gzipped or not, in ``mnist_dir``."""
     for name in (f"{stem}.gz", stem):
         path = mnist_dir / name
         if path.exists():
-            opener = gzip.open if name.endswith(".gz") else open
-            with opener(path, "rb") as file:
-                return path, file.read()
+            return path
     raise FileNotFoundError(
         f"Neither {stem}.gz nor {stem} is in {mnist_dir}; make_avmnist needs the "
         "MNIST test images and labels."
     )
 
 
-def _read_mnist(mnist_dir):
-    path, raw = _open_idx(mnist_dir, _MNIST_IMAGES)
+def _read_idx(path):
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as file:
+        return file.read()
+
+
+def _read_mnist(images_path, labels_path):
+    path, raw = images_path, _read_idx(images_path)
     magic, n, rows, cols = np.frombuffer(raw[:16], dtype=">u4")
     if magic != 2051 or len(raw) != 16 + n * rows * cols:
         raise ValueError(f"{path} is not an MNIST idx3 image file.")
     images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows, cols)
-    path, raw = _open_idx(mnist_dir, _MNIST_LABELS)
+    path, raw = labels_path, _read_idx(labels_path)
     magic, n_labels = np.frombuffer(raw[:8], dtype=">u4")
     if magic != 2049 or len(raw) != 8 + n_labels or n_labels != n:
         raise ValueError(
@@ -257,7 +285,8 @@ def _read_wav(path):
     try:
         with wave.open(str(path), "rb") as file:
             shape = (file.getnchannels(), file.getsampwidth(), file.getframerate())
-            frames = file.readframes(file.getnframes())
+            n_frames = file.getnframes()
+            frames = file.readframes(n_frames)
     except (wave.Error, EOFError) as exc:
         raise ValueError(f"Cannot read the audio file {path}: {exc}") from exc
     if shape != (1, 2, FSDD_SAMPLE_RATE):
@@ -265,33 +294,74 @@ def _read_wav(path):
             f"{path} has (channels, bytes per sample, rate) = {shape}; expected "
             f"mono 16-bit PCM at {FSDD_SAMPLE_RATE} Hz."
         )
+    if len(frames) != 2 * n_frames:
+        raise ValueError(
+            f"{path} is truncated: its header declares {n_frames} frames but it "
+            f"holds {len(frames) // 2}."
+        )
     return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
 
 
-def _cache_path(data_home, n_train, n_test, random_state):
+def _cache_path(data_home, n_train, n_test, random_state, sources):
+    """Cache file of a build from these arguments and the files ``sources``."""
     if not isinstance(random_state, numbers.Integral):
         return None  # an unseeded build cannot be reused
-    key = hashlib.sha1(f"{n_train}-{n_test}-{random_state}".encode()).hexdigest()[:12]
+    arguments = (_CACHE_FORMAT, n_train, n_test, int(random_state))
+    key = hashlib.sha256(repr(arguments).encode())
+    folders = {}
+    for path in sources:
+        if path.parent not in folders:
+            folders[path.parent] = str(path.parent.resolve())
+        stat = path.stat()
+        key.update(
+            f"\0{folders[path.parent]}\0{path.name}\0{stat.st_size}\0"
+            f"{stat.st_mtime_ns}".encode()
+        )
     home = Path(data_home).expanduser()
     home.mkdir(parents=True, exist_ok=True)
-    return home / f"avmnist_{key}.npz"
+    return home / f"avmnist_{key.hexdigest()[:16]}.npz"
 
 
 def _write_cache(path, built):
+    """Write ``built`` to ``path`` atomically: a temporary file, then a rename."""
     lengths = np.asarray([len(w) for w in built["waveforms"]])
     arrays = {k: v for k, v in built.items() if k != "waveforms"}
-    np.savez(
-        path,
-        audio=np.concatenate(built["waveforms"]),
-        audio_lengths=lengths,
-        **arrays,
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp"
     )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            np.savez(
+                file,
+                audio=np.concatenate(built["waveforms"]),
+                audio_lengths=lengths,
+                **arrays,
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def _read_cache(path):
-    with np.load(path, allow_pickle=False) as npz:
-        built = {key: npz[key] for key in npz.files}
-    ends = np.cumsum(built.pop("audio_lengths"))
-    audio = built.pop("audio")
-    built["waveforms"] = np.split(audio, ends[:-1])
+    """The cached build at ``path``; None if it is missing or cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            built = {key: npz[key] for key in _CACHED_ARRAYS}
+        lengths = built.pop("audio_lengths")
+        audio = built.pop("audio")
+        n_rows = {len(lengths), *(len(built[key]) for key in built)}
+        if len(n_rows) != 1 or lengths.sum() != len(audio):
+            raise ValueError("its arrays have inconsistent lengths")
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        warnings.warn(
+            f"The make_avmnist cache file {path} is corrupt "
+            f"({type(exc).__name__}: {exc}); rebuilding it.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    built["waveforms"] = np.split(audio, np.cumsum(lengths)[:-1])
     return built

@@ -11,6 +11,7 @@ frames of one waveform are processed at once (no loop over frames).
 # SPDX-License-Identifier: BSD-3-Clause
 
 import os
+import struct
 from math import gcd
 from numbers import Integral, Real
 
@@ -81,32 +82,103 @@ def mel_filterbank(sample_rate, n_fft, n_mels=40, fmin=0.0, fmax=None):
     return np.maximum(0.0, np.minimum(rising, falling))
 
 
-def _to_float(samples):
-    """Integer PCM to floats in [-1, 1); floats unchanged."""
+# Bit depths an integer waveform without one (int64, Python ints) is read as:
+# the first whose signed range holds its values.
+_UNTYPED_PCM_BITS = (16, 24, 32)
+
+
+def _to_float(samples, label):
+    """Integer PCM to float64 in [-1, 1); floats as float64.
+
+    ``int8``/``int16``/``int32`` are PCM of their width (divided by
+    ``2**(bits - 1)``), ``uint8``/``uint16``/``uint32`` offset binary (8-bit
+    WAV's convention). 64-bit integers carry no bit depth (Python ints become
+    int64): they are PCM of the smallest of 16, 24 or 32 bits whose range
+    holds their values; wider values raise.
+    """
     samples = np.asarray(samples)
+    if samples.dtype.kind not in "iu" or samples.size == 0:
+        return samples.astype(np.float64, copy=False)
+    bits = 8 * samples.dtype.itemsize
+    if bits == 64:
+        low, high = int(samples.min()), int(samples.max())
+        for bits in _UNTYPED_PCM_BITS:
+            if -(2 ** (bits - 1)) <= low and high < 2 ** (bits - 1):
+                break
+        else:
+            raise ValueError(
+                f"The integer waveform of {label} has values in [{low}, {high}], "
+                "beyond 32-bit PCM. 64-bit integers are read as 16-, 24- or 32-bit "
+                "PCM (the smallest that holds the values); pass float samples in "
+                "[-1, 1] or an int16/int32 array."
+            )
+        return samples.astype(np.float64) / 2 ** (bits - 1)
+    full_scale = 2 ** (bits - 1)
     if samples.dtype.kind == "u":
-        info = np.iinfo(samples.dtype)
-        middle = (int(info.max) + 1) // 2
-        return (samples.astype(np.float64) - middle) / middle
-    if samples.dtype.kind == "i":
-        return samples.astype(np.float64) / (int(np.iinfo(samples.dtype).max) + 1)
-    return samples.astype(np.float64, copy=False)
+        return (samples.astype(np.float64) - full_scale) / full_scale
+    return samples.astype(np.float64) / full_scale
+
+
+# A size field of 0xFFFFFFFF means "unknown": writers streaming to a pipe
+# cannot seek back to fill it in.
+_UNKNOWN_CHUNK_SIZE = 0xFFFFFFFF
+
+
+def _missing_wav_bytes(path):
+    """Return ``(declared, present)`` sizes of a truncated RIFF data chunk, or None.
+
+    Walks the chunks of a RIFF/RIFX WAVE file up to its ``data`` chunk and
+    compares the size the chunk declares with the bytes the file holds.
+    Files that are not RIFF/RIFX (RF64 included), or whose data size is
+    unknown, give None: scipy reads or rejects those itself.
+    """
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        header = file.read(12)
+        if len(header) < 12 or header[:4] not in (b"RIFF", b"RIFX"):
+            return None
+        order = "<" if header[:4] == b"RIFF" else ">"
+        position = 12
+        while position + 8 <= file_size:
+            file.seek(position)
+            chunk_id, size = struct.unpack(order + "4sI", file.read(8))
+            if chunk_id == b"data":
+                present = file_size - position - 8
+                if size == _UNKNOWN_CHUNK_SIZE or present >= size:
+                    return None
+                return size, present
+            position += 8 + size + size % 2
+    return None
 
 
 def _read_wav(path, row):
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Audio path {path!r} in row {row} is a directory, expected a .wav file."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Audio file {path!r} in row {row} does not exist.")
+    truncated = _missing_wav_bytes(path)
+    if truncated is not None:
+        declared, present = truncated
+        raise ValueError(
+            f"Audio file {path!r} in row {row} is truncated: its data chunk "
+            f"declares {declared} bytes of audio but the file holds {present}, so "
+            f"{1 - present / declared:.0%} of the recording is missing. Re-copy "
+            "or re-export the file, or leave it out."
+        )
     try:
         rate, samples = wavfile.read(path)
     except Exception as exc:
         raise ValueError(
             f"Could not read audio file {path!r} in row {row} as WAV: {exc}"
         ) from exc
-    samples = _to_float(samples)
+    label = f"file {path!r} (row {row})"
+    samples = _to_float(samples, label)
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
-    return samples, rate, path
+    return samples, rate, label
 
 
 class _SpectralExtractor(TransformerMixin, BaseEstimator):
@@ -195,8 +267,7 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
             if rate <= 0:
                 raise ValueError(f"Row {row} has a non-positive sample rate {rate}.")
         if isinstance(item, (str, os.PathLike)):
-            samples, rate, path = _read_wav(item, row)
-            label = f"file {path!r} (row {row})"
+            samples, rate, label = _read_wav(item, row)
         else:
             try:
                 samples = np.asarray(item)
@@ -210,7 +281,8 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
                     f"{type(item).__name__} with dtype {samples.dtype} and shape "
                     f"{samples.shape}."
                 )
-            samples, label = _to_float(samples), f"row {row}"
+            label = f"row {row}"
+            samples = _to_float(samples, label)
         self._check_samples(samples, label)
         return samples, rate, label
 
@@ -251,8 +323,10 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
             padded = np.pad(padded, (0, frame - padded.shape[0]))
         frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]
         spectrum = np.fft.rfft(frames * self.window_, n=self.n_fft_, axis=1)
-        power = spectrum.real**2 + spectrum.imag**2
-        return np.log(np.maximum(power @ self.filterbank_.T, self.log_floor))
+        # An overflow gives inf or NaN, which _extract reports naming the input.
+        with np.errstate(over="ignore", invalid="ignore"):
+            power = spectrum.real**2 + spectrum.imag**2
+            return np.log(np.maximum(power @ self.filterbank_.T, self.log_floor))
 
     def _pool(self, log_mel):
         if self.pooling == "frames":
@@ -351,7 +425,14 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         for row, item in enumerate(items, start=first_row):
             samples, rate, label = self._waveform(item, row)
             samples = self._resample(samples, rate, label)
-            rows.append(self._pool(self._log_mel(samples)))
+            log_mel = self._log_mel(samples)
+            if not np.isfinite(log_mel).all():
+                raise ValueError(
+                    f"The power spectrum of {label} overflows float64: its largest "
+                    f"amplitude is {np.abs(samples).max():g}. Scale the waveform "
+                    "to [-1, 1] (integer PCM is scaled by its bit depth)."
+                )
+            rows.append(self._pool(log_mel))
         return np.vstack(rows)
 
     def get_feature_names_out(self, input_features=None):
@@ -422,6 +503,37 @@ _SHARED_PARAMETERS_DOC = """\
         ``transform`` (contiguous chunks of rows). None means 1 unless in a
         :obj:`joblib.parallel_backend` context; -1 means all processors."""
 
+_INPUTS_DOC = """\
+    Inputs are 1-D waveforms, ``.wav`` paths (read with
+    :func:`scipy.io.wavfile.read`; stereo is averaged to mono),
+    ``(waveform, rate)`` pairs, or a 2-D numeric array with one equal-length
+    waveform per row.
+
+    **Integer waveforms** are PCM, scaled to [-1, 1) by their full scale:
+    ``int8``, ``int16`` and ``int32`` arrays by their dtype's range
+    (``2**15`` for int16), ``uint8``, ``uint16`` and ``uint32`` as offset
+    binary centred at half their range (8-bit WAV's convention), as WAV files
+    store them. ``int64``/``uint64`` arrays and lists of Python ints carry no
+    bit depth: each such waveform is read as the smallest of 16-, 24- or
+    32-bit PCM whose range holds its values (so ``pcm16.tolist()``,
+    ``pcm16.astype("int64")`` and ``pcm16`` give the same features), and
+    values beyond 32 bits raise.
+    Pass 8-bit PCM as an ``int8``/``uint8`` array, and quiet 24-bit audio as
+    ``int32`` (as scipy reads 24-bit WAV) or floats, to fix its scale. Float
+    waveforms are used as they are.
+
+    **Errors** name the row (and the file): a missing file
+    (``FileNotFoundError``), a directory, an unreadable WAV, an empty
+    waveform or one with NaN/inf, and an amplitude whose power spectrum
+    overflows float64 (e.g. 1e200) raise ``ValueError``. So does a
+    **truncated** ``.wav`` file, whose data chunk declares more bytes than the
+    file holds (scipy only warns, without naming the file, and returns the
+    samples present): an error rather than a warning because the features of
+    the part that is left silently describe another, shorter recording, as a
+    truncated image would another picture. A data size of ``0xFFFFFFFF``
+    (written by programs streaming to a pipe) means "unknown" and the file is
+    read to its end."""
+
 _SHARED_ATTRIBUTES_DOC = """\
     sample_rate_ : float
         Rate the features are computed at.
@@ -444,10 +556,7 @@ class LogMelExtractor(_SpectralExtractor):
     spectrum ``|rfft|^2``, HTK mel filterbank, natural log of the energies
     floored at ``log_floor``, then pooling over time.
 
-    Inputs are 1-D waveforms (float, or integer PCM scaled to [-1, 1)),
-    ``.wav`` paths (read with :func:`scipy.io.wavfile.read`; stereo is
-    averaged to mono), ``(waveform, rate)`` pairs, or a 2-D numeric array
-    with one equal-length waveform per row.
+{_INPUTS_DOC}
 
     Parameters
     ----------
@@ -513,10 +622,7 @@ class MFCCExtractor(_SpectralExtractor):
     log-mel energies, computed exactly as in :class:`LogMelExtractor`; then
     pooled over time.
 
-    Inputs are 1-D waveforms (float, or integer PCM scaled to [-1, 1)),
-    ``.wav`` paths (read with :func:`scipy.io.wavfile.read`; stereo is
-    averaged to mono), ``(waveform, rate)`` pairs, or a 2-D numeric array
-    with one equal-length waveform per row.
+{_INPUTS_DOC}
 
     Parameters
     ----------

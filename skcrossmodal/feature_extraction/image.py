@@ -122,14 +122,30 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     -----
     **Inputs.** ``X`` is a 1-D sequence of images (a list, a pandas Series or a
     one-column DataFrame, a 1-D object array), which may mix sizes and kinds.
-    Each image is a file path (anything Pillow reads), a ``PIL.Image`` (any
-    mode, converted to RGB), or an ndarray of shape ``(H, W)`` or
-    ``(H, W, 1)`` (grayscale, repeated to three channels) or ``(H, W, 3)``.
-    An ndarray is ``uint8`` in ``[0, 255]`` or floating point in ``[0, 1]``;
-    other dtypes and out-of-range or non-finite values raise. A stacked
-    ndarray of shape ``(n, H, W)`` or ``(n, H, W, C)`` is ``n`` images.
-    Missing files raise ``FileNotFoundError`` and unreadable or corrupt files
-    ``ValueError``, naming the file and its row.
+    Each image is a file path (anything Pillow reads), a ``PIL.Image``, or an
+    ndarray of shape ``(H, W)`` or ``(H, W, 1)`` (grayscale, repeated to three
+    channels) or ``(H, W, 3)``. A stacked ndarray of shape ``(n, H, W)`` or
+    ``(n, H, W, C)`` is ``n`` images.
+
+    **Bit depth.** Pixel values are scaled by the maximum of their depth, so
+    that no value is clipped:
+
+    - ``uint8`` arrays and 8-bit images (Pillow modes ``L``, ``RGB``, ``P``,
+      ``RGBA``..., converted to RGB): ``value / 255``, as torchvision does;
+    - ``uint16`` arrays and 16-bit grayscale PNG/TIFF files or images
+      (Pillow modes ``I;16*``): ``value / 65535``, i.e. the same features as
+      the float image ``value / 65535`` (Pillow's ``convert("RGB")`` would
+      clip every value above 255). Pillow itself reads 16-bit RGB PNGs at 8
+      bits (their high byte);
+    - floating-point arrays and float images (mode ``F``): as they are, and
+      they must be in ``[0, 1]``;
+    - 32-bit integer images (mode ``I``, e.g. from TIFF) have no agreed full
+      scale and raise; other dtypes raise too.
+
+    Out-of-range or non-finite values and images without a pixel (``0 x W``)
+    raise ``ValueError``. Missing files raise ``FileNotFoundError``, and
+    directories, unreadable, corrupt or truncated files ``ValueError``, naming
+    the file and its row.
 
     Every image becomes a tensor (``uint8`` or ``float32``, ``C x H x W``) and
     goes through the preset as a tensor, as in torchvision's documented usage
@@ -140,10 +156,17 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     checked to be a sequence of images. The extractor learns nothing from the
     data, so ``fit`` on any column gives the same features.
 
-    **Pickling** a fitted extractor stores the whole network (architecture and
-    weights, moved to the CPU) inside the pickle, so unpickling needs neither
-    the weights file nor the torch hub cache; the network is placed back on
-    ``device`` (``"auto"`` re-resolves on the loading machine).
+    **Pickling** a fitted extractor stores the network as plain tensors (its
+    state dict, on the CPU, saved with :func:`torch.save`) and the
+    preprocessing as its numbers; unpickling rebuilds the architecture from
+    ``arch`` and ``layer`` and reads the tensors with
+    ``torch.load(..., weights_only=True)``, so it needs neither the weights
+    file nor the torch hub cache, and the pickle holds no pickled torch module
+    (a strict allow-list unpickler accepts it). The network is placed back on
+    ``device`` (``"auto"`` re-resolves on the loading machine). Loading any
+    pickle still runs code: only unpickle files you trust (see scikit-learn's
+    `model persistence
+    <https://scikit-learn.org/stable/model_persistence.html>`_ page).
 
     Examples
     --------
@@ -299,24 +322,47 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         model = state.pop("model_", None)
         if model is not None:
             torch = import_torch(_PURPOSE)
+            # Tensors only (read back with weights_only=True) and plain values:
+            # the architecture is rebuilt from arch and layer on loading.
+            tensors = {
+                name: tensor.detach().cpu()
+                for name, tensor in model.state_dict().items()
+            }
             buffer = io.BytesIO()
-            torch.save(model, buffer)
-            state["_model_bytes"] = buffer.getvalue()
+            torch.save(tensors, buffer)
+            state["_network_tensors"] = buffer.getvalue()
+            state["_preprocess_settings"] = _preset_settings(state.pop("preprocess_"))
             state.pop("device_", None)
         return state
 
     def __setstate__(self, state):
-        model_bytes = state.pop("_model_bytes", None)
+        network_tensors = state.pop("_network_tensors", None)
+        preprocess_settings = state.pop("_preprocess_settings", None)
         super().__setstate__(state)
-        if model_bytes is not None:
-            torch = import_torch(_PURPOSE)
-            # The pickle itself is trusted code already; the module inside it
-            # is a full torch pickle (architecture and weights).
-            model = torch.load(
-                io.BytesIO(model_bytes), map_location="cpu", weights_only=False
+        if network_tensors is None:
+            return
+        torch = import_torch(_PURPOSE)
+        torchvision = import_optional("torchvision", purpose=_PURPOSE)
+        _check_arch(torchvision, self.arch)
+        model = _select_output(
+            _new_network(torch, torchvision, self.arch, seed=0),
+            self.layer,
+            torchvision,
+        )
+        try:
+            tensors = torch.load(
+                io.BytesIO(network_tensors), map_location="cpu", weights_only=True
             )
-            self.device_ = resolve_device(self.device)
-            self.model_ = self._place(model, torch)
+            model.load_state_dict(tensors, strict=True)
+        except Exception as exc:  # torch raises several unrelated types here
+            raise ValueError(
+                f"The network stored in the pickle of this {_PURPOSE} "
+                f"(arch={self.arch!r}, layer={self.layer!r}) cannot be loaded as "
+                f"plain tensors: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.preprocess_ = _preset_from_settings(preprocess_settings)
+        self.device_ = resolve_device(self.device)
+        self.model_ = self._place(model, torch)
 
     def _load_network(self, torch, torchvision):
         """Return ``(model, preprocess, weights_description)``."""
@@ -350,11 +396,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def _random_network(self, torch, torchvision):
         _, seed = torch_generator(self.random_state)
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-            # e.g. googlenet/inception warn about their init_weights default.
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.manual_seed(seed)
-            return torchvision.models.get_model(self.arch)
+        return _new_network(torch, torchvision, self.arch, seed=seed)
 
     def _place(self, model, torch):
         model = model.eval().requires_grad_(False).to(self.device_)
@@ -410,6 +452,36 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                 shutdown()
 
 
+def _new_network(torch, torchvision, arch, *, seed):
+    """``arch`` randomly initialised from ``seed``; torch's global RNG is kept."""
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        # e.g. googlenet/inception warn about their init_weights default.
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.manual_seed(seed)
+        return torchvision.models.get_model(arch)
+
+
+def _preset_settings(preprocess):
+    """The arguments of a torchvision ``ImageClassification`` preset, as plain values."""
+    return {
+        "crop_size": int(preprocess.crop_size[0]),
+        "resize_size": int(preprocess.resize_size[0]),
+        "mean": [float(value) for value in preprocess.mean],
+        "std": [float(value) for value in preprocess.std],
+        "interpolation": preprocess.interpolation.value,
+        "antialias": preprocess.antialias,
+    }
+
+
+def _preset_from_settings(settings):
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms._presets import ImageClassification
+
+    return ImageClassification(
+        **{**settings, "interpolation": InterpolationMode(settings["interpolation"])}
+    )
+
+
 class _ImageBatches:
     """Map-style dataset whose items are whole batches (lists of row positions)."""
 
@@ -461,67 +533,105 @@ def _where(row, column_name):
 
 def _decode(item, row, column_name, torch):
     """One image as a ``3 x H x W`` tensor, ``uint8`` or ``float32`` in [0, 1]."""
+    where = _where(row, column_name)
     if isinstance(item, (str, os.PathLike)):
-        return _pil_to_tensor(_open_image(item, row, column_name), torch)
+        path = os.fspath(item)
+        return _pil_to_tensor(
+            _open_image(path, where), f"Image file {path!r} at {where}", torch
+        )
     if isinstance(item, np.ndarray):
-        return _array_to_tensor(item, row, column_name, torch)
+        return _array_to_tensor(item, f"Image array at {where}", torch)
     pil_image = sys.modules.get("PIL.Image")
     if pil_image is not None and isinstance(item, pil_image.Image):
-        return _pil_to_tensor(item.convert("RGB"), torch)
+        return _pil_to_tensor(item, f"Image at {where}", torch)
     raise TypeError(
-        f"Image at {_where(row, column_name)} is a {type(item).__name__}; expected a "
+        f"Image at {where} is a {type(item).__name__}; expected a "
         "file path, a PIL.Image or an ndarray of shape (H, W) or (H, W, C)."
     )
 
 
-def _open_image(path, row, column_name):
+def _open_image(path, where):
+    """The decoded image at ``path`` (pixels loaded, file closed)."""
     Image = import_optional("PIL.Image", purpose=_PURPOSE)
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"Image file {path!r} at {_where(row, column_name)} does not exist."
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Image path {path!r} at {where} is a directory, expected an image file."
         )
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Image file {path!r} at {where} does not exist.")
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            image.load()
+            return image
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ValueError(
-            f"Cannot read image file {path!r} at {_where(row, column_name)}: it is "
+            f"Cannot read image file {path!r} at {where}: it is "
             f"corrupt or not an image ({type(exc).__name__}: {exc})."
         ) from exc
 
 
-def _pil_to_tensor(image, torch):
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+# Pillow's modes of 16-bit grayscale images (PNG, TIFF), whatever the byte order.
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_SIXTEEN_BIT_MAX = 65535
 
 
-def _array_to_tensor(array, row, column_name, torch):
-    where = _where(row, column_name)
+def _pil_to_tensor(image, what, torch):
+    """A ``PIL.Image`` as a tensor, scaled by its bit depth.
+
+    8-bit modes (and those Pillow reads at 8 bits, such as 16-bit RGB PNGs)
+    are converted to RGB; 16-bit grayscale becomes ``value / 65535`` (Pillow's
+    ``convert("RGB")`` would clip it at 255); float images (mode ``"F"``) must
+    be in [0, 1]; 32-bit integer images have no known scale and raise.
+    """
+    mode = image.mode
+    # Pillow before 10.4 reads 16-bit grayscale PNGs as mode "I".
+    if mode in _SIXTEEN_BIT_MODES or (mode == "I" and image.format == "PNG"):
+        return _array_to_tensor(
+            np.asarray(image).astype(np.uint16, copy=False), what, torch
+        )
+    if mode == "I":
+        raise ValueError(
+            f"{what} is a 32-bit integer image (mode 'I'), whose full scale is "
+            "unknown; convert it to floats in [0, 1] or to a uint16/uint8 array."
+        )
+    if mode == "F":
+        return _array_to_tensor(np.asarray(image), what, torch)
+    return _array_to_tensor(np.asarray(image.convert("RGB")), what, torch)
+
+
+def _array_to_tensor(array, what, torch):
     if array.ndim == 3 and array.shape[2] in (1, 3):
         channels = array.shape[2]
     elif array.ndim == 2:
         channels = 1
     else:
         raise ValueError(
-            f"Image array at {where} has shape {array.shape}; expected (H, W) "
+            f"{what} has shape {array.shape}; expected (H, W) "
             "grayscale, (H, W, 1) or (H, W, 3)."
         )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(
+            f"{what} has size {array.shape[0]} x {array.shape[1]} (H x W): it has "
+            "no pixel."
+        )
+    if array.dtype.kind == "u" and array.dtype.itemsize == 2:
+        array = array / _SIXTEEN_BIT_MAX
     if array.dtype == np.uint8:
         pass
     elif array.dtype.kind == "f":
         array = array.astype(np.float32, copy=False)
         if not np.isfinite(array).all():
-            raise ValueError(f"Image array at {where} contains NaN or infinity.")
+            raise ValueError(f"{what} contains NaN or infinity.")
         low, high = float(array.min()), float(array.max())
         if low < 0 or high > 1:
             raise ValueError(
-                f"Float image array at {where} has values in [{low:g}, {high:g}]; "
-                "float images must be in [0, 1] (or pass uint8 in [0, 255])."
+                f"{what} has values in [{low:g}, {high:g}]; float images must be "
+                "in [0, 1] (or pass uint8 in [0, 255], uint16 in [0, 65535])."
             )
     else:
         raise TypeError(
-            f"Image array at {where} has dtype {array.dtype}; expected uint8 "
-            "in [0, 255] or floating point in [0, 1]."
+            f"{what} has dtype {array.dtype}; expected uint8 in [0, 255], uint16 "
+            "in [0, 65535] or floating point in [0, 1]."
         )
     if not array.flags.writeable:  # torch.from_numpy warns on read-only memory
         array = array.copy()

@@ -716,7 +716,9 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
     vectors : str, path-like or gensim.models.KeyedVectors
         The word vectors: a gensim ``KeyedVectors`` object, or the path of a
         word2vec text or binary file (``V D`` header line), a GloVe text file
-        (no header) or a fastText ``.vec`` file (word2vec text format).
+        (no header) or a fastText ``.vec`` file (word2vec text format). A
+        vector with NaN or infinity raises a ``ValueError`` naming its word;
+        so does a directory given as the path.
 {_POOLING_DOC}
     binary : bool, default=None
         Whether the file is in word2vec binary format; None detects it.
@@ -801,10 +803,26 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
 
     def _fit_word_vectors(self, documents):
         if isinstance(self.vectors, KeyedVectors):
+            _check_finite_vectors(self.vectors, "The given KeyedVectors")
             return self.vectors
         return _load_word_vectors(
             self.vectors, binary=self.binary, no_header=self.no_header, limit=self.limit
         )
+
+
+def _check_finite_vectors(keyed_vectors, source):
+    """Raise a ValueError naming the words whose vectors have NaN or inf."""
+    finite = np.isfinite(keyed_vectors.vectors).all(axis=1)
+    if finite.all():
+        return
+    rows = np.flatnonzero(~finite)
+    words = [keyed_vectors.index_to_key[row] for row in rows[:5]]
+    more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
+    raise ValueError(
+        f"{source} has NaN or infinite values in the vectors of {len(rows)} "
+        f"word{'s' if len(rows) > 1 else ''}: {words}{more}; replace or remove "
+        "them: pooling them would make every document that uses them non-finite."
+    )
 
 
 def _sniff_word_vector_format(path):
@@ -863,6 +881,11 @@ def _load_word_vectors(path, *, binary=None, no_header=None, limit=None):
     vectors : gensim.models.KeyedVectors
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Word-vector path {path!r} is a directory, expected a file (word2vec, "
+            "GloVe or fastText .vec)."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Word-vector file {path!r} does not exist.")
     if binary is None or no_header is None:
@@ -880,10 +903,12 @@ def _load_word_vectors(path, *, binary=None, no_header=None, limit=None):
         else ("GloVe text" if no_header else "word2vec text")
     )
     try:
-        return KeyedVectors.load_word2vec_format(
+        vectors = KeyedVectors.load_word2vec_format(
             path, binary=binary, no_header=no_header, limit=limit
         )
     except Exception as exc:
         raise ValueError(
             f"Could not read word vectors from {path!r} as {kind}: {exc}"
         ) from exc
+    _check_finite_vectors(vectors, f"Word-vector file {path!r}")
+    return vectors
