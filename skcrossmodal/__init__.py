@@ -7,8 +7,21 @@ numeric columns are named ``<modality>__<feature>`` (see :func:`make_frame`).
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from ._frame import make_frame, split_modalities
+from ._frame import (
+    ModalityNamesError,
+    make_frame,
+    make_modality_selector,
+    select_modalities,
+    split_modalities,
+)
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["make_frame", "split_modalities", "__version__"]
+__all__ = [
+    "ModalityNamesError",
+    "make_frame",
+    "make_modality_selector",
+    "select_modalities",
+    "split_modalities",
+    "__version__",
+]

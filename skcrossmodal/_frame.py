@@ -14,6 +14,30 @@ import pandas as pd
 
 SEPARATOR = "__"
 
+class ModalityNamesError(ValueError):
+    """Input without modality block names reached an estimator that needs them.
+
+    Raised when ``X`` is not a DataFrame (a bare array has no modality names) or
+    has a column not named ``<modality>__<feature>``. A subclass of
+    :class:`ValueError`, so ``except ValueError`` still catches it.
+
+    Parameters
+    ----------
+    *args : str
+        The message: what lacks names and how to name the blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import ModalityNamesError, split_modalities
+    >>> try:
+    ...     split_modalities(np.zeros((2, 3)))
+    ... except ModalityNamesError as error:
+    ...     print(type(error).__name__)
+    ModalityNamesError
+    """
+
+
 _HOW_TO_NAME = (
     "Name the modality blocks, e.g. X = skcrossmodal.make_frame(text=T, image=I), "
     "or produce X with skcrossmodal.compose.make_modality_union(...)."
@@ -100,13 +124,13 @@ def modality_slices(columns):
     positions = {}
     for j, name in enumerate(columns):
         if not isinstance(name, str) or SEPARATOR not in name:
-            raise ValueError(
+            raise ModalityNamesError(
                 f"Column {name!r} is not named '<modality>{SEPARATOR}<feature>'. "
                 + _HOW_TO_NAME
             )
         modality = name.split(SEPARATOR, 1)[0]
         if not modality:
-            raise ValueError(f"Column {name!r} has an empty modality name.")
+            raise ModalityNamesError(f"Column {name!r} has an empty modality name.")
         positions.setdefault(modality, []).append(j)
     slices = {}
     for modality, idx in positions.items():
@@ -148,7 +172,7 @@ def split_modalities(X, *, dtype=None):
     {'text': (2, 2), 'image': (2, 3)}
     """
     if not isinstance(X, pd.DataFrame):
-        raise ValueError(
+        raise ModalityNamesError(
             f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, got "
             f"{type(X).__name__}; a bare array has no modality names. " + _HOW_TO_NAME
         )
@@ -157,6 +181,95 @@ def split_modalities(X, *, dtype=None):
         block = X.iloc[:, where].to_numpy(dtype=dtype)
         blocks[modality] = block
     return blocks
+
+
+def select_modalities(X, *modalities):
+    """The blocks of the given modalities, as a smaller modality table.
+
+    A block is chosen by its exact modality name (the text before the first
+    ``__``), so ``"text"`` never picks a ``pretext__`` column as a substring
+    filter such as ``X.filter(like="text__")`` would.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A modality table.
+    *modalities : str
+        The modalities to keep, in the order wanted.
+
+    Returns
+    -------
+    X_selected : pandas.DataFrame
+        The columns of those blocks, block after block.
+
+    Raises
+    ------
+    ValueError
+        If a modality has no block in ``X``.
+
+    See Also
+    --------
+    make_modality_selector : The same choice as a callable column selector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame, select_modalities
+    >>> X = make_frame(text=np.ones((2, 2)), pretext=np.zeros((2, 1)))
+    >>> list(select_modalities(X, "text").columns)
+    ['text__0', 'text__1']
+    """
+    return X[make_modality_selector(*modalities)(X)]
+
+
+def make_modality_selector(*modalities):
+    """A callable that picks the columns of the given modality blocks.
+
+    Like :func:`sklearn.compose.make_column_selector`, the result is called on
+    a table and returns column names, so it can select columns in a
+    :class:`~sklearn.compose.ColumnTransformer` or ``X[selector(X)]``.
+
+    Parameters
+    ----------
+    *modalities : str
+        Modality names; at least one.
+
+    Returns
+    -------
+    selector : callable
+        ``selector(X) -> list of str``: the columns of those blocks of ``X``,
+        in the order of ``modalities``. It raises a ValueError naming a
+        modality that has no block in ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal import make_frame, make_modality_selector
+    >>> X = make_frame(text=np.ones((2, 2)), image=np.zeros((2, 1)))
+    >>> make_modality_selector("image", "text")(X)
+    ['image__0', 'text__0', 'text__1']
+    """
+    if not modalities:
+        raise ValueError("make_modality_selector needs at least one modality name.")
+    for modality in modalities:
+        _check_modality_name(modality)
+
+    def selector(X):
+        if not isinstance(X, pd.DataFrame):
+            raise ModalityNamesError(
+                f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, "
+                f"got {type(X).__name__}. " + _HOW_TO_NAME
+            )
+        slices = modality_slices(X.columns)
+        missing = [m for m in modalities if m not in slices]
+        if missing:
+            raise ValueError(
+                f"X has no block for the modalities {missing}; its blocks are "
+                f"{list(slices)}."
+            )
+        return [name for m in modalities for name in X.columns[slices[m]]]
+
+    return selector
 
 
 def check_finite(block, modality, columns=None):
@@ -230,7 +343,7 @@ def validate_blocks(
     """
     name = type(estimator).__name__
     if not isinstance(X, pd.DataFrame):
-        raise ValueError(
+        raise ModalityNamesError(
             f"{name} needs modality blocks, but X is a {type(X).__name__} and a bare "
             "array has no modality names. " + _HOW_TO_NAME
         )

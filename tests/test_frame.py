@@ -362,3 +362,33 @@ def test_block_output_polars(blocks):
     out = KeepFirstBlock().set_output(transform="polars").fit(X).transform(X)
     assert isinstance(out, pl.DataFrame)
     assert out.columns == ["text__0", "text__1", "text__2"]
+
+
+def test_modality_names_error_is_a_typed_value_error():
+    from skcrossmodal import ModalityNamesError
+    from skcrossmodal.mapping import CCA
+
+    for call in (
+        lambda: split_modalities(np.zeros((2, 2))),
+        lambda: split_modalities(pd.DataFrame(np.zeros((2, 2)), columns=["a", "b"])),
+        lambda: CCA().fit(np.zeros((5, 2))),
+    ):
+        with pytest.raises(ModalityNamesError):
+            call()
+    assert issubclass(ModalityNamesError, ValueError)
+
+
+def test_select_modalities_matches_whole_names_only():
+    from skcrossmodal import make_modality_selector, select_modalities
+
+    X = make_frame(text=np.ones((3, 2)), pretext=np.zeros((3, 1)), image=np.ones((3, 1)))
+    assert list(X.filter(like="text__").columns) == ["text__0", "text__1", "pretext__0"]
+    assert list(select_modalities(X, "text").columns) == ["text__0", "text__1"]
+    assert list(select_modalities(X, "image", "text").columns) == [
+        "image__0", "text__0", "text__1",
+    ]
+    assert make_modality_selector("pretext")(X) == ["pretext__0"]
+    with pytest.raises(ValueError, match=r"no block for the modalities \['audio'\]"):
+        select_modalities(X, "audio")
+    with pytest.raises(ValueError, match="at least one modality"):
+        make_modality_selector()
