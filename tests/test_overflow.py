@@ -85,6 +85,25 @@ def test_retriever_normalises_float64_queries_before_the_float32_gallery(rows):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_knn_mapper_cosine_ranks_huge_rows_like_scaled_down_rows(rows, dtype):
+    _, G = rows
+    rng = np.random.default_rng(1)
+    target = rng.standard_normal((40, 3))
+    queries = rng.standard_normal((9, 5))
+    reference = _plain_unit_rows(queries) @ _plain_unit_rows(G).T
+    expected = np.argsort(-reference, axis=1, kind="stable")[:, :4]
+    for factor in (HUGE[dtype], TINY[dtype]):
+        source = (G * factor).astype(dtype)
+        mapper = KNNMapper("image", "text", n_neighbors=4).fit(
+            make_frame(image=source, text=target)
+        )
+        indices = mapper.kneighbors((queries * factor).astype(dtype), return_distance=False)
+        np.testing.assert_array_equal(indices, expected)
+        mapped = mapper.transform(make_frame(image=(queries * factor).astype(dtype)))
+        np.testing.assert_allclose(mapped.to_numpy(), target[expected].mean(axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_metrics_rank_huge_rows_like_scaled_down_rows(rows, dtype):
     Q, G = rows
     Q, G = Q[:10], G[:10]
@@ -208,3 +227,21 @@ def test_faiss_partial_fit_refuses_rows_beyond_float32(rows):
         retriever.partial_fit(make_frame(image=G * 1e200))
     assert retriever.gallery_.shape == G.shape
     assert retriever.index_.ntotal == G.shape[0]
+
+
+def test_knn_mapper_euclidean_overflow_raises(rows):
+    Q, G = rows
+    with pytest.raises(ValueError, match="training source block 'image' is too large"):
+        KNNMapper("image", "text", metric="euclidean").fit(
+            make_frame(image=G * 1e200, text=np.arange(40.0))
+        )
+    X = make_frame(image=G, text=np.arange(40.0))
+    mapper = KNNMapper("image", "text", n_neighbors=3, metric="euclidean").fit(X)
+    message = (
+        "The euclidean scores of the source block 'image' against the training "
+        r"source rows overflow float64 \(first at query row 0\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        mapper.transform(make_frame(image=Q * 1e200))
+    with pytest.raises(ValueError, match=message):
+        mapper.kneighbors(Q * 1e200)
