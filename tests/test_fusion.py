@@ -669,3 +669,29 @@ def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
     assert 0.45 < kept.mean().item() < 0.65
     partial = torch.tensor([[1.0, 0.0, 0.0]]).repeat(500, 1)
     assert_array_equal(_drop_modalities(partial, 0.9).numpy(), partial.numpy())
+
+
+# ---- numerical edges, labels, model selection ------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_fusion_refuses_values_beyond_float32(needs_torch):
+    X, y = make_views(n_samples=30)
+    clf = _mlp(max_iter=3).fit(X, y)
+    huge = X.copy()
+    huge.iloc[4, 0] = 1e300  # finite in float64, standardised beyond float32
+    # This used to predict from NaN logits.
+    message = (
+        r"Modality 'text', standardised with the training mean and scale, has "
+        r"the value [0-9.]+e\+300 at row 4, beyond float32"
+    )
+    with pytest.raises(ValueError, match=message):
+        clf.predict(huge)
+    overflowing = X.copy()
+    overflowing.iloc[:, 0] = np.linspace(-1e200, 1e200, 30)
+    message = (
+        r"Modality 'text' cannot be standardised: the variance of column "
+        r"'text__0'.*overflows float64"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp().fit(overflowing, y)

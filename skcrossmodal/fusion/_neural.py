@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -19,10 +19,12 @@ from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
     check_hidden_layer_sizes,
     fit_module,
+    fit_standard_scaler,
     import_torch,
     make_mlp,
     predict_batches,
     set_training_attributes,
+    standardised_name,
     torch_seed,
 )
 
@@ -150,7 +152,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     module_ : torch.nn.Module
-        The trained network (on the CPU).
+        The trained network (on the CPU). It computes in float32: a block
+        whose standardised values do not fit float32 is refused.
     scalers_ : dict of str to sklearn.preprocessing.StandardScaler
         The standardisation of each block.
     n_iter_ : int
@@ -310,7 +313,12 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
                 f"({self.classes_[0]!r})."
             )
         target = encoder.transform(y)
-        self.scalers_ = {m: StandardScaler().fit(b) for m, b in blocks.items()}
+        self.scalers_ = {
+            m: fit_standard_scaler(
+                b, f"Modality {m!r}", self.feature_names_per_modality_[m]
+            )
+            for m, b in blocks.items()
+        }
         scaled = [self.scalers_[m].transform(b) for m, b in blocks.items()]
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1 - len(scaled)))
         widths = [b.shape[1] for b in scaled]
@@ -338,6 +346,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             name="MLPFusionClassifier",
+            names=[*map(standardised_name, blocks), "the mask", "y"],
         )
         set_training_attributes(self, history)
         return self
@@ -366,6 +375,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             batch_size=_PREDICT_BATCH_SIZE,
             device=self.device,
             forward=forward,
+            names=[*map(standardised_name, self.modalities_), "the mask"],
         ).astype(np.float64)
 
     def decision_function(self, X):
