@@ -371,13 +371,27 @@ def _validation_split(
     from sklearn.model_selection import train_test_split
 
     n_validation = int(np.ceil(validation_fraction * n_samples))
-    if min(n_validation, n_samples - n_validation) < min_samples:
+    n_train = n_samples - n_validation
+    if min(n_validation, n_train) < min_samples:
         raise ValueError(
             f"{name} has {n_samples} samples: too few to hold out "
             f"validation_fraction={validation_fraction} for early stopping with at "
             f"least {min_samples} sample(s) on each side. Use more samples, another "
             "validation_fraction or early_stopping=False."
         )
+    if stratify is not None:
+        classes, counts = np.unique(stratify, return_counts=True)
+        # A stratified split puts every class on both sides (train_test_split).
+        if min(n_validation, n_train) < len(classes) or counts.min() < 2:
+            raise ValueError(
+                f"{name} has {n_samples} samples of {len(classes)} classes: too few "
+                f"to hold out validation_fraction={validation_fraction} "
+                f"({n_validation} samples) for early stopping with every class on "
+                f"both sides of the stratified split (which needs at least "
+                f"{len(classes)} samples on each side and 2 of each class; the "
+                f"rarest class has {counts.min()}). Use more samples, "
+                "another validation_fraction or early_stopping=False."
+            )
     return train_test_split(
         np.arange(n_samples),
         test_size=n_validation,

@@ -675,6 +675,21 @@ def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_fusion_early_stopping_with_too_few_rows_per_class(needs_torch):
+    X, y = make_views(n_samples=20)  # 3 classes of 7, 7 and 6 rows
+    message = (
+        r"MLPFusionClassifier has 20 samples of 3 classes: too few to hold out "
+        r"validation_fraction=0.1 \(2 samples\) for early stopping with every class "
+        r"on both sides.*early_stopping=False"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp(early_stopping=True).fit(X, y)
+    # Four held-out rows hold every class; so does no early stopping.
+    assert _mlp(early_stopping=True, validation_fraction=0.2, max_iter=3).fit(X, y).n_iter_ >= 1
+    assert _mlp(early_stopping=False, max_iter=3).fit(X, y).n_iter_ == 3
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mlp_fusion_refuses_values_beyond_float32(needs_torch):
     X, y = make_views(n_samples=30)
     clf = _mlp(max_iter=3).fit(X, y)

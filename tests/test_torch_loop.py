@@ -371,3 +371,35 @@ def test_values_beyond_float32_are_refused_before_training_or_inference():
     # The largest float32 itself is fine.
     edge = np.full((1, 3), np.finfo(np.float32).max, dtype=np.float64)
     assert predict_batches(net, (edge,), device="cpu").shape == (1, 1)
+
+
+def test_stratified_early_stopping_needs_every_class_on_both_sides():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    labels = np.arange(20) % 3
+    net = make_mlp(2, (4,), 3, random_state=0)
+
+    def loss_fn(module, batch):
+        return torch.nn.functional.cross_entropy(module(batch[0]), batch[1])
+
+    def fit(**params):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_module(
+                net, loss_fn, (X, labels), max_iter=1, early_stopping=True,
+                random_state=0, device="cpu", name="Probe", **params,
+            )
+
+    # 2 held-out rows cannot hold 3 classes: scikit-learn's own message was
+    # "The test_size = 2 should be greater or equal to the number of classes = 3".
+    message = (
+        r"Probe has 20 samples of 3 classes: too few to hold out "
+        r"validation_fraction=0.1 \(2 samples\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        fit(validation_fraction=0.1, stratify=labels)
+    lonely = labels.copy()
+    lonely[0] = 3  # a class of one row cannot be on both sides
+    with pytest.raises(ValueError, match="the rarest class has 1"):
+        fit(validation_fraction=0.5, stratify=lonely)
+    assert fit(validation_fraction=0.2, stratify=labels)["n_iter"] == 1

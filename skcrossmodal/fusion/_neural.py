@@ -133,6 +133,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (stratified) and stop
         when their loss stops improving; the best epoch's weights are kept.
+        Both sides of the split need every class (at least as many rows as
+        classes, and two rows of each class).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
