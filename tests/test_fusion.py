@@ -674,6 +674,48 @@ def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
 # ---- numerical edges, labels, model selection ------------------------------------------
 
 
+def test_column_vector_y_is_raveled_with_a_warning():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = make_views()
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        fused = LateFusionClassifier(members()).fit(X, y[:, None])
+    expected = LateFusionClassifier(members()).fit(X, y)
+    assert_array_equal(fused.classes_, expected.classes_)
+    assert_array_equal(fused.predict_proba(X), expected.predict_proba(X))
+    message = (
+        r"y should be a 1d array, got an array of shape \(90, 2\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        LateFusionClassifier(members()).fit(X, np.column_stack([y, y]))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_late_fusion_missing_label_names_its_row(missing):
+    X, y = make_views()
+    labels = np.array(["a", "b", "c"], dtype=object)[y]
+    labels[11] = missing
+    message = (
+        r"LateFusionClassifier: y has a missing label \((None|nan)\) in row 11"
+    )
+    with pytest.raises(ValueError, match=message):
+        LateFusionClassifier(members()).fit(X, labels)
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 4"):
+        LateFusionClassifier(members()).fit(X, np.where(np.arange(90) == 4, np.nan, y))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_mlp_fusion_missing_label_names_its_row(missing, needs_torch):
+    X, y = make_views(n_samples=30)
+    labels = y.astype(object)
+    labels[5] = missing
+    message = (
+        r"MLPFusionClassifier: y has a missing label \((None|nan)\) in row 5"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp().fit(X, labels)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_mlp_fusion_early_stopping_with_too_few_rows_per_class(needs_torch):
     X, y = make_views(n_samples=20)  # 3 classes of 7, 7 and 6 rows

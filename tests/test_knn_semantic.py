@@ -239,6 +239,21 @@ def test_knn_kneighbors_validates_its_input_like_transform():
     )
 
 
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_semantic_mapper_missing_label_names_its_row(missing):
+    X, y = make_labelled()
+    for labels in (y.astype(object), np.array(["cat", "dog", "fox"])[y].astype(object)):
+        labels[7] = missing
+        message = (
+            r"SemanticMapper: y has a missing label \((None|nan)\) in row 7"
+        )
+        with pytest.raises(ValueError, match=message):
+            SemanticMapper().fit(X, labels)
+    # A float y with NaN, as pandas gives for a column with gaps.
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 3"):
+        SemanticMapper().fit(X, np.where(np.arange(60) == 3, np.nan, y))
+
+
 @pytest.mark.parametrize(
     "mapper, needs_y",
     [

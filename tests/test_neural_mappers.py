@@ -474,6 +474,21 @@ def test_values_beyond_float32_are_refused_naming_the_modality():
         _small_contrastive(early_stopping=False).fit(paired)
 
 
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_supervised_contrastive_missing_label_names_its_row(missing):
+    X = _paired_data(n_samples=40)
+    labels = (np.arange(40) % 4).astype(object)
+    labels[9] = missing
+    # None used to fail sorting the labels; NaN was silently a class of its own.
+    message = (
+        r"ContrastiveMapper: y has a missing label \((None|nan)\) in row 9"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_contrastive(supervised=True).fit(X, labels)
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 2"):
+        _small_contrastive(supervised=True).fit(X, np.where(np.arange(40) == 2, np.nan, 1.0))
+
+
 def test_fitting_leaves_torch_global_rng_alone():
     state = torch.get_rng_state()
     with warnings.catch_warnings():

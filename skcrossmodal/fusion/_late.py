@@ -29,11 +29,11 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
+from ..mapping._semantic import check_class_labels
 
 _PREFIX = "estimators__"
 
@@ -551,7 +551,8 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         X : pandas.DataFrame
             Modality table holding a block for each member.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels (a column vector is raveled with a
+            ``DataConversionWarning``); a missing label is an error.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the ``fit`` of every member (and of the stacker); an
             error is raised if one does not support it. With metadata routing
@@ -566,13 +567,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             Fitted estimator.
         """
         _check_y_given(self, y)
-        check_classification_targets(y)
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(
-                f"{type(self).__name__} needs a 1-D y of class labels, got shape "
-                f"{y.shape}."
-            )
+        y = check_class_labels(y, type(self).__name__)
         self.classes_ = np.unique(y)
         self._fit(X, y, sample_weight, fit_params)
         for name, member in self.named_estimators_.items():

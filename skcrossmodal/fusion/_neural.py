@@ -10,10 +10,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
@@ -27,6 +26,7 @@ from .._torch import (
     standardised_name,
     torch_seed,
 )
+from ..mapping._semantic import check_class_labels
 
 _PREDICT_BATCH_SIZE = 4096
 
@@ -293,7 +293,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         X : pandas.DataFrame
             Modality table with every block to fuse.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels (a column vector is raveled with a
+            ``DataConversionWarning``); a missing label is an error.
 
         Returns
         -------
@@ -305,8 +306,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "MLPFusionClassifier requires y to be passed, but the target y is None."
             )
+        y = check_class_labels(y, type(self).__name__)
         check_consistent_length(X, y)
-        check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:

@@ -13,13 +13,9 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-)
-from .._estimator import fit_context
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._similarity import iter_similarity_blocks
 from .._torch import (
@@ -34,6 +30,7 @@ from .._torch import (
     standardised_name,
 )
 from ._base import SharedSpaceMixin, validate_source_target
+from ._semantic import check_class_labels
 
 # Rows per inference batch: bounds device memory in transform.
 _PREDICT_BATCH_SIZE = 4096
@@ -570,7 +567,8 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
         X : pandas.DataFrame
             Modality table with at least two blocks.
         y : array-like of shape (n_samples,), default=None
-            Labels; used only (and then required) when ``supervised=True``.
+            Class labels; used only (and then required, one for every row)
+            when ``supervised=True``.
 
         Returns
         -------
@@ -603,7 +601,7 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
         names = [standardised_name(modality) for modality in blocks]
         labels = None
         if self.supervised:
-            y = column_or_1d(y, warn=True)
+            y = check_class_labels(y, type(self).__name__)
             check_consistent_length(X, y)
             _, labels = np.unique(y, return_inverse=True)
             arrays.append(labels)
