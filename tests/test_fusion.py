@@ -674,6 +674,48 @@ def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
 # ---- numerical edges, labels, model selection ------------------------------------------
 
 
+class _RecordingKFold(KFold):
+    """A KFold that records the test folds it yields (shared by its copies)."""
+
+    folds = []
+
+    def split(self, X, y=None, groups=None):
+        for train, test in super().split(X, y, groups):
+            _RecordingKFold.folds.append(test.tolist())
+            yield train, test
+
+
+def test_stacking_leaves_the_cv_splitter_alone_and_members_share_folds():
+    X, y = make_views()
+    cv = _RecordingKFold(n_splits=3, shuffle=True)
+    before = dict(vars(cv))
+    _RecordingKFold.folds = []
+    fusion = LateFusionClassifier(members(), rule="stacking", cv=cv).fit(X, y)
+    # Fitting used to write a RandomState into the user's splitter.
+    assert cv.random_state is None
+    assert vars(cv) == before
+    folds = _RecordingKFold.folds
+    assert len(folds) == 9  # 3 members x 3 folds, every member the same folds
+    assert folds[0:3] == folds[3:6] == folds[6:9]
+    assert sorted(sum(folds[0:3], [])) == list(range(len(y)))
+    # The stacker learned from those folds: redo the out-of-fold outputs by hand.
+    columns = []
+    for modality in ("text", "image", "audio"):
+        out_of_fold = np.empty((len(y), 3))
+        for test in folds[0:3]:
+            train = np.setdiff1d(np.arange(len(y)), test)
+            member = LogisticRegression().fit(block(X, modality)[train], y[train])
+            out_of_fold[test] = member.predict_proba(block(X, modality)[test])
+        columns.append(out_of_fold)
+    stacker = LogisticRegression().fit(np.hstack(columns), y)
+    assert_allclose(fusion.final_estimator_.coef_, stacker.coef_, rtol=1e-8)
+    regressor_cv = KFold(n_splits=3, shuffle=True)
+    LateFusionRegressor({"text": Ridge()}, rule="stacking", cv=regressor_cv).fit(
+        X, y.astype(float)
+    )
+    assert regressor_cv.random_state is None
+
+
 def test_column_vector_y_is_raveled_with_a_warning():
     from sklearn.exceptions import DataConversionWarning
 

@@ -19,7 +19,7 @@ from sklearn.base import (
 )
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -204,8 +204,10 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
         if stacking:
             cv = check_cv(self.cv, y=y, classifier=is_classifier(self))
             if hasattr(cv, "random_state") and cv.random_state is None:
-                # one random state shared by every member: identical folds
-                cv.random_state = np.random.RandomState()
+                # One seed, drawn once per fit, for every member: identical
+                # folds, in a copy (the user's splitter is a parameter).
+                cv = deepcopy(cv)
+                cv.random_state = int(check_random_state(None).randint(2**31 - 1))
             jobs += [
                 delayed(cross_val_predict)(
                     clone(est),
@@ -439,7 +441,9 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         :class:`~sklearn.linear_model.LogisticRegression`.
     cv : int, cross-validation generator or iterable, default=5
         Splits giving the out-of-fold outputs for ``"stacking"``; an int is a
-        :class:`~sklearn.model_selection.StratifiedKFold`.
+        :class:`~sklearn.model_selection.StratifiedKFold`. Every member gets
+        the same folds: a splitter with ``random_state=None`` is copied and
+        seeded once per fit (the splitter passed is never modified).
     n_jobs : int, default=None
         Number of jobs fitting the members (and their cross-validation fits)
         in parallel. None means 1 unless in a :obj:`joblib.parallel_backend`
@@ -681,7 +685,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
     final_estimator : estimator, default=None
         The stacker; None means :class:`~sklearn.linear_model.RidgeCV`.
     cv : int, cross-validation generator or iterable, default=5
-        Splits giving the out-of-fold predictions for ``"stacking"``.
+        Splits giving the out-of-fold predictions for ``"stacking"``, the
+        same for every member (as in :class:`LateFusionClassifier`).
     n_jobs : int, default=None
         Number of jobs fitting the members in parallel.
     verbose : int, default=0
