@@ -14,6 +14,7 @@ from numbers import Integral
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -62,9 +63,15 @@ class CrossModalRetriever(BaseEstimator):
     ----------
     embedder : estimator with ``transform``, default=None
         A *fitted* mapper or pipeline whose ``transform`` returns a modality
-        table in a shared space (see :mod:`skcrossmodal.mapping`). It is used
-        as is, never refitted or cloned. None means ``X`` already is such a
-        table.
+        table in a shared space (see :mod:`skcrossmodal.mapping`); ``fit``
+        never refits it. None means ``X`` already is such a table. Like any
+        parameter, it is cloned by :func:`~sklearn.base.clone`, and so by
+        ``cross_val_score`` and ``GridSearchCV``, which leaves a plain fitted
+        mapper unfitted: pass ``FrozenEstimator(mapper)``
+        (:class:`sklearn.frozen.FrozenEstimator`, which clones to itself) to
+        keep it fitted there, or put an unfitted mapper before the retriever
+        in a pipeline, ``make_pipeline(mapper, CrossModalRetriever(...))``,
+        to learn the space on each training fold.
     query : str
         Modality of the queries, e.g. ``"text"``.
     target : str
@@ -333,7 +340,17 @@ class CrossModalRetriever(BaseEstimator):
 
     def _check_setup(self):
         if self.embedder is not None:
-            check_is_fitted(self.embedder)
+            try:
+                check_is_fitted(self.embedder)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"The embedder {type(self.embedder).__name__} is not fitted; "
+                    "CrossModalRetriever never fits it. A clone of the retriever "
+                    "(cross_val_score, GridSearchCV) clones the embedder unfitted: "
+                    "wrap the fitted embedder in sklearn.frozen.FrozenEstimator to "
+                    "keep it fitted, or learn it on each fold in a pipeline, "
+                    "make_pipeline(mapper, CrossModalRetriever(...))."
+                ) from exc
         if self.index == "ivf" and self.backend != "faiss":
             raise ValueError(
                 f"index='ivf' needs backend='faiss', got backend={self.backend!r}."
