@@ -39,20 +39,176 @@ def check_similarity_metric(metric):
 def prepare(A, metric):
     """Return ``A`` (and its squared norms) ready for :func:`similarity`.
 
-    Cosine rows are L2-normalised once (a zero row stays zero); euclidean keeps
-    the squared norms so that a block costs one matrix product.
+    Cosine rows are L2-normalised once by :func:`unit_rows` (a zero row stays
+    zero, and no norm overflows); euclidean keeps the squared norms so that a
+    block costs one matrix product.
     """
     check_similarity_metric(metric)
     A = np.asarray(A)
     if A.dtype.kind != "f":
         A = A.astype(np.float64)
     if metric == "cosine":
-        norms = np.linalg.norm(A, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return A / norms, None
+        return unit_rows(A), None
     if metric == "euclidean":
         return A, np.einsum("ij,ij->i", A, A)
     return A, None
+
+
+def unit_rows(A):
+    """The rows of ``A`` divided by their L2 norms; a zero row stays zero.
+
+    Each row is first scaled by the power of two of its largest absolute
+    value, so that its norm neither overflows (rows of norm above ``sqrt(max)``:
+    about 1.3e154 in float64, 1.8e19 in float32) nor underflows (the reference
+    BLAS ``dnrm2`` scales by the largest entry for the same reason). Scaling
+    by a power of two is exact, so it changes nothing else.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_rows, n_features), float
+        Finite rows.
+
+    Returns
+    -------
+    unit : ndarray of shape (n_rows, n_features)
+        A new array of ``A``'s dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._similarity import unit_rows
+    >>> unit_rows(np.array([[3e200, 4e200], [0.0, 0.0]]))
+    array([[0.6, 0.8],
+           [0. , 0. ]])
+    """
+    peak = np.maximum(A.max(axis=1, initial=0), -A.min(axis=1, initial=0))
+    _, exponent = np.frexp(peak)  # peak = m * 2**exponent, 0.5 <= m < 1; 0 -> 0
+    # 2**-exponent stays finite (rows below 2**(1 - maxexp) are rescaled less).
+    exponent = np.maximum(exponent, 1 - np.finfo(A.dtype).maxexp)
+    unit = A * np.ldexp(np.ones_like(peak), -exponent)[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->i", unit, unit))[:, None]
+    norms[norms == 0] = 1.0
+    unit /= norms
+    return unit
+
+
+def peak_magnitude(A):
+    """Largest absolute entry of ``A`` as a Python float (0 for an empty array)."""
+    if A.size == 0:
+        return 0.0
+    return max(float(A.max()), -float(A.min()))
+
+
+def check_finite_sq_norms(sq_norms, what):
+    """Raise a ValueError if a squared norm overflowed its dtype.
+
+    Euclidean scores are computed as ``2 q.g - |q|^2 - |g|^2`` (one matrix
+    product per block); a row whose squared norm is infinite has no finite
+    score, so a gallery holding one is refused when it is indexed.
+
+    Parameters
+    ----------
+    sq_norms : ndarray of shape (n_rows,)
+        Squared norms, as :func:`prepare` returns them.
+    what : str
+        The rows, for the message (e.g. ``"The gallery ('image')"``).
+    """
+    bad = np.flatnonzero(~np.isfinite(sq_norms))
+    if not bad.size:
+        return
+    dtype = sq_norms.dtype
+    remedy = "rescale it or use metric='cosine'"
+    if dtype == np.float32:
+        remedy = "rescale it, use float64 or metric='cosine'"
+    raise ValueError(
+        f"{what} is too large for its dtype {dtype.name}: the squared norm of its "
+        f"row {bad[0]} overflows, and euclidean scores (2 q.g - |q|^2 - |g|^2) need "
+        f"it; {remedy}."
+    )
+
+
+def check_finite_scores(
+    Q,
+    G,
+    metric,
+    *,
+    q_sq=None,
+    g_sq=None,
+    g_peak=None,
+    dtype=None,
+    queries="the queries",
+    gallery="the gallery",
+):
+    """Raise a ValueError if a score of ``Q`` against ``G`` overflows ``dtype``.
+
+    ``Q`` and ``G`` are :func:`prepare`-d. Cosine scores lie in [-1, 1]. A dot
+    product of huge finite embeddings overflows to infinity, and a euclidean
+    score then becomes ``inf - inf = nan``, which ranks nowhere; a search must
+    refuse them rather than return garbage. In O(n d), bounds on the scores
+    from the largest absolute entries ``a`` of ``Q`` and ``b`` of ``G`` (with
+    ``d`` features, ``|q.g| <= d a b`` and ``|q - g|^2 <= d (a + b)^2``) show
+    that no score can overflow; only when they cannot (entries within a factor
+    of about ``sqrt(d)`` of the overflow) are the scores computed to find out.
+
+    Parameters
+    ----------
+    Q, G : ndarray of shape (n_queries, d) and (n_gallery, d)
+        Prepared queries and gallery.
+    metric : {"cosine", "dot", "euclidean"}
+        The similarity.
+    q_sq, g_sq : ndarray, default=None
+        Their squared norms, for ``"euclidean"``.
+    g_peak : float, default=None
+        ``peak_magnitude(G)``, if known (a fitted gallery keeps it).
+    dtype : data-type, default=None
+        The dtype the scores are computed in (``Q``'s when None).
+    queries, gallery : str
+        What ``Q`` and ``G`` are, for the message.
+    """
+    if metric == "cosine":
+        return
+    dtype = np.dtype(Q.dtype if dtype is None else dtype)
+    q_peak = peak_magnitude(Q)
+    g_peak = peak_magnitude(G) if g_peak is None else g_peak
+    n_features = Q.shape[1]
+    if metric == "dot":
+        bound = n_features * q_peak * g_peak
+    else:
+        bound = n_features * (q_peak + g_peak) * (q_peak + g_peak)
+    # A factor 2 covers the rounding of the sums (d * eps < 1 in either dtype).
+    if bound < float(np.finfo(dtype).max) / 2:
+        return
+    cast = dtype != Q.dtype or dtype != G.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        if cast:
+            Q, G = Q.astype(dtype), G.astype(dtype)
+            if metric == "euclidean":
+                q_sq = np.einsum("ij,ij->i", Q, Q)
+                g_sq = np.einsum("ij,ij->i", G, G)
+        step = batch_rows(G.shape[0])
+        for start in range(0, Q.shape[0], step):
+            stop = min(start + step, Q.shape[0])
+            S = similarity(
+                Q[start:stop], G, metric, prepared=True,
+                q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
+            )
+            bad = np.flatnonzero(~np.isfinite(S).all(axis=1))
+            if bad.size:
+                break
+        else:
+            return
+    where = dtype.name
+    remedy = "rescale them or use metric='cosine'"
+    if cast:
+        where += ", the dtype the search computes in"
+    elif dtype == np.float32:
+        remedy = "rescale them, use metric='cosine' or float64 embeddings"
+    raise ValueError(
+        f"The {metric} scores of {queries} against {gallery} overflow {where} "
+        f"(first at query row {start + bad[0]}): the embeddings are too large for "
+        f"their dtype (largest absolute entries {q_peak:.3g} and {g_peak:.3g}); "
+        f"{remedy}."
+    )
 
 
 def similarity(

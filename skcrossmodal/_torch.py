@@ -202,8 +202,35 @@ def make_mlp(
     return nn.Sequential(*layers)
 
 
-def as_tensor(array):
-    """A CPU tensor: float32 for real data, int64 for integers, bool kept."""
+def as_tensor(array, name=None):
+    """A CPU tensor: float32 for real data, int64 for integers, bool kept.
+
+    Torch computes in float32: real data whose values do not fit float32 (a
+    finite float64 beyond about 3.4e38 would become infinite, and the network's
+    output NaN) or are not finite raise a ValueError naming ``name``.
+
+    Parameters
+    ----------
+    array : array-like or torch.Tensor
+        The data; a tensor is returned as is.
+    name : str, default=None
+        What the array holds, for messages (e.g. ``"Modality 'image'"``).
+
+    Returns
+    -------
+    tensor : torch.Tensor
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._torch import as_tensor
+    >>> as_tensor(np.array([1.0, 2.0])).dtype
+    torch.float32
+    >>> as_tensor(np.array([1e300]), name="Modality 'image'")
+    Traceback (most recent call last):
+    ...
+    ValueError: Modality 'image' has the value 1e+300 at row 0, beyond float32 ...
+    """
     torch = import_torch()
     if isinstance(array, torch.Tensor):
         return array
@@ -213,16 +240,80 @@ def as_tensor(array):
     if array.dtype.kind in "iu":
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.int64))
     if array.dtype.kind == "f":
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        return torch.from_numpy(_float32(array, name))
     raise TypeError(
         f"Expected numeric arrays for torch, got an array of dtype {array.dtype}."
     )
 
 
-def _as_tensors(tensors):
+def _float32(array, name):
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=np.float32)
+    finite = np.isfinite(converted)
+    if finite.all():
+        return converted
+    where = tuple(np.argwhere(~finite)[0])
+    value = array[where]
+    name = name or "An input array"
+    if np.isfinite(value):
+        raise ValueError(
+            f"{name} has the value {value:.3g} at row {where[0]}, beyond float32 "
+            f"(at most {np.finfo(np.float32).max:.3g} in magnitude), the dtype "
+            "torch computes in; rescale it."
+        )
+    raise ValueError(f"{name} has a non-finite value ({value}) at row {where[0]}.")
+
+
+def standardised_name(modality):
+    """How messages name a standardised block (see :func:`as_tensor`)."""
+    return f"Modality {modality!r}, standardised with the training mean and scale,"
+
+
+def fit_standard_scaler(block, name, columns=None):
+    """A :class:`~sklearn.preprocessing.StandardScaler` fitted on ``block``.
+
+    The variance of entries above about 1e154 overflows float64; the scaler
+    would then return NaN or unscaled values. Refuse it, naming the column.
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_samples, n_features)
+        Finite training block.
+    name : str
+        What the block is, for messages (e.g. ``"Modality 'image'"``).
+    columns : sequence of str, default=None
+        Its column names, for messages.
+
+    Returns
+    -------
+    scaler : StandardScaler
+        The fitted scaler.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = StandardScaler().fit(block)
+    overflowed = ~(np.isfinite(scaler.mean_) & np.isfinite(scaler.var_))
+    if overflowed.any():
+        j = int(np.flatnonzero(overflowed)[0])
+        column = f"feature {j}" if columns is None else f"column {columns[j]!r}"
+        raise ValueError(
+            f"{name} cannot be standardised: the variance of {column} (entries up to "
+            f"{np.abs(block[:, j]).max():.3g}) overflows float64; rescale it."
+        )
+    return scaler
+
+
+def _as_tensors(tensors, names=None):
     if not isinstance(tensors, (tuple, list)) or not tensors:
         raise TypeError("tensors must be a non-empty tuple of arrays or tensors.")
-    tensors = tuple(as_tensor(t) for t in tensors)
+    if names is None:
+        names = [None] * len(tensors)
+    if len(names) != len(tensors):
+        raise ValueError(
+            f"names must name each of the {len(tensors)} tensors, got {len(names)}."
+        )
+    tensors = tuple(as_tensor(t, name) for t, name in zip(tensors, names))
     lengths = [t.shape[0] for t in tensors]
     if len(set(lengths)) != 1:
         raise ValueError(
@@ -280,13 +371,27 @@ def _validation_split(
     from sklearn.model_selection import train_test_split
 
     n_validation = int(np.ceil(validation_fraction * n_samples))
-    if min(n_validation, n_samples - n_validation) < min_samples:
+    n_train = n_samples - n_validation
+    if min(n_validation, n_train) < min_samples:
         raise ValueError(
             f"{name} has {n_samples} samples: too few to hold out "
             f"validation_fraction={validation_fraction} for early stopping with at "
             f"least {min_samples} sample(s) on each side. Use more samples, another "
             "validation_fraction or early_stopping=False."
         )
+    if stratify is not None:
+        classes, counts = np.unique(stratify, return_counts=True)
+        # A stratified split puts every class on both sides (train_test_split).
+        if min(n_validation, n_train) < len(classes) or counts.min() < 2:
+            raise ValueError(
+                f"{name} has {n_samples} samples of {len(classes)} classes: too few "
+                f"to hold out validation_fraction={validation_fraction} "
+                f"({n_validation} samples) for early stopping with every class on "
+                f"both sides of the stratified split (which needs at least "
+                f"{len(classes)} samples on each side and 2 of each class; the "
+                f"rarest class has {counts.min()}). Use more samples, "
+                "another validation_fraction or early_stopping=False."
+            )
     return train_test_split(
         np.arange(n_samples),
         test_size=n_validation,
@@ -327,6 +432,7 @@ def fit_module(
     device="auto",
     verbose=0,
     name=None,
+    names=None,
 ):
     """Train ``module`` by mini-batch gradient descent on ``loss_fn``.
 
@@ -352,7 +458,8 @@ def fit_module(
         ``module.training`` tells training batches from validation ones.
     tensors : tuple of ndarray or torch.Tensor
         Training data, all with the same number of rows. Real arrays become
-        float32, integer arrays int64.
+        float32 (values beyond float32's range are refused, see
+        :func:`as_tensor`), integer arrays int64.
     max_iter : int, default=200
         Largest number of epochs (passes over the training rows).
     batch_size : int, default=64
@@ -386,6 +493,9 @@ def fit_module(
         Print the losses of every epoch when positive.
     name : str, default=None
         Name of the estimator being fitted, for messages.
+    names : sequence of str, default=None
+        What each of ``tensors`` holds (e.g. ``"Modality 'image' (standardised)"``),
+        for messages.
 
     Returns
     -------
@@ -412,7 +522,7 @@ def fit_module(
     torch = import_torch()
     name = name or "fit_module"
     device = _check_device(device)
-    tensors, n_samples = _as_tensors(tensors)
+    tensors, n_samples = _as_tensors(tensors, names)
     generator, seed = torch_generator(random_state)
     if early_stopping:
         train_index, validation_index = _validation_split(
@@ -515,7 +625,9 @@ def fit_module(
     return history
 
 
-def predict_batches(module, tensors, *, batch_size=1024, device="auto", forward=None):
+def predict_batches(
+    module, tensors, *, batch_size=1024, device="auto", forward=None, names=None
+):
     """Apply ``module`` to ``tensors`` batch by batch, without gradients.
 
     Parameters
@@ -531,6 +643,8 @@ def predict_batches(module, tensors, *, batch_size=1024, device="auto", forward=
         Where to compute.
     forward : callable, default=None
         ``forward(module, *batch) -> tensor``; None calls ``module(*batch)``.
+    names : sequence of str, default=None
+        What each of ``tensors`` holds, for messages (see :func:`as_tensor`).
 
     Returns
     -------
@@ -547,7 +661,7 @@ def predict_batches(module, tensors, *, batch_size=1024, device="auto", forward=
     """
     torch = import_torch()
     device = _check_device(device)
-    tensors, n_samples = _as_tensors(tensors)
+    tensors, n_samples = _as_tensors(tensors, names)
     if forward is None:
 
         def forward(module, *batch):

@@ -14,15 +14,19 @@ from numbers import Integral
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from ._estimator import fit_context
 
+from ._estimator import fit_context
 from ._frame import check_finite, modality_slices, split_modalities
 from ._optional import import_optional
 from ._similarity import (
     SIMILARITY_METRICS,
+    check_finite_scores,
+    check_finite_sq_norms,
+    peak_magnitude,
     prepare,
     sort_candidates,
     tile_columns,
@@ -59,9 +63,15 @@ class CrossModalRetriever(BaseEstimator):
     ----------
     embedder : estimator with ``transform``, default=None
         A *fitted* mapper or pipeline whose ``transform`` returns a modality
-        table in a shared space (see :mod:`skcrossmodal.mapping`). It is used
-        as is, never refitted or cloned. None means ``X`` already is such a
-        table.
+        table in a shared space (see :mod:`skcrossmodal.mapping`); ``fit``
+        never refits it. None means ``X`` already is such a table. Like any
+        parameter, it is cloned by :func:`~sklearn.base.clone`, and so by
+        ``cross_val_score`` and ``GridSearchCV``, which leaves a plain fitted
+        mapper unfitted: pass ``FrozenEstimator(mapper)``
+        (:class:`sklearn.frozen.FrozenEstimator`, which clones to itself) to
+        keep it fitted there, or put an unfitted mapper before the retriever
+        in a pipeline, ``make_pipeline(mapper, CrossModalRetriever(...))``,
+        to learn the space on each training fold.
     query : str
         Modality of the queries, e.g. ``"text"``.
     target : str
@@ -115,7 +125,8 @@ class CrossModalRetriever(BaseEstimator):
         The gallery embeddings, L2-normalised for ``metric="cosine"``. They
         keep the dtype of the target block when it is float32 or float64
         (float32 halves memory and is about twice as fast); other dtypes are
-        converted to float64. Queries are converted to this dtype.
+        converted to float64. Queries are converted to this dtype (for
+        cosine after their normalisation).
     ids_ : ndarray of shape (n_gallery,) or None
         Identifiers returned by :meth:`search` instead of row numbers.
     backend_ : str
@@ -139,6 +150,15 @@ class CrossModalRetriever(BaseEstimator):
     ranking the whole gallery by score, ties broken by the lower gallery row.
     Each query keeps ``n_neighbors + 1`` candidates, which tells whether a tie
     crosses the cut-off; only the rows where it does are rescored in full.
+
+    Cosine normalises each row after scaling it by the power of two of its
+    largest entry, so that embeddings of any finite size rank correctly. Dot
+    and euclidean scores of huge embeddings overflow the dtype (to infinity,
+    or NaN for ``inf - inf``): a search whose scores would not all be finite
+    raises a ``ValueError`` naming the query block and the gallery (a bound
+    from the largest entries rules this out in O(n d) for all but huge
+    embeddings), and a euclidean gallery whose squared norms overflow is
+    refused by ``fit``.
 
     The numpy backend's selection costs little more than one pass over each
     score tile: the maximum of every group of ``16`` columns is compared with
@@ -235,8 +255,8 @@ class CrossModalRetriever(BaseEstimator):
             The fitted retriever.
         """
         for attribute in (
-            "gallery_", "ids_", "index_", "_gallery_sq_norms", "n_features_in_",
-            "feature_names_in_",
+            "gallery_", "ids_", "index_", "_gallery_sq_norms", "_gallery_peak",
+            "n_features_in_", "feature_names_in_",
         ):
             self.__dict__.pop(attribute, None)
         return self._add(X, ids)
@@ -282,6 +302,13 @@ class CrossModalRetriever(BaseEstimator):
             )
         ids = self._check_ids(ids, gallery.shape[0], first)
         gallery, sq_norms = prepare(gallery, self.metric)
+        if sq_norms is not None:
+            check_finite_sq_norms(
+                sq_norms,
+                f"The gallery ({self.target!r})" if first
+                else f"The new {self.target!r} block",
+            )
+        peak = peak_magnitude(gallery)
         if first:
             self.backend_ = _resolve_backend(self.backend)
             if np.may_share_memory(gallery, block):
@@ -289,6 +316,7 @@ class CrossModalRetriever(BaseEstimator):
             self.gallery_ = np.ascontiguousarray(gallery)
             self.ids_ = ids
             self._gallery_sq_norms = sq_norms
+            self._gallery_peak = peak
             if hasattr(X, "columns"):
                 self.feature_names_in_ = np.asarray(X.columns, dtype=object)
                 self.n_features_in_ = len(self.feature_names_in_)
@@ -296,7 +324,10 @@ class CrossModalRetriever(BaseEstimator):
                 self.index_ = self._build_faiss_index(self.gallery_)
             return self
         gallery = gallery.astype(self.gallery_.dtype, copy=False)
+        if self.backend_ == "faiss":
+            data = self._faiss_data(gallery, f"The new {self.target!r} block")
         self.gallery_ = np.concatenate([self.gallery_, gallery])
+        self._gallery_peak = max(self._gallery_peak, peak)
         if ids is not None:
             self.ids_ = np.concatenate([self.ids_, ids])
         if sq_norms is not None:
@@ -304,12 +335,22 @@ class CrossModalRetriever(BaseEstimator):
                 [self._gallery_sq_norms, sq_norms.astype(self.gallery_.dtype)]
             )
         if self.backend_ == "faiss":
-            self.index_.add(np.ascontiguousarray(gallery, dtype=np.float32))
+            self.index_.add(data)
         return self
 
     def _check_setup(self):
         if self.embedder is not None:
-            check_is_fitted(self.embedder)
+            try:
+                check_is_fitted(self.embedder)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"The embedder {type(self.embedder).__name__} is not fitted; "
+                    "CrossModalRetriever never fits it. A clone of the retriever "
+                    "(cross_val_score, GridSearchCV) clones the embedder unfitted: "
+                    "wrap the fitted embedder in sklearn.frozen.FrozenEstimator to "
+                    "keep it fitted, or learn it on each fold in a pipeline, "
+                    "make_pipeline(mapper, CrossModalRetriever(...))."
+                ) from exc
         if self.index == "ivf" and self.backend != "faiss":
             raise ValueError(
                 f"index='ivf' needs backend='faiss', got backend={self.backend!r}."
@@ -380,7 +421,18 @@ class CrossModalRetriever(BaseEstimator):
                 f"gallery ({self.target!r}) has {self.gallery_.shape[1]}; both must "
                 "live in the same shared space."
             )
-        return Q.astype(self.gallery_.dtype, copy=False), blocks, columns
+        return Q, blocks, columns
+
+    def _prepared_queries(self, Q):
+        """Queries in the gallery's dtype, prepared for the metric."""
+        dtype = self.gallery_.dtype
+        if self.metric == "cosine":
+            # Normalised first: a float64 query of any size fits a float32 gallery.
+            Q, q_sq_norms = prepare(Q, self.metric)
+            return Q.astype(dtype, copy=False), q_sq_norms
+        with np.errstate(over="ignore"):
+            Q = Q.astype(dtype, copy=False)  # overflow is reported by the search
+        return prepare(Q, self.metric)
 
     # --------------------------------------------------------------- search
 
@@ -413,7 +465,19 @@ class CrossModalRetriever(BaseEstimator):
                 f"n_neighbors must be a positive integer, got {n_neighbors!r}."
             )
         Q, _, _ = self._query_block(X)
-        Q, q_sq_norms = prepare(Q, self.metric)
+        Q, q_sq_norms = self._prepared_queries(Q)
+        faiss = self.backend_ == "faiss"
+        check_finite_scores(
+            Q,
+            self.gallery_,
+            self.metric,
+            q_sq=q_sq_norms,
+            g_sq=self._gallery_sq_norms,
+            g_peak=self._gallery_peak,
+            dtype=np.float32 if faiss else self.gallery_.dtype,
+            queries=f"the query block {self.query!r}",
+            gallery=f"the gallery ({self.target!r})",
+        )
         k = min(int(n_neighbors), self.gallery_.shape[0])
         if self.backend_ == "faiss" and self.index == "ivf":
             scores, indices = self._search_ivf(Q, k)
@@ -516,11 +580,23 @@ class CrossModalRetriever(BaseEstimator):
     def _faiss(self):
         return import_optional("faiss", purpose="CrossModalRetriever(backend='faiss')")
 
+    def _faiss_data(self, gallery, what):
+        """The gallery in float32, the dtype faiss indexes and computes in."""
+        with np.errstate(over="ignore"):
+            data = np.ascontiguousarray(gallery, dtype=np.float32)
+        if not np.isfinite(data).all():
+            raise ValueError(
+                f"{what} has entries up to {peak_magnitude(gallery):.3g}, beyond "
+                f"float32 (at most {np.finfo(np.float32).max:.3g}), in which faiss "
+                "indexes the gallery; rescale it or use backend='numpy'."
+            )
+        return data
+
     def _build_faiss_index(self, gallery):
         faiss = self._faiss()
         d = gallery.shape[1]
         euclidean = self.metric == "euclidean"
-        data = np.ascontiguousarray(gallery, dtype=np.float32)
+        data = self._faiss_data(gallery, f"The gallery ({self.target!r})")
         if self.index == "flat":
             index = faiss.IndexFlatL2(d) if euclidean else faiss.IndexFlatIP(d)
         else:

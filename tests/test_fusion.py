@@ -669,3 +669,128 @@ def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
     assert 0.45 < kept.mean().item() < 0.65
     partial = torch.tensor([[1.0, 0.0, 0.0]]).repeat(500, 1)
     assert_array_equal(_drop_modalities(partial, 0.9).numpy(), partial.numpy())
+
+
+# ---- numerical edges, labels, model selection ------------------------------------------
+
+
+class _RecordingKFold(KFold):
+    """A KFold that records the test folds it yields (shared by its copies)."""
+
+    folds = []
+
+    def split(self, X, y=None, groups=None):
+        for train, test in super().split(X, y, groups):
+            _RecordingKFold.folds.append(test.tolist())
+            yield train, test
+
+
+def test_stacking_leaves_the_cv_splitter_alone_and_members_share_folds():
+    X, y = make_views()
+    cv = _RecordingKFold(n_splits=3, shuffle=True)
+    before = dict(vars(cv))
+    _RecordingKFold.folds = []
+    fusion = LateFusionClassifier(members(), rule="stacking", cv=cv).fit(X, y)
+    # Fitting used to write a RandomState into the user's splitter.
+    assert cv.random_state is None
+    assert vars(cv) == before
+    folds = _RecordingKFold.folds
+    assert len(folds) == 9  # 3 members x 3 folds, every member the same folds
+    assert folds[0:3] == folds[3:6] == folds[6:9]
+    assert sorted(sum(folds[0:3], [])) == list(range(len(y)))
+    # The stacker learned from those folds: redo the out-of-fold outputs by hand.
+    columns = []
+    for modality in ("text", "image", "audio"):
+        out_of_fold = np.empty((len(y), 3))
+        for test in folds[0:3]:
+            train = np.setdiff1d(np.arange(len(y)), test)
+            member = LogisticRegression().fit(block(X, modality)[train], y[train])
+            out_of_fold[test] = member.predict_proba(block(X, modality)[test])
+        columns.append(out_of_fold)
+    stacker = LogisticRegression().fit(np.hstack(columns), y)
+    assert_allclose(fusion.final_estimator_.coef_, stacker.coef_, rtol=1e-8)
+    regressor_cv = KFold(n_splits=3, shuffle=True)
+    LateFusionRegressor({"text": Ridge()}, rule="stacking", cv=regressor_cv).fit(
+        X, y.astype(float)
+    )
+    assert regressor_cv.random_state is None
+
+
+def test_column_vector_y_is_raveled_with_a_warning():
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y = make_views()
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        fused = LateFusionClassifier(members()).fit(X, y[:, None])
+    expected = LateFusionClassifier(members()).fit(X, y)
+    assert_array_equal(fused.classes_, expected.classes_)
+    assert_array_equal(fused.predict_proba(X), expected.predict_proba(X))
+    message = (
+        r"y should be a 1d array, got an array of shape \(90, 2\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        LateFusionClassifier(members()).fit(X, np.column_stack([y, y]))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_late_fusion_missing_label_names_its_row(missing):
+    X, y = make_views()
+    labels = np.array(["a", "b", "c"], dtype=object)[y]
+    labels[11] = missing
+    message = (
+        r"LateFusionClassifier: y has a missing label \((None|nan)\) in row 11"
+    )
+    with pytest.raises(ValueError, match=message):
+        LateFusionClassifier(members()).fit(X, labels)
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 4"):
+        LateFusionClassifier(members()).fit(X, np.where(np.arange(90) == 4, np.nan, y))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_mlp_fusion_missing_label_names_its_row(missing, needs_torch):
+    X, y = make_views(n_samples=30)
+    labels = y.astype(object)
+    labels[5] = missing
+    message = (
+        r"MLPFusionClassifier: y has a missing label \((None|nan)\) in row 5"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp().fit(X, labels)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_fusion_early_stopping_with_too_few_rows_per_class(needs_torch):
+    X, y = make_views(n_samples=20)  # 3 classes of 7, 7 and 6 rows
+    message = (
+        r"MLPFusionClassifier has 20 samples of 3 classes: too few to hold out "
+        r"validation_fraction=0.1 \(2 samples\) for early stopping with every class "
+        r"on both sides.*early_stopping=False"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp(early_stopping=True).fit(X, y)
+    # Four held-out rows hold every class; so does no early stopping.
+    assert _mlp(early_stopping=True, validation_fraction=0.2, max_iter=3).fit(X, y).n_iter_ >= 1
+    assert _mlp(early_stopping=False, max_iter=3).fit(X, y).n_iter_ == 3
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mlp_fusion_refuses_values_beyond_float32(needs_torch):
+    X, y = make_views(n_samples=30)
+    clf = _mlp(max_iter=3).fit(X, y)
+    huge = X.copy()
+    huge.iloc[4, 0] = 1e300  # finite in float64, standardised beyond float32
+    # This used to predict from NaN logits.
+    message = (
+        r"Modality 'text', standardised with the training mean and scale, has "
+        r"the value [0-9.]+e\+300 at row 4, beyond float32"
+    )
+    with pytest.raises(ValueError, match=message):
+        clf.predict(huge)
+    overflowing = X.copy()
+    overflowing.iloc[:, 0] = np.linspace(-1e200, 1e200, 30)
+    message = (
+        r"Modality 'text' cannot be standardised: the variance of column "
+        r"'text__0'.*overflows float64"
+    )
+    with pytest.raises(ValueError, match=message):
+        _mlp().fit(overflowing, y)

@@ -16,7 +16,6 @@ from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, KNNMapper, SemanticMapper
 
 
-
 def make_pair(n_samples=60, seed=0):
     rng = np.random.default_rng(seed)
     source = rng.standard_normal((n_samples, 5))
@@ -176,6 +175,83 @@ def test_knn_errors():
         KNNMapper("image", "text").fit(X.iloc[:4])
     with pytest.raises(ValueError, match="metric"):
         KNNMapper("image", "text", metric="manhattan").fit(X)
+
+
+def test_knn_owns_its_training_rows():
+    # validate_blocks returns views of a single-dtype frame; editing the frame
+    # after fit used to change the predictions.
+    source, target = make_pair()
+    X = make_frame(image=source, text=target)
+    queries = make_frame(image=source[:7] + 0.05)
+    mapper = KNNMapper("image", "text", n_neighbors=3).fit(X)
+    expected = KNeighborsRegressor(n_neighbors=3, metric="cosine", algorithm="brute").fit(
+        source, target
+    ).predict(source[:7] + 0.05)
+    X.iloc[:, :] = 0.0  # in place, through pandas
+    np.testing.assert_allclose(mapper.transform(queries).to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(mapper.source_fit_, source)
+    np.testing.assert_array_equal(mapper.target_fit_, target)
+    assert not np.shares_memory(mapper.source_fit_, X.to_numpy())
+    assert not np.shares_memory(mapper.target_fit_, X.to_numpy())
+
+
+def test_knn_kneighbors_validates_its_input_like_transform():
+    source, target = make_pair()
+    mapper = KNNMapper("image", "text", n_neighbors=3).fit(
+        make_frame(image=source, text=target)
+    )
+    bad = source[:4].copy()
+    bad[2, 1] = np.nan
+    # The same message as transform (it used to die in numpy broadcasting).
+    with pytest.raises(ValueError) as from_transform:
+        mapper.transform(make_frame(image=bad))
+    assert "row 2, column 'image__1'" in str(from_transform.value)
+    with pytest.raises(ValueError) as from_kneighbors:
+        mapper.kneighbors(bad)
+    assert str(from_kneighbors.value) == str(from_transform.value)
+    strings = np.array([["a"] * 5] * 2)
+    with pytest.raises(TypeError) as from_transform:
+        mapper.transform(make_frame(image=strings))
+    with pytest.raises(TypeError) as from_kneighbors:
+        mapper.kneighbors(strings)
+    assert "needs numeric features, but column 'image__0'" in str(from_kneighbors.value)
+    assert str(from_kneighbors.value) == str(from_transform.value)
+    message = (
+        r"'image' block, of shape \(n_queries, 5\).*got shape \(4, 3\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        mapper.kneighbors(source[:4, :3])
+    with pytest.raises(ValueError, match=r"got shape \(5,\)"):
+        mapper.kneighbors(source[0])
+    with pytest.raises(ValueError, match="at least 1 samples, got 0"):
+        mapper.kneighbors(source[:0])
+    # A modality table is accepted too, and gives the same neighbours.
+    distances, indices = mapper.kneighbors(source[:4])
+    from_frame = mapper.kneighbors(make_frame(image=source[:4], text=target[:4]))
+    np.testing.assert_array_equal(from_frame[1], indices)
+    np.testing.assert_array_equal(from_frame[0], distances)
+    with pytest.raises(ValueError, match="source block 'image', but X has only \\['text'\\]"):
+        mapper.kneighbors(make_frame(text=target[:4]))
+    # Integers are numbers: converted like transform converts them.
+    np.testing.assert_array_equal(
+        mapper.kneighbors(np.round(source[:4] * 10).astype(int))[1],
+        mapper.kneighbors(np.round(source[:4] * 10))[1],
+    )
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_semantic_mapper_missing_label_names_its_row(missing):
+    X, y = make_labelled()
+    for labels in (y.astype(object), np.array(["cat", "dog", "fox"])[y].astype(object)):
+        labels[7] = missing
+        message = (
+            r"SemanticMapper: y has a missing label \((None|nan)\) in row 7"
+        )
+        with pytest.raises(ValueError, match=message):
+            SemanticMapper().fit(X, labels)
+    # A float y with NaN, as pandas gives for a column with gaps.
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 3"):
+        SemanticMapper().fit(X, np.where(np.arange(60) == 3, np.nan, y))
 
 
 @pytest.mark.parametrize(

@@ -420,6 +420,75 @@ def test_errors():
         fitted.transform(X.to_numpy())
 
 
+def test_values_beyond_float32_are_refused_naming_the_modality():
+    # torch computes in float32: these finite float64 values used to become
+    # inf, and the networks' outputs NaN.
+    X = _sine_data(n_samples=40)
+    fitted = _small_mlp().fit(X)
+    contrastive = _small_contrastive(early_stopping=False).fit(_paired_data(n_samples=40))
+    huge_image = make_frame(image=np.full((3, 5), 1.0))
+    huge_image.iloc[1, 2] = 1e300
+    standardised = (
+        r"Modality 'image', standardised with the training mean and scale, has "
+        r"the value [0-9.]+e\+300 at row 1, beyond float32"
+    )
+    with pytest.raises(ValueError, match=standardised):
+        fitted.transform(huge_image)
+    huge_paired = make_frame(image=np.ones((3, 20)))
+    huge_paired.iloc[1, 0] = 1e300
+    with pytest.raises(ValueError, match=standardised):
+        contrastive.transform(huge_paired)
+    # Targets used as they are (loss="cosine") must fit float32 themselves.
+    huge_target = X.copy()
+    huge_target.iloc[7, 6] = 1e300
+    message = (
+        r"Modality 'text' \(the target\) has the value 1e\+300 at row 7, "
+        r"beyond float32"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_mlp(loss="cosine").fit(huge_target)
+    # A variance that overflows float64 cannot standardise anything.
+    spread = X.copy()
+    spread.iloc[:, 6] = np.linspace(-1e200, 1e200, 40)
+    message = (
+        r"Modality 'text' \(the target\) cannot be standardised.*overflows "
+        r"float64"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_mlp().fit(spread)
+    spread = X.copy()
+    spread.iloc[:, 1] = np.linspace(-1e200, 1e200, 40)
+    message = (
+        r"Modality 'image' cannot be standardised: the variance of column "
+        r"'image__1'"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_mlp().fit(spread)
+    paired = _paired_data(n_samples=40)
+    paired.iloc[:, 20] = np.linspace(-1e200, 1e200, 40)
+    message = (
+        r"Modality 'text' cannot be standardised: the variance of column "
+        r"'text__0'"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_contrastive(early_stopping=False).fit(paired)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_supervised_contrastive_missing_label_names_its_row(missing):
+    X = _paired_data(n_samples=40)
+    labels = (np.arange(40) % 4).astype(object)
+    labels[9] = missing
+    # None used to fail sorting the labels; NaN was silently a class of its own.
+    message = (
+        r"ContrastiveMapper: y has a missing label \((None|nan)\) in row 9"
+    )
+    with pytest.raises(ValueError, match=message):
+        _small_contrastive(supervised=True).fit(X, labels)
+    with pytest.raises(ValueError, match=r"missing label \(nan\) in row 2"):
+        _small_contrastive(supervised=True).fit(X, np.where(np.arange(40) == 2, np.nan, 1.0))
+
+
 def test_fitting_leaves_torch_global_rng_alone():
     state = torch.get_rng_state()
     with warnings.catch_warnings():

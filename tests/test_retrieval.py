@@ -425,8 +425,65 @@ def test_unfitted_embedder_is_refused(paired):
     from sklearn.exceptions import NotFittedError
 
     text, image, _ = paired
-    with pytest.raises(NotFittedError):
+    message = r"The embedder CCA is not fitted.*FrozenEstimator.*make_pipeline\(mapper"
+    with pytest.raises(NotFittedError, match=message):
         _retriever(CCA()).fit(make_frame(image=image))
+
+
+def _instance_map(query, gallery):
+    """Instance-level mAP by cosine: AP with one relevant item is 1 / its rank."""
+    query = query / np.linalg.norm(query, axis=1, keepdims=True)
+    gallery = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
+    S = query @ gallery.T
+    ranks = (S > np.diag(S)[:, None]).sum(axis=1) + 1
+    return np.mean(1.0 / ranks)
+
+
+def test_frozen_embedder_in_cross_val_score_and_grid_search(paired):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import cross_val_score
+
+    text, image, _ = paired
+    X = make_frame(text=text, image=image)
+    cca = CCA(n_components=3).fit(X)
+    cv = KFold(n_splits=4, shuffle=True, random_state=0)
+    # A plain fitted mapper is cloned unfitted by cross_val_score: the error
+    # says what to do (it was a bare "This CCA instance is not fitted yet").
+    with pytest.raises(NotFittedError, match="FrozenEstimator"):
+        cross_val_score(_retriever(cca), X, cv=cv, error_score="raise")
+    frozen = _retriever(FrozenEstimator(cca))
+    scores = cross_val_score(frozen, X, cv=cv, error_score="raise")
+    shared = cca.transform(X)
+    shared_text = shared.filter(like="text__").to_numpy()
+    shared_image = shared.filter(like="image__").to_numpy()
+    expected = [
+        _instance_map(shared_text[test], shared_image[test]) for _, test in cv.split(X)
+    ]
+    np.testing.assert_allclose(scores, expected, rtol=1e-12)
+    assert clone(frozen).embedder.estimator is cca  # cloning keeps it fitted
+    search = GridSearchCV(
+        frozen, {"metric": ["cosine", "dot"]}, cv=cv, error_score="raise"
+    ).fit(X)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"][0], np.mean(expected), rtol=1e-12
+    )
+    assert search.best_estimator_.embedder.estimator is cca
+    # The alternative: learn the space on each training fold in a pipeline.
+    from sklearn.pipeline import make_pipeline
+
+    pipeline_scores = cross_val_score(
+        make_pipeline(CCA(n_components=3), _retriever()), X, cv=cv, error_score="raise"
+    )
+    manual = []
+    for train, test in cv.split(X):
+        fold = CCA(n_components=3).fit(X.iloc[train]).transform(X.iloc[test])
+        manual.append(
+            _instance_map(
+                fold.filter(like="text__").to_numpy(), fold.filter(like="image__").to_numpy()
+            )
+        )
+    np.testing.assert_allclose(pipeline_scores, manual, rtol=1e-12)
 
 
 def test_gallery_is_a_private_copy(embeddings):

@@ -346,3 +346,60 @@ def test_fit_module_on_cuda_matches_cpu_quality():
         assert next(net.parameters()).device.type == "cpu"
         losses[device] = history["best_loss"]
     assert losses["cuda"] < 10 * losses["cpu"] + 1e-3
+
+
+def test_values_beyond_float32_are_refused_before_training_or_inference():
+    X, y = _regression_data(n_samples=16)
+    huge = X.copy()
+    huge[5, 2] = -1e300  # finite float64, infinite in float32
+    net = make_mlp(3, (4,), 1, random_state=0)
+    before = _weights(net)
+    message = r"Modality 'image' has the value -1e\+300 at row 5, beyond float32"
+    with pytest.raises(ValueError, match=message):
+        fit_module(net, _mse, (huge, y), names=("Modality 'image'", "y"), device="cpu")
+    for old, new in zip(before, _weights(net)):  # refused before any step
+        assert torch.equal(old, new)
+    with pytest.raises(ValueError, match=message):
+        predict_batches(net, (huge,), names=("Modality 'image'",), device="cpu")
+    # Unnamed, the array is still refused (it used to give NaN outputs).
+    with pytest.raises(ValueError, match=r"An input array has the value -1e\+300 at row 5"):
+        predict_batches(net, (huge,), device="cpu")
+    with pytest.raises(ValueError, match=r"non-finite value \(nan\) at row 0"):
+        predict_batches(net, (np.full((2, 3), np.nan),), device="cpu")
+    with pytest.raises(ValueError, match="names must name each of the 2 tensors, got 1"):
+        fit_module(net, _mse, (X, y), names=("X",), device="cpu")
+    # The largest float32 itself is fine.
+    edge = np.full((1, 3), np.finfo(np.float32).max, dtype=np.float64)
+    assert predict_batches(net, (edge,), device="cpu").shape == (1, 1)
+
+
+def test_stratified_early_stopping_needs_every_class_on_both_sides():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    labels = np.arange(20) % 3
+    net = make_mlp(2, (4,), 3, random_state=0)
+
+    def loss_fn(module, batch):
+        return torch.nn.functional.cross_entropy(module(batch[0]), batch[1])
+
+    def fit(**params):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fit_module(
+                net, loss_fn, (X, labels), max_iter=1, early_stopping=True,
+                random_state=0, device="cpu", name="Probe", **params,
+            )
+
+    # 2 held-out rows cannot hold 3 classes: scikit-learn's own message was
+    # "The test_size = 2 should be greater or equal to the number of classes = 3".
+    message = (
+        r"Probe has 20 samples of 3 classes: too few to hold out "
+        r"validation_fraction=0.1 \(2 samples\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        fit(validation_fraction=0.1, stratify=labels)
+    lonely = labels.copy()
+    lonely[0] = 3  # a class of one row cannot be on both sides
+    with pytest.raises(ValueError, match="the rarest class has 1"):
+        fit(validation_fraction=0.5, stratify=lonely)
+    assert fit(validation_fraction=0.2, stratify=labels)["n_iter"] == 1

@@ -19,7 +19,7 @@ from sklearn.base import (
 )
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import check_cv, cross_val_predict
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -29,11 +29,11 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
+from ..mapping._semantic import check_class_labels
 
 _PREFIX = "estimators__"
 
@@ -204,8 +204,10 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
         if stacking:
             cv = check_cv(self.cv, y=y, classifier=is_classifier(self))
             if hasattr(cv, "random_state") and cv.random_state is None:
-                # one random state shared by every member: identical folds
-                cv.random_state = np.random.RandomState()
+                # One seed, drawn once per fit, for every member: identical
+                # folds, in a copy (the user's splitter is a parameter).
+                cv = deepcopy(cv)
+                cv.random_state = int(check_random_state(None).randint(2**31 - 1))
             jobs += [
                 delayed(cross_val_predict)(
                     clone(est),
@@ -439,7 +441,9 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         :class:`~sklearn.linear_model.LogisticRegression`.
     cv : int, cross-validation generator or iterable, default=5
         Splits giving the out-of-fold outputs for ``"stacking"``; an int is a
-        :class:`~sklearn.model_selection.StratifiedKFold`.
+        :class:`~sklearn.model_selection.StratifiedKFold`. Every member gets
+        the same folds: a splitter with ``random_state=None`` is copied and
+        seeded once per fit (the splitter passed is never modified).
     n_jobs : int, default=None
         Number of jobs fitting the members (and their cross-validation fits)
         in parallel. None means 1 unless in a :obj:`joblib.parallel_backend`
@@ -551,7 +555,8 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         X : pandas.DataFrame
             Modality table holding a block for each member.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels (a column vector is raveled with a
+            ``DataConversionWarning``); a missing label is an error.
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the ``fit`` of every member (and of the stacker); an
             error is raised if one does not support it. With metadata routing
@@ -566,13 +571,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             Fitted estimator.
         """
         _check_y_given(self, y)
-        check_classification_targets(y)
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(
-                f"{type(self).__name__} needs a 1-D y of class labels, got shape "
-                f"{y.shape}."
-            )
+        y = check_class_labels(y, type(self).__name__)
         self.classes_ = np.unique(y)
         self._fit(X, y, sample_weight, fit_params)
         for name, member in self.named_estimators_.items():
@@ -686,7 +685,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
     final_estimator : estimator, default=None
         The stacker; None means :class:`~sklearn.linear_model.RidgeCV`.
     cv : int, cross-validation generator or iterable, default=5
-        Splits giving the out-of-fold predictions for ``"stacking"``.
+        Splits giving the out-of-fold predictions for ``"stacking"``, the
+        same for every member (as in :class:`LateFusionClassifier`).
     n_jobs : int, default=None
         Number of jobs fitting the members in parallel.
     verbose : int, default=0

@@ -7,24 +7,26 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
     check_hidden_layer_sizes,
     fit_module,
+    fit_standard_scaler,
     import_torch,
     make_mlp,
     predict_batches,
     set_training_attributes,
+    standardised_name,
     torch_seed,
 )
+from ..mapping._semantic import check_class_labels
 
 _PREDICT_BATCH_SIZE = 4096
 
@@ -131,6 +133,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows (stratified) and stop
         when their loss stops improving; the best epoch's weights are kept.
+        Both sides of the split need every class (at least as many rows as
+        classes, and two rows of each class).
     validation_fraction : float, default=0.1
         Fraction held out for early stopping.
     n_iter_no_change : int, default=10
@@ -150,7 +154,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     module_ : torch.nn.Module
-        The trained network (on the CPU).
+        The trained network (on the CPU). It computes in float32: a block
+        whose standardised values do not fit float32 is refused.
     scalers_ : dict of str to sklearn.preprocessing.StandardScaler
         The standardisation of each block.
     n_iter_ : int
@@ -288,7 +293,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
         X : pandas.DataFrame
             Modality table with every block to fuse.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels (a column vector is raveled with a
+            ``DataConversionWarning``); a missing label is an error.
 
         Returns
         -------
@@ -300,8 +306,8 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "MLPFusionClassifier requires y to be passed, but the target y is None."
             )
+        y = check_class_labels(y, type(self).__name__)
         check_consistent_length(X, y)
-        check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:
@@ -310,7 +316,12 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
                 f"({self.classes_[0]!r})."
             )
         target = encoder.transform(y)
-        self.scalers_ = {m: StandardScaler().fit(b) for m, b in blocks.items()}
+        self.scalers_ = {
+            m: fit_standard_scaler(
+                b, f"Modality {m!r}", self.feature_names_per_modality_[m]
+            )
+            for m, b in blocks.items()
+        }
         scaled = [self.scalers_[m].transform(b) for m, b in blocks.items()]
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1 - len(scaled)))
         widths = [b.shape[1] for b in scaled]
@@ -338,6 +349,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             name="MLPFusionClassifier",
+            names=[*map(standardised_name, blocks), "the mask", "y"],
         )
         set_training_attributes(self, history)
         return self
@@ -366,6 +378,7 @@ class MLPFusionClassifier(ClassifierMixin, BaseEstimator):
             batch_size=_PREDICT_BATCH_SIZE,
             device=self.device,
             forward=forward,
+            names=[*map(standardised_name, self.modalities_), "the mask"],
         ).astype(np.float64)
 
     def decision_function(self, X):

@@ -6,13 +6,21 @@
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
 
-from .._similarity import DEFAULT_BLOCK_ENTRIES, prepare, top_k_similarity
+from .._estimator import fit_context
+from .._frame import validate_blocks
+from .._similarity import (
+    DEFAULT_BLOCK_ENTRIES,
+    check_finite_scores,
+    check_finite_sq_norms,
+    prepare,
+    top_k_similarity,
+)
 from ._base import SharedSpaceMixin, validate_source_target
 from ._linear import _score_prediction
 
@@ -54,9 +62,10 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
     Attributes
     ----------
     source_fit_ : ndarray of shape (n_samples_fit_, n_source_features)
-        Training source block.
+        Training source block (a copy: editing ``X`` after ``fit`` changes
+        nothing).
     target_fit_ : ndarray of shape (n_samples_fit_, n_target_features)
-        Training target block, paired row by row.
+        Training target block, paired row by row (a copy as well).
     n_samples_fit_ : int
         Number of training rows.
     n_components_ : int
@@ -135,8 +144,16 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         blocks = validate_source_target(
             self, X, reset=True, ensure_min_samples=self.n_neighbors
         )
-        self.source_fit_ = blocks[self.source]
-        self.target_fit_ = blocks[self.target]
+        # Copies: a block may be a view of X's data (sklearn's
+        # KNeighborsRegressor copies its training data too).
+        source = np.array(blocks[self.source])
+        if self.metric == "euclidean":
+            check_finite_sq_norms(
+                prepare(source, self.metric)[1],
+                f"The training source block {self.source!r}",
+            )
+        self.source_fit_ = source
+        self.target_fit_ = np.array(blocks[self.target])
         self.n_samples_fit_ = self.source_fit_.shape[0]
         self.n_components_ = self.target_fit_.shape[1]
         return self
@@ -146,8 +163,10 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
 
         Parameters
         ----------
-        source : ndarray of shape (n_queries, n_source_features)
-            Source block.
+        source : ndarray of shape (n_queries, n_source_features) or DataFrame
+            Source block, or a modality table holding it. It is validated as
+            :meth:`transform` validates its input: numeric, finite, with the
+            fitted number of source features.
         return_distance : bool, default=True
             Whether to return the distances as well.
 
@@ -161,9 +180,42 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
             row index.
         """
         check_is_fitted(self)
-        source = np.asarray(source, dtype=np.float64)
+        return self._kneighbors(self._source_block(source), return_distance)
+
+    def _source_block(self, source):
+        """The source block of ``source``, validated as ``transform`` does."""
+        if isinstance(source, pd.DataFrame):
+            blocks = validate_blocks(self, source, reset=False)
+            if self.source not in blocks:
+                raise ValueError(
+                    f"KNNMapper.kneighbors searches the source block {self.source!r}, "
+                    f"but X has only {list(blocks)}."
+                )
+            return blocks[self.source]
+        columns = self.feature_names_per_modality_[self.source]
+        array = np.asarray(source)
+        if array.ndim != 2 or array.shape[1] != len(columns):
+            raise ValueError(
+                f"source must be the {self.source!r} block, of shape (n_queries, "
+                f"{len(columns)}) for the columns {list(columns)} KNNMapper was "
+                f"fitted with; got shape {array.shape}."
+            )
+        # As a modality table, so that the checks and messages are transform's.
+        frame = pd.DataFrame(array, columns=columns, copy=False)
+        return validate_blocks(self, frame, reset=False)[self.source]
+
+    def _kneighbors(self, source, return_distance=True):
         queries, q_sq = prepare(source, self.metric)
         gallery, g_sq = prepare(self.source_fit_, self.metric)
+        check_finite_scores(
+            queries,
+            gallery,
+            self.metric,
+            q_sq=q_sq,
+            g_sq=g_sq,
+            queries=f"the source block {self.source!r}",
+            gallery="the training source rows",
+        )
         similarities, indices = top_k_similarity(
             queries,
             gallery,
@@ -190,9 +242,9 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
 
     def _predict_target(self, source):
         if self.weights == "uniform":
-            indices = self.kneighbors(source, return_distance=False)
+            indices = self._kneighbors(source, return_distance=False)
             return self.target_fit_[indices].mean(axis=1)
-        distances, indices = self.kneighbors(source)
+        distances, indices = self._kneighbors(source)
         neighbours = self.target_fit_[indices]
         with np.errstate(divide="ignore"):
             weights = 1.0 / distances

@@ -11,28 +11,26 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-)
-from .._estimator import fit_context
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._similarity import iter_similarity_blocks
 from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
     check_hidden_layer_sizes,
     fit_module,
+    fit_standard_scaler,
     import_torch,
     make_mlp,
     predict_batches,
     set_training_attributes,
+    standardised_name,
 )
 from ._base import SharedSpaceMixin, validate_source_target
+from ._semantic import check_class_labels
 
 # Rows per inference batch: bounds device memory in transform.
 _PREDICT_BATCH_SIZE = 4096
@@ -65,7 +63,10 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
     divided by one global scale (its root mean feature variance), which keeps
     the loss proportional to the mean squared error in the original units;
     predictions are mapped back to those units. With ``loss="cosine"`` the
-    target is used as is, since the loss ignores its scale.
+    target is used as is, since the loss ignores its scale. The network
+    computes in float32: blocks whose (standardised) values do not fit
+    float32, or whose variance overflows float64, are refused with an error
+    naming the modality, at fit and at transform time.
 
     Training uses the shared loop :func:`skcrossmodal._torch.fit_module`
     (Adam, mini-batches, early stopping on a validation split that restores
@@ -229,10 +230,20 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
         hidden_layer_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         blocks = validate_source_target(self, X, reset=True)
         source, target = blocks[self.source], blocks[self.target]
-        self.source_scaler_ = StandardScaler().fit(source)
+        columns = self.feature_names_per_modality_
+        self.source_scaler_ = fit_standard_scaler(
+            source, f"Modality {self.source!r}", columns[self.source]
+        )
         if self.loss == "mse":
-            self.target_mean_ = target.mean(axis=0)
-            scale = float(np.sqrt(target.var(axis=0).mean()))
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.target_mean_ = target.mean(axis=0)
+                scale = float(np.sqrt(target.var(axis=0).mean()))
+            if not (np.isfinite(scale) and np.isfinite(self.target_mean_).all()):
+                raise ValueError(
+                    f"Modality {self.target!r} (the target) cannot be standardised: "
+                    f"its variance (entries up to {np.abs(target).max():.3g}) "
+                    "overflows float64; rescale it."
+                )
             self.target_scale_ = scale if scale > 0 else 1.0
         else:
             self.target_mean_ = np.zeros(target.shape[1])
@@ -266,6 +277,11 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             name=type(self).__name__,
+            names=(
+                standardised_name(self.source),
+                f"Modality {self.target!r} (the target"
+                + (", standardised)" if self.loss == "mse" else ")"),
+            ),
         )
         set_training_attributes(self, history)
         self.n_components_ = target.shape[1]
@@ -277,6 +293,7 @@ class MLPMapper(SharedSpaceMixin, BaseEstimator):
             (self.source_scaler_.transform(source),),
             batch_size=_PREDICT_BATCH_SIZE,
             device=self.device,
+            names=(standardised_name(self.source),),
         )
         return output.astype(np.float64) * self.target_scale_ + self.target_mean_
 
@@ -385,7 +402,9 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
     log-softmax over its positives (the multi-positive InfoNCE of supervised
     contrastive learning, Khosla et al., 2020, applied across modalities).
 
-    Input blocks are standardised internally. Training uses the shared loop
+    Input blocks are standardised internally; the towers compute in float32,
+    so blocks whose standardised values do not fit float32 are refused with an
+    error naming the modality. Training uses the shared loop
     :func:`skcrossmodal._torch.fit_module` and runs on the GPU when one is
     available (``device="auto"``). Larger batches give more negatives.
 
@@ -548,7 +567,8 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
         X : pandas.DataFrame
             Modality table with at least two blocks.
         y : array-like of shape (n_samples,), default=None
-            Labels; used only (and then required) when ``supervised=True``.
+            Class labels; used only (and then required, one for every row)
+            when ``supervised=True``.
 
         Returns
         -------
@@ -573,14 +593,19 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
         arrays = []
         self.scalers_ = {}
         for modality, block in blocks.items():
-            self.scalers_[modality] = StandardScaler().fit(block)
+            self.scalers_[modality] = fit_standard_scaler(
+                block, f"Modality {modality!r}",
+                self.feature_names_per_modality_[modality],
+            )
             arrays.append(self.scalers_[modality].transform(block))
+        names = [standardised_name(modality) for modality in blocks]
         labels = None
         if self.supervised:
-            y = column_or_1d(y, warn=True)
+            y = check_class_labels(y, type(self).__name__)
             check_consistent_length(X, y)
             _, labels = np.unique(y, return_inverse=True)
             arrays.append(labels)
+            names.append("y")
 
         random_state = check_random_state(self.random_state)
         module = torch.nn.Module()
@@ -623,6 +648,7 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             name=type(self).__name__,
+            names=names,
         )
         set_training_attributes(self, history)
         if self.learn_temperature:
@@ -644,6 +670,7 @@ class ContrastiveMapper(SharedSpaceMixin, BaseEstimator):
                 batch_size=_PREDICT_BATCH_SIZE,
                 device=self.device,
                 forward=functools.partial(_tower_embedding, tower=tower),
+                names=(standardised_name(modality),),
             ).astype(np.float64)
         return embeddings
 
