@@ -285,11 +285,12 @@ def _problem(query_embeddings, target_embeddings, query_labels, target_labels, u
     return _Problem(queries, targets, query_labels, target_labels, unique)
 
 
-def _check_finite_scores(scores, first_row, query_rows=None):
-    """Raise a ValueError naming the first query whose scores are not finite."""
-    # min and max propagate NaN: two passes over a cache-sized chunk.
-    if np.isfinite(scores.min()) and np.isfinite(scores.max()):
-        return
+def _finite_score_range(scores, first_row, query_rows=None):
+    """``(min, max)`` of a chunk of scores; a ValueError names the first query
+    whose scores are not finite (min and max propagate NaN)."""
+    low, high = float(scores.min()), float(scores.max())
+    if np.isfinite(low) and np.isfinite(high):
+        return low, high
     row, column = np.argwhere(~np.isfinite(scores))[0]
     query = first_row + row if query_rows is None else query_rows[first_row + row]
     hint = (
@@ -305,9 +306,11 @@ def _check_finite_scores(scores, first_row, query_rows=None):
 
 
 def _iter_score_chunks(problem, metric, batch_size):
-    """Yield ``(start, stop, scores, relevant)`` for cache-sized chunks of queries.
+    """Yield ``(start, stop, scores, relevant, score_range)`` for cache-sized
+    chunks of queries.
 
-    ``relevant`` is None for instance-level relevance.
+    ``relevant`` is None for instance-level relevance; ``score_range`` is the
+    ``(min, max)`` of the (finite) chunk.
     """
     n_targets = problem.targets.shape[0]
     chunk_rows = max(1, _CHUNK_ENTRIES // n_targets)
@@ -317,10 +320,10 @@ def _iter_score_chunks(problem, metric, batch_size):
         for start in range(block_start, block_stop, chunk_rows):
             stop = min(start + chunk_rows, block_stop)
             chunk = scores[start - block_start : stop - block_start]
-            _check_finite_scores(chunk, start, problem.query_rows)
+            score_range = _finite_score_range(chunk, start, problem.query_rows)
             relevance = problem.relevance
             relevant = None if relevance.instance else relevance.block(start, stop)
-            yield start, stop, chunk, relevant
+            yield start, stop, chunk, relevant, score_range
 
 
 def _stacklevel():
@@ -369,7 +372,7 @@ def _kept(values, missing, no_relevant, what, query_rows=None):
 # --------------------------------------------------------------------------
 
 
-def _descending_keys(scores, relevant, out=None):
+def _descending_keys(scores, relevant, out=None, score_range=None):
     """Integer keys whose ascending sort ranks each row by decreasing score.
 
     The bits of ``-score`` are mapped to an integer of the same width that
@@ -378,14 +381,17 @@ def _descending_keys(scores, relevant, out=None):
     relevant target is ranked after every target tied with it. Ranking then
     costs one integer sort, with no argsort and no gather.
 
-    ``scores`` are finite (see :func:`_check_finite_scores`). The keys are
-    written into ``out`` (a C-contiguous float array shaped like ``scores``),
-    by default over ``scores`` itself.
+    ``scores`` are finite (see :func:`_finite_score_range`), ``score_range``
+    their ``(min, max)`` if known. The keys are written into ``out`` (a
+    C-contiguous float array shaped like ``scores``), by default over
+    ``scores`` itself.
     """
     if out is None:
         out = scores
+    if score_range is None:
+        score_range = float(scores.min()), float(scores.max())
     exponent = 0
-    largest = max(-float(scores.min()), float(scores.max()))
+    largest = max(-score_range[0], score_range[1])
     if largest >= 2.0:
         exponent = int(np.frexp(largest)[1])
     # 0 - s negates exactly and turns -0.0 into +0.0, so that zeros tie.
@@ -499,7 +505,7 @@ def _average_precisions(n_rows, ranked, k, normalize, interpolation):
     return np.divide(total, normaliser, out=np.zeros(n_rows), where=normaliser > 0)
 
 
-def _compact_keys(scores, relevant):
+def _compact_keys(scores, relevant, score_range):
     """32-bit keys of float64 scores, from a 30-bit fixed-point grid of each chunk.
 
     A 32-bit sort is much faster than a 64-bit one. The grid keeps the order of
@@ -507,8 +513,9 @@ def _compact_keys(scores, relevant):
     sharing a grid value with a relevant target are ambiguous, and their rows
     are ranked again from the float64 scores. Returns None when the grid is
     useless (constant scores, or a range that overflows or underflows).
+    ``score_range`` is the ``(min, max)`` of ``scores``.
     """
-    low, high = float(scores.min()), float(scores.max())
+    low, high = score_range
     scale = (2**30 - 2) / (high - low) if high > low else np.inf
     if not np.isfinite(scale) or scale == 0:
         return None
@@ -520,15 +527,16 @@ def _compact_keys(scores, relevant):
     return keys
 
 
-def _chunk_average_precisions(scores, relevant, k, normalize, interpolation, overwrite):
+def _chunk_average_precisions(scores, relevant, k, normalize, interpolation, overwrite,
+                              score_range):
     """Average precision and number of relevant targets of each row of a chunk.
 
-    ``scores`` (finite) is overwritten if ``overwrite``.
+    ``scores`` (finite, of range ``score_range``) is overwritten if ``overwrite``.
     """
     n_rows = scores.shape[0]
     options = (k, normalize, interpolation)
     if scores.dtype == np.float64:
-        keys = _compact_keys(scores, relevant)
+        keys = _compact_keys(scores, relevant, score_range)
         if keys is not None:
             *ranked, ambiguous = _ranked_relevant(keys, report_ambiguous=True)
             average = _average_precisions(n_rows, ranked, *options)
@@ -541,7 +549,9 @@ def _chunk_average_precisions(scores, relevant, k, normalize, interpolation, ove
                 )
             return average, ranked[1]
     out = None if overwrite else np.empty(scores.shape, scores.dtype)
-    ranked = _ranked_relevant(_descending_keys(scores, relevant, out=out))
+    ranked = _ranked_relevant(
+        _descending_keys(scores, relevant, out=out, score_range=score_range)
+    )
     return _average_precisions(n_rows, ranked, *options), ranked[1]
 
 
@@ -560,15 +570,18 @@ def _hit_ranks(scores, relevant, start):
         return np.count_nonzero(scores >= best[:, None], axis=1).astype(np.float64)
     best = np.where(relevant, scores, -np.inf).max(axis=1)
     above = scores >= best[:, None]
-    above &= ~relevant
+    # For booleans, a > b is a & ~b: the non-relevant targets at or above the hit.
+    np.greater(above, relevant, out=above)
     ranks = 1.0 + np.count_nonzero(above, axis=1)
-    ranks[~relevant.any(axis=1)] = np.inf
+    # Scores are finite, so only rows without relevant target have best -inf.
+    ranks[np.isneginf(best)] = np.inf
     return ranks
 
 
 def _problem_hit_ranks(problem, metric, batch_size):
     ranks = np.empty(len(problem.queries))
-    for start, stop, scores, relevant in _iter_score_chunks(problem, metric, batch_size):
+    for start, stop, scores, relevant, _ in _iter_score_chunks(problem, metric,
+                                                               batch_size):
         ranks[start:stop] = _hit_ranks(scores, relevant, start)
     return ranks
 
@@ -676,9 +689,9 @@ def average_precision_from_scores(relevance, scores, *, k=None, normalize="relev
     for start in range(0, n_queries, chunk_rows):
         stop = min(start + chunk_rows, n_queries)
         chunk = scores[start:stop]
-        _check_finite_scores(chunk, start)
         precisions[start:stop], n_relevant = _chunk_average_precisions(
-            chunk, relevance[start:stop], k, normalize, interpolation, overwrite=False
+            chunk, relevance[start:stop], k, normalize, interpolation, overwrite=False,
+            score_range=_finite_score_range(chunk, start),
         )
         missing[start:stop] = n_relevant == 0
     kept = _kept(precisions, missing, no_relevant, "average precision 0")
@@ -777,7 +790,9 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
     n_queries = len(problem.queries)
     precisions = np.empty(n_queries)
     missing = np.zeros(n_queries, dtype=bool)
-    for start, stop, scores, relevant in _iter_score_chunks(problem, metric, batch_size):
+    for start, stop, scores, relevant, score_range in _iter_score_chunks(
+        problem, metric, batch_size
+    ):
         if relevant is None:
             # One relevant target: AP is the reciprocal of its rank.
             ranks = _hit_ranks(scores, None, start)
@@ -785,7 +800,8 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
             precisions[start:stop] = np.where(ranks <= cutoff, 1.0 / ranks, 0.0)
         else:
             precisions[start:stop], n_relevant = _chunk_average_precisions(
-                scores, relevant, k, normalize, interpolation, overwrite=True
+                scores, relevant, k, normalize, interpolation, overwrite=True,
+                score_range=score_range,
             )
             missing[start:stop] = n_relevant == 0
     kept = _kept(precisions, missing, no_relevant, "average precision 0",
