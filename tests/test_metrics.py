@@ -3,6 +3,7 @@
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import itertools
 import pickle
 import warnings
 from pathlib import Path
@@ -14,23 +15,27 @@ from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import skcrossmodal
 import skcrossmodal.metrics as metrics_module
 from skcrossmodal import make_frame, split_modalities
 from skcrossmodal._frame import validate_blocks
+from skcrossmodal.compose import make_modality_union
 from skcrossmodal.mapping._base import SharedSpaceMixin
 from skcrossmodal.metrics import (
     average_precision_from_scores,
+    evaluate_retrieval,
     make_retrieval_scorer,
     mean_average_precision,
+    mean_rank,
     mean_reciprocal_rank,
     median_rank,
     recall_at_k,
 )
+from skcrossmodal.retrieval import CrossModalRetriever
 
 WIKIPEDIA = Path(skcrossmodal.__file__).parent / "datasets" / "data" / "wikipedia.npz"
 
@@ -284,10 +289,76 @@ def test_ties_are_ranked_pessimistically():
     # Four tied targets: the relevant one takes rank 4.
     assert average_precision_from_scores(relevant, constant) == 0.25
     same = np.ones((4, 2))
+    # Instance-level, all scores tied: each query's one relevant target is
+    # ranked after the 3 non-relevant ones, rank 1 + 3 = 4.
     assert median_rank(same, same) == 4.0
+    assert mean_rank(same, same) == 4.0
     assert mean_reciprocal_rank(same, same) == 0.25
     assert recall_at_k(same, same, k=3) == 0.0
+    assert recall_at_k(same, same, k=4) == 1.0
     assert mean_average_precision(same, same) == 0.25
+    # Category-level, all scores tied, two relevant and two non-relevant
+    # targets: the hit comes after the 2 non-relevant ones, rank 1 + 2 = 3
+    # (the old rule, the last rank of the tie group, said 4); AP keeps
+    # scikit-learn's one threshold, precision 2 / 4.
+    labels = ([0], [0, 0, 1, 1])
+    one, four = np.ones((1, 2)), np.ones((4, 2))
+    assert median_rank(one, four, *labels) == 3.0
+    assert mean_reciprocal_rank(one, four, *labels) == pytest.approx(1 / 3, abs=1e-15)
+    np.testing.assert_array_equal(recall_at_k(one, four, *labels, k=[2, 3]), [0.0, 1.0])
+    assert mean_average_precision(one, four, *labels) == 0.5
+
+
+def test_relevant_targets_tied_at_the_top_are_a_hit_at_rank_one():
+    # The example of issue #11: two relevant targets tied at the top. Old rule:
+    # R@1 = 0, MRR = 0.5, MedR = 2 while mAP = 1.
+    query = np.array([[1.0, 0.0]])
+    targets = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])  # cosine 1, 1, 0
+    labels = ([0], [0, 0, 1])
+    assert mean_average_precision(query, targets, *labels) == 1.0
+    assert recall_at_k(query, targets, *labels, k=1) == 1.0
+    assert mean_reciprocal_rank(query, targets, *labels) == 1.0
+    assert median_rank(query, targets, *labels) == 1.0
+    assert mean_rank(query, targets, *labels) == 1.0
+
+
+def worst_case_hit_rank(scores_row, relevant_row):
+    """Largest position of the first relevant target over every ordering of
+    the targets by non-increasing score (ties broken in every possible way)."""
+    worst = 0
+    for order in itertools.permutations(range(len(scores_row))):
+        if np.all(np.diff(scores_row[list(order)]) <= 0):
+            first = next(p for p, t in enumerate(order, start=1) if relevant_row[t])
+            worst = max(worst, first)
+    return worst
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_hit_rank_is_the_worst_case_over_tie_breaks(labelled):
+    # Integer dot products of small integer vectors: many ties, exact in float.
+    rng = np.random.default_rng(3)
+    queries = np.column_stack([np.ones(6), rng.integers(-1, 2, size=6)])
+    targets = rng.integers(-1, 2, size=(6, 2)).astype(float)
+    if labelled:
+        query_labels = rng.integers(3, size=6)
+        target_labels = np.array([0, 1, 2, 0, 1, 2])
+        relevance = query_labels[:, None] == target_labels[None, :]
+    else:
+        query_labels = target_labels = None
+        relevance = np.eye(6, dtype=bool)
+    scores = queries @ targets.T
+    ranks = np.array([worst_case_hit_rank(scores[i], relevance[i]) for i in range(6)])
+    assert len(np.unique(scores)) < scores.size / 3  # the data do tie
+    args = (queries, targets, query_labels, target_labels)
+    assert median_rank(*args, metric="dot") == np.median(ranks)
+    assert mean_rank(*args, metric="dot") == pytest.approx(np.mean(ranks), abs=1e-15)
+    assert mean_reciprocal_rank(*args, metric="dot") == pytest.approx(
+        np.mean(1 / ranks), abs=1e-15
+    )
+    np.testing.assert_array_equal(
+        recall_at_k(*args, k=list(range(1, 7)), metric="dot"),
+        [np.mean(ranks <= k) for k in range(1, 7)],
+    )
 
 
 def test_float32_scores_keep_float32_ties():
@@ -463,6 +534,39 @@ def test_input_errors(kwargs, message):
 def test_labels_of_different_kinds_are_rejected():
     with pytest.raises(TypeError, match="both numeric or both not"):
         mean_average_precision(np.eye(2), np.eye(2), ["0", "1"], [0, 1])
+    with pytest.raises(TypeError, match=r"target_labels mixes numbers .*row 1: 'a'"):
+        mean_average_precision(np.eye(2), np.eye(2), [0, 1], np.array([1, "a"], dtype=object))
+
+
+def test_object_integer_labels_are_numbers(embeddings):
+    queries, targets, query_labels, target_labels = embeddings
+    expected = mean_average_precision(queries, targets, query_labels, target_labels)
+    as_objects = np.array(query_labels.tolist(), dtype=object)
+    assert mean_average_precision(queries, targets, as_objects, target_labels) == expected
+    as_series = pd.Series(target_labels, dtype=object)
+    assert median_rank(queries, targets, query_labels, as_series) == median_rank(
+        queries, targets, query_labels, target_labels
+    )
+
+
+@pytest.mark.parametrize(
+    "query_labels, target_labels, message",
+    [
+        (np.array([0, 1, None, 1], dtype=object), [0, 1, 0, 1, 1, 0],
+         r"query_labels has no label in row 2 \(got None\)"),
+        ([0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0, 1.0, np.nan],
+         r"target_labels has no label in row 5 \(got (np.float64\()?nan"),
+        (pd.array([0, pd.NA, 0, 1], dtype="Int64"), [0, 1, 0, 1, 1, 0],
+         r"query_labels has no label in row 1"),
+        (["a", "b", None, "a"], ["a", "b", "a", "b", "b", "a"],
+         r"query_labels has no label in row 2"),
+    ],
+)
+def test_missing_labels_are_refused(query_labels, target_labels, message):
+    args = (np.ones((4, 2)), np.ones((6, 2)), query_labels, target_labels)
+    for function in (mean_average_precision, median_rank, recall_at_k):
+        with pytest.raises(ValueError, match=message):
+            function(*args)
 
 
 def test_warning_points_at_the_caller():
@@ -504,6 +608,36 @@ def test_overflowing_similarity_is_reported():
     huge = np.full((2, 2), 1e30, dtype=np.float32)
     with pytest.raises(ValueError, match="NaN or infinity"):
         mean_average_precision(huge, huge, [0, 1], [0, 1], metric="dot")
+
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("labelled", [True, False])
+@pytest.mark.parametrize(
+    "function, kwargs",
+    [
+        (mean_average_precision, {}),
+        (mean_average_precision, {"k": 2}),
+        (recall_at_k, {"k": 1}),
+        (mean_reciprocal_rank, {}),
+        (median_rank, {}),
+        (mean_rank, {}),
+        (evaluate_retrieval, {}),
+    ],
+)
+def test_non_finite_scores_are_refused_by_every_metric(function, kwargs, labelled):
+    # Issue #10: huge euclidean embeddings gave mAP = inf, MRR = inf and
+    # median rank 0. Squared norms of 1e200 overflow float64.
+    rng = np.random.default_rng(0)
+    huge = 1e200 * rng.standard_normal((4, 3))
+    labels = ([0, 1, 0, 1], [0, 1, 0, 1]) if labelled else ()
+    with pytest.raises(ValueError, match=r"NaN or infinity \(.* for query 0, target 0\)"):
+        function(huge, huge, *labels, metric="euclidean", **kwargs)
+    finite = rng.standard_normal((4, 3))
+    with pytest.raises(ValueError, match="NaN or infinity .* for query 0"):
+        function(finite.astype(np.float32) * 1e30, finite.astype(np.float32) * 1e30,
+                 *labels, metric="dot", **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -652,7 +786,7 @@ def test_scorer_errors(planted):
         make_retrieval_scorer(query="audio", target="text")(mapper, X, y)
     with pytest.raises(ValueError, match="modality table"):
         make_retrieval_scorer(query="image", target="text")(StandardScaler().fit(X), X, y)
-    with pytest.raises(ValueError, match="needs a cut-off k"):
+    with pytest.raises(ValueError, match="needs an integer cut-off k"):
         make_retrieval_scorer("recall", query="image", target="text")
     with pytest.raises(ValueError, match="does not apply"):
         make_retrieval_scorer("mrr", query="image", target="text", k=3)
@@ -691,3 +825,273 @@ def test_cca_on_wikipedia_with_grid_search():
         (image_to_text + text_to_image) / 2, abs=1e-15
     )
     assert isinstance(search.transform(X_test), pd.DataFrame)
+
+
+# --------------------------------------------------------------------------
+# Scorers: new metrics and options, the 5-captions protocol
+# --------------------------------------------------------------------------
+
+
+def five_caption_frame(n_images=30, seed=0):
+    """One row per (image, caption): each image block repeated on its 5 rows."""
+    rng = np.random.default_rng(seed)
+    images = np.repeat(rng.standard_normal((n_images, 6)), 5, axis=0)
+    captions = images + rng.uniform(0.3, 1.5, (5 * n_images, 1)) * rng.standard_normal(
+        images.shape
+    )
+    return make_frame(text=captions, image=images), np.repeat(np.arange(n_images), 5)
+
+
+class IdentityMapper(SharedSpaceMixin, BaseEstimator):
+    """Test mapper: both blocks already live in one space."""
+
+    def fit(self, X, y=None):
+        blocks = validate_blocks(self, X, reset=True, required=["text", "image"])
+        self.n_components_ = blocks["text"].shape[1]
+        return self
+
+    def _embed(self, blocks):
+        return dict(blocks)
+
+
+def test_scorers_of_the_five_caption_protocol():
+    X, image_id = five_caption_frame()
+    mapper = IdentityMapper().fit(X)
+    blocks = split_modalities(X)
+    text, image = blocks["text"], blocks["image"]
+    table = evaluate_retrieval(image, text, image_id, image_id, unique="query")
+    cases = [
+        (make_retrieval_scorer("recall", query="text", target="image", k=1,
+                               unique="image"), table["t2q_R@1"] / 100),
+        (make_retrieval_scorer("recall", query="image", target="text", k=5,
+                               unique="image"), table["q2t_R@5"] / 100),
+        (make_retrieval_scorer("neg_median_rank", query="text", target="image",
+                               unique="image"), -table["t2q_medr"]),
+        (make_retrieval_scorer("neg_mean_rank", query="image", target="text",
+                               unique="image", symmetric=True),
+         -(table["q2t_meanr"] + table["t2q_meanr"]) / 2),
+        (make_retrieval_scorer("rsum", query="image", target="text", unique="image"),
+         table["rsum"]),
+        (make_retrieval_scorer("rsum", query="text", target="image", unique="image"),
+         table["rsum"]),
+    ]
+    for scorer, expected in cases:
+        assert scorer(mapper, X, image_id) == pytest.approx(expected, rel=1e-15), scorer
+    # Issue #11: without unique the gallery holds every image five times.
+    plain = make_retrieval_scorer("recall", k=1, query="text", target="image")
+    assert plain(mapper, X) == 0.0 < cases[0][0](mapper, X, image_id)
+    with pytest.raises(ValueError, match=r"needs y: unique='image' keeps one row per "
+                                         r"distinct y, so y must give each row's image id"):
+        cases[0][0](mapper, X)
+
+
+def test_scorer_map_options_equal_direct_computation(planted):
+    X, y = planted
+    mapper = LeastSquaresMapper().fit(X)
+    blocks = split_modalities(mapper.transform(X))
+    image, text = blocks["image"], blocks["text"]
+    for kwargs in ({"k": 10, "normalize": "retrieved"}, {"k": "R"}):
+        scorer = make_retrieval_scorer("map", query="image", target="text", **kwargs)
+        assert scorer(mapper, X, y) == mean_average_precision(image, text, y, y, **kwargs)
+    y_missing = y.copy()
+    y_missing[y == 0] = 99  # images of class 99 have a text of class 99 too
+    text_only = np.where(y == 4)[0]
+    y_missing[text_only[:3]] = 100
+    scorer = make_retrieval_scorer("mrr", query="image", target="text", no_relevant="skip")
+    assert scorer(mapper, X, y_missing) == mean_reciprocal_rank(
+        image, text, y_missing, y_missing, no_relevant="skip"
+    )
+
+
+def test_rsum_scorer_in_grid_search_and_cross_validate():
+    X, image_id = five_caption_frame(n_images=36)
+    rsum = make_retrieval_scorer("rsum", query="text", target="image", unique="image")
+    scoring = {
+        "rsum": rsum,
+        "t2i_R@1": make_retrieval_scorer("recall", query="text", target="image", k=1,
+                                         unique="image"),
+        "medr": make_retrieval_scorer("neg_median_rank", query="image", target="text",
+                                      unique="image"),
+    }
+    search = GridSearchCV(
+        LeastSquaresMapper(), {"rank": [1, 6]}, scoring=scoring, refit="rsum", cv=KFold(3)
+    ).fit(X, image_id)
+    assert search.best_params_ == {"rank": 6}
+    # Each fold's rsum is evaluate_retrieval's on the fold, with no folds split.
+    manual = []
+    for train, test in KFold(3).split(X):
+        mapper = LeastSquaresMapper(rank=6).fit(X.iloc[train])
+        blocks = split_modalities(mapper.transform(X.iloc[test]))
+        manual.append(evaluate_retrieval(blocks["text"], blocks["image"], image_id[test],
+                                         image_id[test], unique="target")["rsum"])
+    assert search.best_score_ == pytest.approx(np.mean(manual), rel=1e-12)
+    results = cross_validate(LeastSquaresMapper(rank=6), X, image_id, scoring=scoring,
+                             cv=KFold(3))
+    np.testing.assert_allclose(results["test_rsum"], manual, rtol=1e-12)
+
+
+def test_scorer_option_errors():
+    with pytest.raises(ValueError, match="unique must name the query or the target"):
+        make_retrieval_scorer("recall", query="text", target="image", k=1, unique="audio")
+    with pytest.raises(ValueError, match="already sums both directions"):
+        make_retrieval_scorer("rsum", query="text", target="image", symmetric=True)
+    with pytest.raises(ValueError, match="k does not apply to metric='rsum'"):
+        make_retrieval_scorer("rsum", query="text", target="image", k=5)
+    with pytest.raises(ValueError, match="normalize only applies to metric='map'"):
+        make_retrieval_scorer("mrr", query="text", target="image", normalize="retrieved")
+    with pytest.raises(ValueError, match="needs an integer cut-off k"):
+        make_retrieval_scorer("recall", query="text", target="image", k="R")
+    with pytest.raises(ValueError, match="does not combine with normalize='retrieved'"):
+        make_retrieval_scorer(query="text", target="image", k=5, normalize="retrieved",
+                              interpolation="11point")
+    scorer = make_retrieval_scorer("map", query="image", target="text", k="R",
+                                   normalize="retrieved", unique="image",
+                                   no_relevant="skip")
+    assert repr(scorer) == (
+        "make_retrieval_scorer('map', query='image', target='text', k='R', "
+        "normalize='retrieved', unique='image', no_relevant='skip')"
+    )
+    X, y = five_caption_frame()
+    with pytest.raises(TypeError, match=r"takes no metadata, got \['sample_weight'\]"):
+        scorer(IdentityMapper().fit(X), X, y, sample_weight=np.ones(len(y)))
+
+
+# --------------------------------------------------------------------------
+# Scorers on pipelines ending in a retriever (issue #11, point 4)
+# --------------------------------------------------------------------------
+
+
+def raw_table(planted):
+    """The planted blocks as raw columns, for a ModalityUnion."""
+    X, y = planted
+    blocks = split_modalities(X)
+    columns = {f"t{j}": blocks["text"][:, j] for j in range(blocks["text"].shape[1])}
+    columns.update({f"i{j}": blocks["image"][:, j] for j in range(blocks["image"].shape[1])})
+    raw = pd.DataFrame(columns)
+    union = make_modality_union(
+        text=(StandardScaler(), [c for c in raw if c.startswith("t")]),
+        image=(StandardScaler(), [c for c in raw if c.startswith("i")]),
+    )
+    return raw, y, union
+
+
+def test_scorer_on_a_pipeline_ending_in_a_retriever(planted):
+    from skcrossmodal.mapping import CCA
+
+    raw, y, union = raw_table(planted)
+    pipeline = make_pipeline(union, CCA(n_components=3),
+                             CrossModalRetriever(query="image", target="text")).fit(raw)
+    shared = split_modalities(pipeline[:-1].transform(raw))
+    scorer = make_retrieval_scorer("map", query="image", target="text")
+    assert scorer(pipeline, raw, y) == mean_average_precision(
+        shared["image"], shared["text"], y, y
+    )
+    # cross_val_score gives numbers (it gave [nan nan nan] with a warning).
+    scores = cross_val_score(
+        make_pipeline(union, CCA(n_components=3),
+                      CrossModalRetriever(query="image", target="text")),
+        raw, y, scoring=scorer, cv=KFold(3), error_score="raise",
+    )
+    manual = []
+    for train, test in KFold(3).split(raw):
+        fitted = make_pipeline(union, CCA(n_components=3)).fit(raw.iloc[train])
+        blocks = split_modalities(fitted.transform(raw.iloc[test]))
+        manual.append(mean_average_precision(blocks["image"], blocks["text"], y[test],
+                                             y[test]))
+    np.testing.assert_allclose(scores, manual, rtol=1e-12)
+    assert (scores > 0.5).all()
+
+
+def test_scorer_on_a_retriever_with_an_embedder(planted):
+    X, y = planted
+    mapper = LeastSquaresMapper().fit(X)
+    retriever = CrossModalRetriever(mapper, query="image", target="text").fit(X)
+    blocks = split_modalities(mapper.transform(X))
+    expected = recall_at_k(blocks["image"], blocks["text"], y, y, k=5)
+    scorer = make_retrieval_scorer("recall", query="image", target="text", k=5)
+    assert scorer(retriever, X, y) == expected
+    # Steps before the retriever, then its embedder; also in a nested pipeline.
+    pipeline = make_pipeline(
+        FunctionTransformer(lambda frame: frame, validate=False), retriever
+    ).fit(X)
+    assert scorer(pipeline, X, y) == expected
+    nested = make_pipeline("passthrough", make_pipeline(pipeline)).fit(X)
+    assert scorer(nested, X, y) == expected
+
+
+class NoTransform(BaseEstimator):
+    def fit(self, X, y=None):
+        return self
+
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+def test_scorer_that_cannot_apply_raises_a_clear_error(planted):
+    X, y = planted
+    scorer = make_retrieval_scorer("map", query="image", target="text")
+    pipeline = make_pipeline(LeastSquaresMapper(), NoTransform()).fit(X)
+    message = (r"needs an estimator whose transform returns a modality table .* got "
+               r"Pipeline, which has no transform")
+    with pytest.raises(TypeError, match=message):
+        scorer(pipeline, X, y)
+    with pytest.raises(TypeError, match=message):
+        cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3), error_score="raise")
+    # With scikit-learn's default error_score=np.nan the NaN comes with the message.
+    with pytest.warns(UserWarning, match=r"Scoring failed(.|\n)*" + message):
+        cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3))
+
+
+# --------------------------------------------------------------------------
+# One embedding per fold for all retrieval scorers (issue #11, point 5)
+# --------------------------------------------------------------------------
+
+
+TRANSFORM_CALLS = []
+
+
+class CountingMapper(LeastSquaresMapper):
+    """LeastSquaresMapper that records each call of transform."""
+
+    def transform(self, X):
+        TRANSFORM_CALLS.append(len(X))
+        return super().transform(X)
+
+
+@pytest.fixture
+def counted():
+    TRANSFORM_CALLS.clear()
+    yield TRANSFORM_CALLS
+    TRANSFORM_CALLS.clear()
+
+
+def test_several_retrieval_scorers_embed_once_per_fold(planted, counted):
+    X, y = planted
+    scoring = {
+        "map": make_retrieval_scorer("map", query="image", target="text"),
+        "mrr": make_retrieval_scorer("mrr", query="image", target="text"),
+        "R@5": make_retrieval_scorer("recall", query="image", target="text", k=5,
+                                     symmetric=True),
+        "medr": make_retrieval_scorer("neg_median_rank", query="text", target="image"),
+    }
+    pipeline = make_pipeline(StandardScaler().set_output(transform="pandas"),
+                             CountingMapper())
+    results = cross_validate(pipeline, X, y, scoring=scoring, cv=KFold(3))
+    assert len(counted) == 3  # one transform per fold, not one per scorer (12)
+    # The shared embedding gives each scorer its own value.
+    for name, scorer in scoring.items():
+        counted.clear()
+        alone = cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3))
+        assert len(counted) == 3
+        np.testing.assert_array_equal(results[f"test_{name}"], alone)
+    # Also in a grid search, and through a pipeline ending in a retriever.
+    counted.clear()
+    GridSearchCV(pipeline, {"countingmapper__rank": [1, 5]}, scoring=scoring,
+                 refit=False, cv=KFold(3)).fit(X, y)
+    assert len(counted) == 6
+    counted.clear()
+    retrieval = make_pipeline(CountingMapper(),
+                              CrossModalRetriever(query="image", target="text"))
+    cross_validate(retrieval, X, y, scoring=scoring, cv=KFold(3))
+    # Fitting the pipeline transforms the training rows once per fold.
+    assert len(counted) == 6
