@@ -38,6 +38,9 @@ class ModalityNamesError(ValueError):
     """
 
 
+# Shown (and documented) as skcrossmodal.ModalityNamesError, where it is exported.
+ModalityNamesError.__module__ = "skcrossmodal"
+
 _HOW_TO_NAME = (
     "Name the modality blocks, e.g. X = skcrossmodal.make_frame(text=T, image=I), "
     "or produce X with skcrossmodal.compose.make_modality_union(...)."
