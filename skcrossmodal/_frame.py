@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 SEPARATOR = "__"
 
@@ -296,8 +298,48 @@ def check_finite(block, modality, columns=None):
     column = columns[col] if columns is not None else f"{modality}{SEPARATOR}{col}"
     raise ValueError(
         f"Modality {modality!r} has a non-finite value ({block[row, col]}) in row "
-        f"{row}, column {column!r}; remove or impute NaN/inf before fitting."
+        f"{row}, column {column!r}; remove or impute NaN/inf first."
     )
+
+
+def check_class_labels(y, name):
+    """``y`` as a 1-D array of class labels, each row with a label.
+
+    A column vector is raveled with a ``DataConversionWarning``, as
+    scikit-learn's classifiers do. A missing label (None, NaN, ``pd.NA``)
+    raises a ValueError naming its row: scikit-learn calls None labels an
+    "unknown label type" and NaN labels "Input y contains NaN", or fails to
+    sort a None among strings.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        Class labels.
+    name : str
+        The estimator, for messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skcrossmodal._frame import check_class_labels
+    >>> check_class_labels(["cat", None, "dog"], "SemanticMapper")
+    Traceback (most recent call last):
+    ...
+    ValueError: SemanticMapper: y has a missing label (None) in row 1; ...
+    """
+    y = column_or_1d(y, warn=True)
+    missing = np.asarray(pd.isna(y), dtype=bool)
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise ValueError(
+            f"{name}: y has a missing label ({y[row]}) in row {row}; every row "
+            "needs a class label: drop the unlabelled rows or label them."
+        )
+    check_classification_targets(y)
+    return y
 
 
 def validate_blocks(

@@ -36,25 +36,20 @@ from skcrossmodal.fusion import (
 )
 from skcrossmodal.mapping._base import SharedSpaceMixin
 
-NEEDS_TABLE = (
-    "needs a modality table; a bare ndarray raises by design (DESIGN §1), the "
-    "behaviour is tested on DataFrames in this file"
+from _fusion_data import (  # noqa: E402
+    _CLASSIFIER_NEEDS_TABLE,
+    _NEEDS_TABLE,
+    _REGRESSOR_NEEDS_TABLE,
+    _SUPERVISED_NEEDS_TABLE,
+    _TRANSFORMER_NEEDS_TABLE,
+    NEEDS_TABLE,
+    _error_chain,
+    _two_view_task,
+    make_views,
 )
 
 
 # ---- data -----------------------------------------------------------------------
-
-
-def make_views(n_samples=90, n_classes=3, seed=0):
-    """Three noisy views of the same classes, each informative on its own."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % n_classes
-    centers = rng.normal(size=(n_classes, 4))
-    blocks = {
-        name: centers[y][:, :width] * scale + rng.normal(size=(n_samples, width))
-        for name, width, scale in [("text", 4, 1.0), ("image", 3, 0.8), ("audio", 2, 0.6)]
-    }
-    return make_frame(**blocks), y
 
 
 def members(C=1.0):
@@ -80,39 +75,6 @@ def member_probas(X, y):
 # by design: there are no modality names (DESIGN §1). The same behaviours (fit
 # returns self, idempotent fit, pickling, subset invariance, NaN errors, ...) are
 # tested on modality tables below.
-_NEEDS_TABLE = {
-    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
-    "check_estimator_sparse_array", "check_estimator_sparse_matrix",
-    "check_estimator_sparse_tag", "check_estimators_dtypes",
-    "check_estimators_empty_data_messages", "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf", "check_estimators_overwrite_params",
-    "check_estimators_pickle", "check_f_contiguous_array_estimator",
-    "check_fit2d_1feature", "check_fit2d_1sample", "check_fit2d_predict1d",
-    "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-    "check_n_features_in", "check_n_features_in_after_fitting",
-    "check_pipeline_consistency", "check_positive_only_tag_during_fit",
-    "check_readonly_memmap_input",
-}
-_SUPERVISED_NEEDS_TABLE = {
-    "check_all_zero_sample_weights_error", "check_sample_weight_equivalence_on_dense_data",
-    "check_sample_weights_list", "check_sample_weights_not_an_array",
-    "check_sample_weights_not_overwritten", "check_sample_weights_pandas_series",
-    "check_sample_weights_shape", "check_supervised_y_2d",
-}
-_CLASSIFIER_NEEDS_TABLE = {
-    "check_classifier_data_not_an_array", "check_classifiers_classes",
-    "check_classifiers_one_label", "check_classifiers_one_label_sample_weights",
-    "check_classifiers_train",
-}
-_REGRESSOR_NEEDS_TABLE = {
-    "check_complex_data", "check_regressor_data_not_an_array", "check_regressors_int",
-    "check_regressors_no_decision_function", "check_regressors_train",
-}
-_TRANSFORMER_NEEDS_TABLE = {
-    "check_complex_data", "check_transformer_data_not_an_array",
-    "check_transformer_general", "check_transformer_preserve_dtypes",
-}
 
 
 def _expected_failed_checks(estimator):
@@ -128,14 +90,6 @@ def _expected_failed_checks(estimator):
     if isinstance(estimator, LateFusionRegressor):
         failing |= _REGRESSOR_NEEDS_TABLE
     return {name: NEEDS_TABLE for name in failing}
-
-
-def _error_chain(exc):
-    messages = []
-    while exc is not None:
-        messages.append(str(exc))
-        exc = exc.__cause__ or exc.__context__
-    return " ".join(messages)
 
 
 # The expected failures are asserted in the body instead of being marked xfail:
@@ -544,16 +498,6 @@ def test_weighted_sum_errors():
         WeightedSumFusion().fit(Z.to_numpy())
 
 
-def _two_view_task(seed=0, n_samples=200):
-    """Two views mixing one shared latent (fixed mixing, samples drawn by seed)."""
-    mixing = np.random.default_rng(42).normal(size=(2, 9))
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % 2
-    latent = (2 * y - 1)[:, None] * np.array([[1.5, 0.0]]) + rng.normal(size=(n_samples, 2))
-    views = latent @ mixing + 0.3 * rng.normal(size=(n_samples, 9))
-    return make_frame(text=views[:, :5], image=views[:, 5:]), y
-
-
 @pytest.mark.parametrize("mapper", ["local", "cca"])
 def test_shared_space_pipeline_predicts_from_either_modality(mapper):
     if mapper == "cca":
@@ -573,102 +517,6 @@ def test_shared_space_pipeline_predicts_from_either_modality(mapper):
     assert pipe.score(X_test, y_test) > 0.8
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.min() > 0.8
-
-
-# ---- neural fusion --------------------------------------------------------------------------
-
-def _mlp(**params):
-    from skcrossmodal.fusion import MLPFusionClassifier
-
-    defaults = dict(hidden_layer_sizes=(16,), max_iter=40, batch_size=32,
-                    learning_rate=1e-2, random_state=0, device="cpu")
-    return MLPFusionClassifier(**{**defaults, **params})
-
-
-@pytest.fixture
-def needs_torch():
-    pytest.importorskip("torch")
-
-
-_MLP_NEEDS_TABLE = _NEEDS_TABLE | (
-    _CLASSIFIER_NEEDS_TABLE - {"check_classifiers_one_label_sample_weights"}
-) | {
-    "check_classifiers_regression_target", "check_complex_data",
-    "check_decision_proba_consistency", "check_non_transformer_estimators_n_iter",
-    "check_requires_y_none", "check_supervised_y_2d",
-}
-
-
-@parametrize_with_checks([_mlp(max_iter=5)] if importlib.util.find_spec("torch") else [])
-def test_mlp_fusion_sklearn_compatible(estimator, check):
-    name = getattr(check, "func", check).__name__
-    if name not in _MLP_NEEDS_TABLE:
-        check(estimator)
-        return
-    with pytest.raises(Exception) as failure:
-        check(estimator)
-    assert re.search("modality|make_frame", _error_chain(failure.value))
-
-
-@pytest.mark.parametrize("fusion", ["concat", "gated", "lowrank_tensor"])
-def test_mlp_fusion_learns_and_predicts_from_either_modality(fusion, needs_torch):
-    X, y = _two_view_task(n_samples=160)
-    X_test, y_test = _two_view_task(seed=1, n_samples=160)
-    clf = _mlp(fusion=fusion, modality_dropout=0.3).fit(X, y)
-    assert clf.n_iter_ >= 1 and len(clf.loss_curve_) == clf.n_iter_
-    assert clf.score(X_test, y_test) > 0.85
-    for modality in ("text", "image"):
-        only = X_test.filter(like=f"{modality}__")
-        assert clf.score(only, y_test) > 0.8, modality
-    proba = clf.predict_proba(X_test)
-    assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
-    assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(axis=1)])
-    assert clf.decision_function(X_test).shape == (160,)
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_mlp_fusion_reproducible_clone_pickle(needs_torch):
-    X, y = make_views(n_samples=60)
-    labels = np.array(["a", "b", "c"])[y]
-    first = _mlp(fusion="gated", max_iter=5, dropout=0.1, modality_dropout=0.2).fit(X, labels)
-    second = clone(first).fit(X, labels)
-    assert_allclose(first.predict_proba(X), second.predict_proba(X), rtol=1e-5)
-    restored = pickle.loads(pickle.dumps(first))
-    assert_allclose(restored.predict_proba(X), first.predict_proba(X), rtol=1e-6)
-    assert set(first.predict(X)) <= {"a", "b", "c"}
-    assert first.decision_function(X).shape == (60, 3)
-    # absent modality: inputs missing, not zero-imputed by the caller
-    assert first.predict_proba(X.filter(like="audio__")).shape == (60, 3)
-
-
-def test_mlp_fusion_errors(needs_torch):
-    X, y = make_views(n_samples=30)
-    with pytest.raises(ValueError, match="make_frame"):
-        _mlp().fit(X.to_numpy(), y)
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        _mlp().fit(X, np.zeros(30))
-    with pytest.raises(ValueError, match="at least one hidden layer"):
-        _mlp(hidden_layer_sizes=()).fit(X, y)
-    with pytest.raises(ValueError, match="fusion"):
-        _mlp(fusion="sum").fit(X, y)
-    with pytest.raises(NotFittedError):
-        _mlp().predict(X)
-
-
-def test_modality_dropout_keeps_one_modality_per_row(needs_torch):
-    import torch
-
-    from skcrossmodal.fusion._neural import _drop_modalities
-
-    torch.manual_seed(0)
-    mask = torch.ones(2000, 3)
-    kept = _drop_modalities(mask, 0.5)
-    assert (kept.sum(dim=1) >= 1).all()
-    assert set(kept.unique().tolist()) <= {0.0, 1.0}
-    # each modality survives with probability about 1 - rate (plus rescues)
-    assert 0.45 < kept.mean().item() < 0.65
-    partial = torch.tensor([[1.0, 0.0, 0.0]]).repeat(500, 1)
-    assert_array_equal(_drop_modalities(partial, 0.9).numpy(), partial.numpy())
 
 
 # ---- numerical edges, labels, model selection ------------------------------------------
@@ -746,51 +594,3 @@ def test_late_fusion_missing_label_names_its_row(missing):
         LateFusionClassifier(members()).fit(X, np.where(np.arange(90) == 4, np.nan, y))
 
 
-@pytest.mark.parametrize("missing", [None, np.nan])
-def test_mlp_fusion_missing_label_names_its_row(missing, needs_torch):
-    X, y = make_views(n_samples=30)
-    labels = y.astype(object)
-    labels[5] = missing
-    message = (
-        r"MLPFusionClassifier: y has a missing label \((None|nan)\) in row 5"
-    )
-    with pytest.raises(ValueError, match=message):
-        _mlp().fit(X, labels)
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_mlp_fusion_early_stopping_with_too_few_rows_per_class(needs_torch):
-    X, y = make_views(n_samples=20)  # 3 classes of 7, 7 and 6 rows
-    message = (
-        r"MLPFusionClassifier has 20 samples of 3 classes: too few to hold out "
-        r"validation_fraction=0.1 \(2 samples\) for early stopping with every class "
-        r"on both sides.*early_stopping=False"
-    )
-    with pytest.raises(ValueError, match=message):
-        _mlp(early_stopping=True).fit(X, y)
-    # Four held-out rows hold every class; so does no early stopping.
-    assert _mlp(early_stopping=True, validation_fraction=0.2, max_iter=3).fit(X, y).n_iter_ >= 1
-    assert _mlp(early_stopping=False, max_iter=3).fit(X, y).n_iter_ == 3
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_mlp_fusion_refuses_values_beyond_float32(needs_torch):
-    X, y = make_views(n_samples=30)
-    clf = _mlp(max_iter=3).fit(X, y)
-    huge = X.copy()
-    huge.iloc[4, 0] = 1e300  # finite in float64, standardised beyond float32
-    # This used to predict from NaN logits.
-    message = (
-        r"Modality 'text', standardised with the training mean and scale, has "
-        r"the value [0-9.]+e\+300 at row 4, beyond float32"
-    )
-    with pytest.raises(ValueError, match=message):
-        clf.predict(huge)
-    overflowing = X.copy()
-    overflowing.iloc[:, 0] = np.linspace(-1e200, 1e200, 30)
-    message = (
-        r"Modality 'text' cannot be standardised: the variance of column "
-        r"'text__0'.*overflows float64"
-    )
-    with pytest.raises(ValueError, match=message):
-        _mlp().fit(overflowing, y)

@@ -32,8 +32,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .._estimator import fit_context
-from .._frame import validate_blocks
-from ..mapping._semantic import check_class_labels
+from .._frame import check_class_labels, validate_blocks
 
 _PREFIX = "estimators__"
 

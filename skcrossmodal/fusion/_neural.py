@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .._estimator import fit_context
-from .._frame import validate_blocks
+from .._frame import check_class_labels, validate_blocks
 from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
     check_hidden_layer_sizes,
@@ -26,7 +26,6 @@ from .._torch import (
     standardised_name,
     torch_seed,
 )
-from ..mapping._semantic import check_class_labels
 
 _PREDICT_BATCH_SIZE = 4096
 

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from .._estimator import fit_context
-from .._frame import validate_blocks
+from .._frame import check_class_labels, validate_blocks
 from .._similarity import iter_similarity_blocks
 from .._torch import (
     TRAINING_PARAMETER_CONSTRAINTS,
@@ -30,7 +30,6 @@ from .._torch import (
     standardised_name,
 )
 from ._base import SharedSpaceMixin, validate_source_target
-from ._semantic import check_class_labels
 
 # Rows per inference batch: bounds device memory in transform.
 _PREDICT_BATCH_SIZE = 4096

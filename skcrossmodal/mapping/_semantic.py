@@ -4,56 +4,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._estimator import fit_context
-from .._frame import validate_blocks
+from .._frame import check_class_labels, validate_blocks
 from ._base import SharedSpaceMixin
-
-
-def check_class_labels(y, name):
-    """``y`` as a 1-D array of class labels, each row with a label.
-
-    A column vector is raveled with a ``DataConversionWarning``, as
-    scikit-learn's classifiers do. A missing label (None, NaN, ``pd.NA``)
-    raises a ValueError naming its row: scikit-learn calls None labels an
-    "unknown label type" and NaN labels "Input y contains NaN", or fails to
-    sort a None among strings.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,) or (n_samples, 1)
-        Class labels.
-    name : str
-        The estimator, for messages.
-
-    Returns
-    -------
-    y : ndarray of shape (n_samples,)
-
-    Examples
-    --------
-    >>> from skcrossmodal.mapping._semantic import check_class_labels
-    >>> check_class_labels(["cat", None, "dog"], "SemanticMapper")
-    Traceback (most recent call last):
-    ...
-    ValueError: SemanticMapper: y has a missing label (None) in row 1; ...
-    """
-    y = column_or_1d(y, warn=True)
-    missing = np.asarray(pd.isna(y), dtype=bool)
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise ValueError(
-            f"{name}: y has a missing label ({y[row]}) in row {row}; every row "
-            "needs a class label: drop the unlabelled rows or label them."
-        )
-    check_classification_targets(y)
-    return y
 
 
 class SemanticMapper(SharedSpaceMixin, BaseEstimator):
