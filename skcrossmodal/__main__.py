@@ -23,6 +23,7 @@ def wikipedia_cca_table(n_components=9, n_random=10, random_state=0):
     -------
     rows : list of (method, image->text mAP, text->image mAP, source)
     """
+    from ._frame import select_modalities
     from .datasets import load_wikipedia
     from .mapping import CCA
     from .metrics import mean_average_precision
@@ -31,8 +32,8 @@ def wikipedia_cca_table(n_components=9, n_random=10, random_state=0):
     test = load_wikipedia(subset="test")
     cca = CCA(n_components=n_components).fit(train.data)
     shared = cca.transform(test.data)
-    text = shared.filter(like="text__").to_numpy()
-    image = shared.filter(like="image__").to_numpy()
+    text = select_modalities(shared, "text").to_numpy()
+    image = select_modalities(shared, "image").to_numpy()
     labels = test.target
 
     def both_directions(image_emb, text_emb):
