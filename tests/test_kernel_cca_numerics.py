@@ -1,7 +1,8 @@
 """KernelCCA at the numerical edges (issue #10, points 3 and 4).
 
-The reference is independent of the code under test: the primal ridge CCA by
-scipy's generalised symmetric eigensolver, written out in the tests.
+The references are independent of the code under test: the primal ridge CCA
+by scipy's generalised symmetric eigensolver and scipy's pairwise distances,
+written out in the tests.
 """
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import linalg
+from scipy.spatial.distance import pdist
 
 import skcrossmodal
 from skcrossmodal import make_frame
@@ -111,6 +113,78 @@ def test_exact_linear_kernel_cca_on_mfeat_kar_mor():
     )
     Z = kcca.transform(make_frame(mor=mor)).to_numpy()
     assert_columns_equal_up_to_sign(Z, variates_mor[:, :k], atol=1e-7)
+
+
+# --- Kernel widths from the data's scale -------------------------------------
+
+
+def test_gamma_scale_is_the_inverse_median_distance():
+    rng = np.random.default_rng(0)
+    A = 40.0 * rng.standard_normal((60, 5))
+    B = np.abs(rng.standard_normal((60, 4)))
+    X = make_frame(a=A, b=B)
+
+    def chi2_distances(Y):
+        numerator = (Y[:, None] - Y[None]) ** 2
+        denominator = Y[:, None] + Y[None]
+        d = np.divide(numerator, denominator, out=np.zeros_like(numerator),
+                      where=denominator > 0).sum(axis=2)  # fmt: skip
+        return d[np.triu_indices(len(Y), 1)]
+
+    expected = {
+        "rbf": lambda Y: 1 / np.median(pdist(Y, "sqeuclidean")),
+        "laplacian": lambda Y: 1 / np.median(pdist(Y, "cityblock")),
+        "chi2": lambda Y: 1 / np.median(chi2_distances(Y)),
+        "poly": lambda Y: 1 / np.median(np.sum(Y * Y, axis=1)),
+    }
+    for kernel, gamma in expected.items():
+        blocks = {"a": np.abs(A), "b": B} if kernel == "chi2" else {"a": A, "b": B}
+        kcca = KernelCCA(kernel=kernel, gamma="scale").fit(make_frame(**blocks))
+        for modality, block in blocks.items():
+            assert kcca.gamma_[modality] == pytest.approx(gamma(block), rel=1e-12)
+    mixed = KernelCCA(gamma={"a": "scale", "b": 0.3}).fit(X)
+    assert mixed.gamma_ == {"a": pytest.approx(expected["rbf"](A), rel=1e-12), "b": 0.3}
+
+
+def test_gamma_scale_makes_the_rbf_model_unit_free():
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, size=(120, 1))
+    circle = np.hstack([np.cos(angle), np.sin(angle)])
+    blocks = {"circle": circle, "angle": angle + 0.01 * rng.standard_normal((120, 1))}
+    rescaled = {"circle": 1e3 * circle, "angle": 1e-3 * blocks["angle"]}
+    scale = KernelCCA(n_components=2, gamma="scale", reg=0.01)
+    first = scale.fit(make_frame(**blocks)).canonical_correlations_
+    second = scale.fit(make_frame(**rescaled)).canonical_correlations_
+    np.testing.assert_allclose(second, first, rtol=1e-8)
+    assert first[0] > 0.9
+    # The default 1 / n_features is blind to the units: here it collapses.
+    default = KernelCCA(n_components=2, reg=0.01).fit(make_frame(**rescaled))
+    assert default.canonical_correlations_[0] < 0.5
+
+
+def test_gamma_scale_subsamples_large_blocks(monkeypatch):
+    from skcrossmodal.mapping import _kernel_cca
+
+    rng = np.random.default_rng(0)
+    X = make_frame(a=rng.standard_normal((300, 3)), b=rng.standard_normal((300, 2)))
+    full = KernelCCA(gamma="scale", n_landmarks=20, random_state=0).fit(X).gamma_
+    monkeypatch.setattr(_kernel_cca, "_GAMMA_SCALE_MAX_ROWS", 100)
+    first = KernelCCA(gamma="scale", n_landmarks=20, random_state=0).fit(X).gamma_
+    again = KernelCCA(gamma="scale", n_landmarks=20, random_state=0).fit(X).gamma_
+    other = KernelCCA(gamma="scale", n_landmarks=20, random_state=1).fit(X).gamma_
+    assert first == again != other
+    for modality in ("a", "b"):
+        assert first[modality] == pytest.approx(full[modality], rel=0.2)
+
+
+def test_gamma_errors():
+    rng = np.random.default_rng(0)
+    block = rng.standard_normal((20, 2))
+    duplicated = np.repeat(block[:1], 20, axis=0)
+    with pytest.raises(ValueError, match=r"gamma='scale'.*modality 'b'.*median"):
+        KernelCCA(gamma="scale").fit(make_frame(a=block, b=duplicated))
+    with pytest.raises(ValueError, match=r"gamma for modality 'a'.*-1"):
+        KernelCCA(gamma={"a": -1, "b": 1.0}).fit(make_frame(a=block, b=block))
 
 
 # --- Clear errors instead of LAPACK's --------------------------------------

@@ -8,7 +8,12 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.kernel_approximation import Nystroem
-from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.metrics.pairwise import (
+    additive_chi2_kernel,
+    euclidean_distances,
+    manhattan_distances,
+    pairwise_kernels,
+)
 from sklearn.preprocessing import KernelCenterer
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -35,6 +40,47 @@ KERNELS = ("linear", "poly", "rbf", "laplacian", "chi2")
 # Kernel matrices against the training rows or landmarks are computed in row
 # batches of at most this many entries (256 MiB of float64).
 _MAX_KERNEL_ENTRIES = 2**25
+
+# gamma="scale" takes its median over the pairs of at most this many training
+# rows (a random subset, drawn with random_state, when there are more).
+_GAMMA_SCALE_MAX_ROWS = 1000
+
+
+def _scale_gamma(kernel, sample, modality):
+    """``1 / median`` of the kernel's own distance over the rows of ``sample``.
+
+    rbf: squared euclidean distance; laplacian: L1 distance; chi2: chi-squared
+    distance ``sum (x - y)^2 / (x + y)``; poly: the squared norm of a row (so
+    that ``gamma x'x`` is 1 for the median row). The distances are taken over
+    the pairs ``i < j``.
+    """
+    if kernel == "poly":
+        values = np.einsum("ij,ij->i", sample, sample)
+        what = "squared norm of its training rows"
+    else:
+        if kernel == "rbf":
+            # Centred first: distances do not change, and the BLAS expansion
+            # |x|^2 + |y|^2 - 2 x'y loses no digits to an offset.
+            centred = sample - sample.mean(axis=0)
+            distances = euclidean_distances(centred, squared=True)
+            what = "squared euclidean distance"
+        elif kernel == "laplacian":
+            distances = manhattan_distances(sample)
+            what = "L1 distance"
+        else:
+            distances = -additive_chi2_kernel(sample)
+            what = "chi-squared distance"
+        values = distances[np.triu_indices(len(sample), 1)]
+        what += " between its training rows"
+    median = float(np.median(values)) if values.size else 0.0
+    if not median > 0:
+        raise ValueError(
+            f"gamma='scale' for modality {modality!r} ({kernel} kernel) is 1 / the "
+            f"median {what}, but that median is {median}: most of the rows are "
+            "identical (or zero). Pass a number for gamma."
+        )
+    return 1.0 / median
+
 
 def _check_finite_kernel(matrix, modality, what):
     """Raise a ValueError naming the modality if a kernel matrix is not finite."""
@@ -117,10 +163,19 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         proportions. A callable is called on pairs of rows, as by
         ``pairwise_kernels`` (``gamma``, ``degree`` and ``coef0`` are not
         passed to it). A dict gives one kernel per modality.
-    gamma : float, dict or None, default=None
-        Coefficient of the rbf, laplacian, poly and chi2 kernels. None means
-        ``1 / n_features_m`` (``1.0`` for chi2). A dict gives one value per
-        modality.
+    gamma : float, "scale", dict or None, default=None
+        Coefficient of the rbf, laplacian, poly and chi2 kernels. ``"scale"``
+        sets it per modality from the training block: ``1 /`` the median,
+        over pairs of training rows, of the kernel's distance (squared
+        euclidean for rbf, L1 for laplacian, chi-squared for chi2; for poly
+        the median squared norm of a row), on at most 1,000 rows drawn with
+        ``random_state``. It does not depend on the features' units and is the
+        value to start from (then tune around it). None means
+        ``1 / n_features_m`` (``1.0`` for chi2), which ignores the data's
+        scale (for unit-variance rbf features it is about twice ``"scale"``;
+        chi2's 1.0 on normalised histograms gives a near-identity kernel); it
+        stays the default so that existing models do not change. A dict
+        gives one value per modality. The value used is in ``gamma_``.
     degree : float, default=3
         Degree of the poly kernel.
     coef0 : float, default=1
@@ -136,7 +191,8 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         The two blocks of ``X`` to relate. None requires ``X`` to have exactly
         two blocks.
     random_state : int, RandomState instance or None, default=None
-        Draws the Nyström landmarks. Pass an int for reproducible results.
+        Draws the Nyström landmarks and the rows of ``gamma="scale"`` (when
+        there are more than 1,000). Pass an int for reproducible results.
     n_jobs : int, default=None
         Number of jobs for the kernel computations (joblib).
 
@@ -211,7 +267,10 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "kernel": [StrOptions(set(KERNELS)), callable, dict],
-        "gamma": [Interval(Real, 0, None, closed="neither"), dict, None],
+        "gamma": [
+            Interval(Real, 0, None, closed="neither"), StrOptions({"scale"}), dict,
+            None,
+        ],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "reg": [Interval(Real, 0, 1, closed="left")],
@@ -296,8 +355,14 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         return self
 
     def _set_kernels(self, blocks):
-        """Resolve each modality's kernel and parameters; return checked blocks."""
+        """Resolve each modality's kernel and parameters; return checked blocks.
+
+        Each block is checked for its kernel (see :meth:`_kernel_input`)
+        before ``gamma="scale"`` measures it.
+        """
         self._kernel_params, self.gamma_, checked = {}, {}, {}
+        n_samples = next(iter(blocks.values())).shape[0]
+        rows = None
         for modality, block in blocks.items():
             kernel = _per_modality(self.kernel, modality, "kernel")
             gamma = _per_modality(self.gamma, modality, "gamma")
@@ -306,16 +371,33 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                     f"kernel for modality {modality!r} must be one of {KERNELS} or a "
                     f"callable, got {kernel!r}."
                 )
+            positive = isinstance(gamma, Real) and not isinstance(gamma, bool)
+            if not (gamma is None or gamma == "scale" or (positive and gamma > 0)):
+                raise ValueError(
+                    f"gamma for modality {modality!r} must be a positive number, "
+                    f"'scale' or None, got {gamma!r}."
+                )
+            self._kernel_params[modality] = {
+                "metric": kernel, "degree": self.degree, "coef0": self.coef0,
+            }  # fmt: skip
+            block = self._kernel_input(modality, block)
             if callable(kernel) or kernel == "linear":
                 gamma = None
             elif gamma is None:
                 gamma = 1.0 if kernel == "chi2" else 1.0 / block.shape[1]
-            self._kernel_params[modality] = {
-                "metric": kernel, "gamma": gamma, "degree": self.degree,
-                "coef0": self.coef0,
-            }  # fmt: skip
+            elif gamma == "scale":
+                if rows is None:
+                    rows = np.arange(n_samples)
+                    if n_samples > _GAMMA_SCALE_MAX_ROWS:
+                        rows = np.sort(
+                            check_random_state(self.random_state).choice(
+                                n_samples, size=_GAMMA_SCALE_MAX_ROWS, replace=False
+                            )
+                        )
+                gamma = _scale_gamma(kernel, block[rows], modality)
+            self._kernel_params[modality]["gamma"] = gamma
             self.gamma_[modality] = gamma
-            checked[modality] = self._kernel_input(modality, block)
+            checked[modality] = block
         return checked
 
     def _kernel_input(self, modality, block):
