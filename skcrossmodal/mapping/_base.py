@@ -26,6 +26,10 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
     def _embed(self, blocks):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _check_fitted(self):
+        """Raise NotFittedError unless the mapper can embed; a hook for messages."""
+        check_is_fitted(self)
+
     @property
     def _shared_prefix(self):
         return type(self).__name__.lower()
@@ -58,7 +62,7 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
             One block ``<modality>__<mapper><k>`` per present modality, all in
             the same space and comparable by cosine or dot product.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         blocks = validate_blocks(self, X, reset=False)
         shared = self._shared_frame(self._embed(blocks), index=X.index)
         return self._finish_output(shared)
@@ -75,7 +79,7 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray(
             [name for m in self.modalities_ for name in self._shared_names(m)],
             dtype=object,
@@ -156,6 +160,60 @@ def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_sampl
             f"{list(blocks)}. Choose two with modalities=(a, b)."
         )
     return blocks
+
+
+def constant_features(std, mean, n_samples):
+    """Mask of the features that are constant up to the rounding of their mean.
+
+    A constant feature keeps a standard deviation of rounding size when its
+    mean is not exactly representable (0.1 gives about 1e-17); a standard
+    deviation at most ``n_samples * eps * |mean|`` is treated as exactly zero,
+    so that no mapper divides by it or whitens along it.
+
+    Parameters
+    ----------
+    std : ndarray of shape (n_features,)
+        Per-feature standard deviation.
+    mean : ndarray of shape (n_features,)
+        Per-feature mean.
+    n_samples : int
+        Number of rows the statistics come from.
+
+    Returns
+    -------
+    constant : ndarray of bool of shape (n_features,)
+    """
+    return std <= n_samples * np.finfo(np.float64).eps * np.abs(mean)
+
+
+def check_squares_finite(estimator, blocks):
+    """Raise a ValueError naming a block whose squares would overflow float64.
+
+    Covariances, Gram and kernel matrices sum products of entries; a block
+    whose largest magnitude exceeds ``sqrt(float64 max / block.size)`` could
+    overflow them to inf (and then to NaN in LAPACK), so it is refused, with
+    its modality and the cause, before any product is formed.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Used in the message.
+    blocks : dict of str to ndarray
+        Finite float64 blocks, by modality.
+    """
+    for modality, block in blocks.items():
+        if block.size == 0:
+            continue
+        # 4: a squared distance |x - y|^2 is at most 4 max(|x|, |y|)^2.
+        limit = np.sqrt(np.finfo(np.float64).max / (4 * block.size))
+        peak = float(np.max(np.abs(block)))
+        if peak > limit:
+            raise ValueError(
+                f"{type(estimator).__name__}: modality {modality!r} has values up to "
+                f"{peak:.3g} in magnitude, whose squares summed over its "
+                f"{block.shape[0]} x {block.shape[1]} entries overflow float64 (the "
+                f"safe limit is {limit:.3g}). Divide the block by a constant first."
+            )
 
 
 def mean_paired_correlation(variates):

@@ -3,18 +3,26 @@
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
+from ._base import (
+    SharedSpaceMixin,
+    check_squares_finite,
+    constant_features,
+    mean_paired_correlation,
+    validate_paired_blocks,
+)
 
 
 class CCASolution(NamedTuple):
@@ -111,12 +119,140 @@ def _cca_from_covariances(Saa, Sbb, Sab):
     )
 
 
-def _centred_moments(blocks, fourth):
-    """Moments of one batch about its own mean (see :func:`_merge_moments`).
+def _cca_of_principal_coordinates(U_a, l_a, U_b, l_b, reg, n_samples):
+    """Ridge CCA of two sets of principal coordinates, whitened by a division.
+
+    ``F_m = U_m diag(sqrt(l_m))`` (``U_m`` with orthonormal columns, ``l_m``
+    positive) are coordinates of ``n_samples`` centred rows whose Gram matrix
+    is ``U_m diag(l_m) U_m'``: the kernel PCA of a centred kernel matrix, or
+    ``U s`` of the thin SVD of a centred data block. Their covariance
+    ``diag(l_m) / (n - 1)`` is diagonal, and so is its ridge
+    ``d_m = (1 - reg) l_m / (n - 1) + reg``; the whitened cross-covariance is
+    ``(1 - reg) / (n - 1) diag(sqrt(l_a / d_a)) U_a' U_b diag(sqrt(l_b / d_b))``
+    and its SVD gives the canonical pairs. No matrix is squared, so the
+    spread of ``l`` is never squared either.
+
+    Returns
+    -------
+    coordinates_a : ndarray of shape (q_a, k)
+    coordinates_b : ndarray of shape (q_b, k)
+        Canonical directions on ``F_a`` and ``F_b`` (``k = min(q_a, q_b)``):
+        the variates ``F_m @ coordinates_m`` have unit variance under the
+        ridge.
+    correlations : ndarray of shape (k,)
+        In descending order, in [0, 1].
+    """
+    k = min(len(l_a), len(l_b))
+    if k == 0:
+        return np.zeros((len(l_a), 0)), np.zeros((len(l_b), 0)), np.zeros(0)
+    n_minus_one = n_samples - 1
+    ridge_a = (1.0 - reg) * l_a / n_minus_one + reg
+    ridge_b = (1.0 - reg) * l_b / n_minus_one + reg
+    cross = (U_a * np.sqrt(l_a / ridge_a)).T @ (U_b * np.sqrt(l_b / ridge_b))
+    cross *= (1.0 - reg) / n_minus_one
+    P, correlations, Qt = np.linalg.svd(cross, full_matrices=False)
+    return (
+        P[:, :k] / np.sqrt(ridge_a)[:, None],
+        Qt[:k].T / np.sqrt(ridge_b)[:, None],
+        np.clip(correlations[:k], 0.0, 1.0),
+    )
+
+
+def _principal_coordinates(gram, reg, magnitude):
+    """Eigendecomposition ``gram = U diag(l) U'`` without its null directions.
+
+    ``gram`` is a centred Gram (or kernel) matrix of ``n`` rows; ``magnitude``
+    the largest entry, in absolute value, of the matrix it was centred from.
+    A direction is null when ``l`` is below the rounding of that centring,
+    ``n * eps * magnitude`` (negative eigenvalues included), or when its
+    eigenvalue of the ridge covariance ``(1 - reg) l / (n - 1) + reg`` is at
+    most ``NULL_EIGENVALUE_RTOL`` times the largest: the rule of
+    :func:`_whitening`. Returns ``U`` and ``l`` of the kept directions, in
+    order of decreasing ``l``.
+    """
+    n_samples = len(gram)
+    if n_samples == 0 or gram.size == 0:
+        return np.zeros((n_samples, 0)), np.zeros(0)
+    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    noise = n_samples * np.finfo(np.float64).eps * magnitude
+    ridge = (1.0 - reg) * eigenvalues / max(n_samples - 1, 1) + reg
+    keep = (eigenvalues > noise) & (ridge > ridge[-1] * NULL_EIGENVALUE_RTOL)
+    keep = np.flatnonzero(keep)[::-1]
+    return eigenvectors[:, keep], eigenvalues[keep]
+
+
+def _cca_from_standardised_data(centred, std, reg, head, tail):
+    """Canonical directions of ``S <- (1 - reg) S + reg diag(S)`` from the data.
+
+    ``centred`` (n, p) holds the two blocks side by side, centred; ``std`` the
+    features' standard deviations, zero for constant ones. The shrunk
+    covariance of each block's standardised non-constant columns ``Z_m`` is
+    ``(1 - reg) Z_m'Z_m / (n - 1) + reg I``; the eigendecomposition of the
+    ``n x n`` Gram matrix ``Z_m Z_m' = U diag(l) U'`` (the linear kernel,
+    whose eigenvalues are those of ``Z_m'Z_m``: the spread of the covariance
+    path, not its square) turns the problem into CCA of the principal
+    coordinates ``U diag(sqrt(l))`` (at most ``n`` per block), and a
+    direction ``c`` on them is ``Z_m' U diag(1 / sqrt(l)) c`` on ``Z_m``.
+    For a block with more features than rows this is O(n^2 p) instead of
+    the O(p^3) of the covariance. Returns a :class:`CCASolution` whose
+    weights apply to the standardised features.
+    """
+    n_samples = centred.shape[0]
+    standardised, coordinates = [], []
+    for span in (head, tail):
+        live = np.flatnonzero(std[span] > 0)
+        Z = centred[:, span][:, live] / std[span][live]
+        gram = Z @ Z.T
+        coordinates.append(_principal_coordinates(gram, reg, np.max(np.abs(gram))))
+        standardised.append((Z, live))
+    (U_a, l_a), (U_b, l_b) = coordinates
+    c_a, c_b, correlations = _cca_of_principal_coordinates(
+        U_a, l_a, U_b, l_b, reg, n_samples
+    )
+    weights = []
+    for span, (Z, live), (U, l), c in zip(
+        (head, tail), standardised, coordinates, (c_a, c_b)
+    ):
+        w = np.zeros((len(std[span]), c.shape[1]))
+        w[live] = Z.T @ (U @ (c / np.sqrt(l)[:, None]))
+        weights.append(w)
+    return CCASolution(weights[0], weights[1], correlations, len(l_a), len(l_b))
+
+
+def _uncorrelated_solution(std, head, tail):
+    """The canonical pairs when the shrunk cross-covariance is zero (reg = 1).
+
+    Every direction then has correlation 0; the k-th direction of a modality
+    is its k-th non-constant feature scaled to unit variance (weights on the
+    standardised features), the choice of :class:`CCA`'s documentation.
+    """
+    weights = []
+    for span in (head, tail):
+        live = np.flatnonzero(std[span] > 0)
+        w = np.zeros((len(std[span]), live.size))
+        w[live, np.arange(live.size)] = 1.0
+        weights.append(w)
+    k = min(w.shape[1] for w in weights)
+    return CCASolution(
+        weights[0], weights[1], np.zeros(k), weights[0].shape[1], weights[1].shape[1]
+    )
+
+
+def _shrink_toward_diagonal(covariance, reg):
+    """``(1 - reg) C + reg diag(C)``, a new array whose diagonal is exactly C's."""
+    shrunk = covariance * (1.0 - reg)
+    np.fill_diagonal(shrunk, np.diag(covariance))
+    return shrunk
+
+
+def _centred_data(blocks):
+    """Row count, mean and centred copy of the blocks side by side.
 
     The blocks are copied once, side by side, into a Fortran-ordered array
-    (pandas hands out column-major blocks), centred in place, and the joint
-    cross-product is one symmetric rank-k update (BLAS syrk).
+    (pandas hands out column-major blocks) and centred in place. These are
+    the statistics of :class:`CCA` in factored form: the centred
+    cross-products are ``centred.T @ centred`` (see
+    :func:`_expanded_moments`).
     """
     n_samples = blocks[0].shape[0]
     centred = np.empty((n_samples, sum(b.shape[1] for b in blocks)), order="F")
@@ -126,12 +262,29 @@ def _centred_moments(blocks, fourth):
         start += block.shape[1]
     mean = centred.mean(axis=0)
     centred -= mean
-    moments = {"n": n_samples, "mean": mean, "m11": centred.T @ centred}
+    return {"n": n_samples, "mean": mean, "centred": centred}
+
+
+def _expanded_moments(moments, fourth):
+    """Moments about the mean (see :func:`_merge_moments`) from factored ones.
+
+    Moments that are already expanded are returned as they are. The joint
+    cross-product is one symmetric rank-k update (BLAS syrk).
+    """
+    if "centred" not in moments:
+        return moments
+    centred = moments["centred"]
+    expanded = {"n": moments["n"], "mean": moments["mean"], "m11": centred.T @ centred}
     if fourth:
         centred_squared = centred * centred
-        moments["m21"] = centred_squared.T @ centred
-        moments["m22"] = centred_squared.T @ centred_squared
-    return moments
+        expanded["m21"] = centred_squared.T @ centred
+        expanded["m22"] = centred_squared.T @ centred_squared
+    return expanded
+
+
+def _centred_moments(blocks, fourth):
+    """Moments of one batch about its own mean (see :func:`_merge_moments`)."""
+    return _expanded_moments(_centred_data(blocks), fourth)
 
 
 def _merge_moments(first, second):
@@ -181,20 +334,42 @@ def _shrinkage_intensity(moments, std):
     ``lambda = sum_{i != j} Var(r_ij) / sum_{i != j} r_ij**2`` clipped to
     [0, 1], computed here from the accumulated moments. ``std`` holds the
     features' standard deviations (``n - 1`` denominator); a zero one marks a
-    constant feature, which contributes nothing.
+    constant feature, which contributes nothing. From factored moments (the
+    centred rows) the two sums come from the ``n x n`` Gram matrix of ``x``
+    and its row norms, O(n^2 p) instead of the O(n p^2) of the moments.
     """
     n = moments["n"]
     inv_sd = np.zeros_like(std)
     np.divide(1.0, std, out=inv_sd, where=std > 0)
-    mean_products = moments["m11"] * np.outer(inv_sd, inv_sd) / n
-    mean_squared_products = moments["m22"] * np.outer(inv_sd**2, inv_sd**2) / n
-    np.fill_diagonal(mean_products, 0.0)
-    np.fill_diagonal(mean_squared_products, 0.0)
-    sum_squares = np.sum(mean_products**2)
-    if sum_squares == 0:
+    if "centred" in moments:
+        x = moments["centred"] * inv_sd
+        squares = x * x
+        # ||x'x||_F = ||x x'||_F; the diagonal r_ii contributes sum_i (x_i'x_i)^2.
+        sum_squares = (
+            np.sum((x @ x.T) ** 2) - np.sum(np.sum(squares, axis=0) ** 2)
+        ) / n**2
+        mean_squared_sum = (
+            np.sum(np.sum(squares, axis=1) ** 2) - np.sum(squares * squares)
+        ) / n
+    else:
+        mean_products = moments["m11"] * np.outer(inv_sd, inv_sd) / n
+        mean_squared_products = moments["m22"] * np.outer(inv_sd**2, inv_sd**2) / n
+        np.fill_diagonal(mean_products, 0.0)
+        np.fill_diagonal(mean_squared_products, 0.0)
+        sum_squares = np.sum(mean_products**2)
+        mean_squared_sum = np.sum(mean_squared_products)
+    if sum_squares <= 0:
         return 1.0
-    numerator = np.sum(mean_squared_products) - sum_squares
+    numerator = mean_squared_sum - sum_squares
     return float(np.clip(numerator / sum_squares / (n - 1), 0.0, 1.0))
+
+
+# The fitted attributes a solve sets; partial_fit removes them while the rows
+# seen so far lack the rank that n_components needs.
+_SOLVED_ATTRIBUTES = (
+    "n_components_", "reg_", "solver_", "canonical_correlations_", "weights_",
+    "mean_", "scale_",
+)  # fmt: skip
 
 
 class CCA(SharedSpaceMixin, BaseEstimator):
@@ -222,6 +397,11 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         uses the Schafer & Strimmer (2005) analytic intensity of the joint
         correlation matrix (R corpcor's ``estimate.lambda``, computed on the
         standardised joint data whatever ``scale``), stored in ``reg_``.
+        When that estimate clips to 1 the data carry no detectable
+        cross-correlation: the shrunk covariance is ``diag(S)``, every
+        canonical correlation is 0, the k-th direction of each modality is
+        its k-th non-constant feature scaled to unit variance, and a
+        ``UserWarning`` says so.
         With ``reg=0`` a singular covariance (e.g. features that sum to one,
         like topic proportions) is handled by dropping its null directions:
         constant features, and eigenvectors of the modality's correlation
@@ -232,6 +412,19 @@ class CCA(SharedSpaceMixin, BaseEstimator):
     scale : bool, default=False
         Whether to standardise each feature to unit variance (CCA of the
         correlation matrix). A constant feature is left unscaled.
+    solver : {"auto", "covariance", "gram"}, default="auto"
+        How ``fit`` solves. ``"covariance"`` eigendecomposes each modality's
+        ``p x p`` covariance, O(n p^2 + p^3). ``"gram"`` (the dual) works on
+        the centred, standardised ``n x p`` blocks instead, through the
+        eigendecomposition of each block's ``n x n`` Gram matrix (the linear
+        kernel, whose eigenvalues are the covariance's), O(n^2 p), and finds
+        at most the rank of the centred rows (``n - 1``) directions per
+        modality, which carry every non-zero correlation. Both solve the
+        same problem, to rounding. ``"auto"`` uses ``"gram"`` when a modality
+        has more features than rows, else ``"covariance"``, to which it also
+        falls back when ``reg > 0`` and ``n_components`` asks for more
+        directions than ``"gram"`` finds (their correlations are 0).
+        ``partial_fit`` always solves from the covariance.
     modalities : tuple of two str, default=None
         The two blocks of ``X`` to relate. None requires ``X`` to have exactly
         two blocks.
@@ -250,6 +443,8 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         Per-feature standard deviation with ``scale=True``, else ones.
     reg_ : float
         Shrinkage intensity used.
+    solver_ : {"covariance", "gram"}
+        The solver used.
     n_components_ : int
         Width of the shared space.
     n_samples_seen_ : int
@@ -276,7 +471,17 @@ class CCA(SharedSpaceMixin, BaseEstimator):
     chunks gives the model a single ``fit`` gives, up to rounding. The
     statistics are kept, so ``partial_fit`` may follow ``fit``; they take
     about ``n_features_in_ ** 2`` floats (three times that with
-    ``reg="auto"``). A ``fit`` or ``partial_fit`` that raises leaves the
+    ``reg="auto"``), or, after a ``fit`` with the ``"gram"`` solver, the
+    centred rows (``n_samples * n_features_in_`` floats, fewer), from which
+    the cross-products are formed when ``partial_fit`` needs them (the
+    "gram" solver never forms them).
+
+    ``partial_fit`` accepts batches of any size, one row included. Until the
+    rows seen have the rank that ``n_components`` needs, it only accumulates
+    them: the estimator is then not fitted (``transform`` raises
+    :class:`~sklearn.exceptions.NotFittedError` saying how many rows it has
+    seen and what rank they have), and the first batch that completes the
+    rank solves. A ``fit`` or ``partial_fit`` that raises leaves the
     estimator unchanged.
 
     References
@@ -305,19 +510,31 @@ class CCA(SharedSpaceMixin, BaseEstimator):
     array([1.])
     >>> list(cca.transform(X[["text__0", "text__1", "text__2"]]).columns)
     ['text__cca0']
+
+    More features than rows: the Gram solver, with shrinkage.
+
+    >>> X = make_frame(text=shared[:20] + rng.normal(size=(20, 300)),
+    ...                image=shared[:20] + rng.normal(size=(20, 50)))
+    >>> cca = CCA(n_components=1, reg=0.5).fit(X)
+    >>> cca.solver_
+    'gram'
     """
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "reg": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "scale": ["boolean"],
+        "solver": [StrOptions({"auto", "covariance", "gram"})],
         "modalities": [None, tuple, list],
     }
 
-    def __init__(self, n_components=2, *, reg=0.0, scale=False, modalities=None):
+    def __init__(
+        self, n_components=2, *, reg=0.0, scale=False, solver="auto", modalities=None
+    ):
         self.n_components = n_components
         self.reg = reg
         self.scale = scale
+        self.solver = solver
         self.modalities = modalities
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -339,13 +556,32 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         blocks = validate_paired_blocks(
             self, X, reset=True, exactly_two=True, ensure_min_samples=2
         )
+        check_squares_finite(self, blocks)
         blocks = list(blocks.values())
-        self._solve(_centred_moments(blocks, fourth=self.reg == "auto"))
+        fourth = self.reg == "auto"
+        n_samples = blocks[0].shape[0]
+        if self.solver == "gram" or (
+            self.solver == "auto" and max(b.shape[1] for b in blocks) > n_samples
+        ):
+            data = _centred_data(blocks)
+            # With reg > 0 the covariance has directions beyond the at most
+            # n - 1 of the data: "auto" falls back to it when they are needed.
+            fallback = self.solver == "auto" and self.reg != 0
+            if self._solve(data, low_rank="report" if fallback else "raise"):
+                return self
+            moments = _expanded_moments(data, fourth)
+        else:
+            moments = _centred_moments(blocks, fourth=fourth)
+        self._solve(moments, low_rank="raise")
         return self
 
     @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Add the rows of X to the statistics and refit from all rows so far.
+
+        The components are solved once the rows seen so far have the rank
+        that ``n_components`` needs; until then the rows are only
+        accumulated (see Notes).
 
         Parameters
         ----------
@@ -358,11 +594,15 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         Returns
         -------
         self : CCA
-            Fitted estimator.
+            The estimator.
         """
         first_call = not hasattr(self, "_moments")
         fourth = self.reg == "auto"
-        if not first_call and fourth != ("m22" in self._moments):
+        if (
+            not first_call
+            and "centred" not in self._moments
+            and fourth != ("m22" in self._moments)
+        ):
             raise ValueError(
                 "partial_fit cannot switch reg between 'auto' and a number: "
                 "'auto' needs fourth-order moments from the first batch on. "
@@ -371,62 +611,134 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         blocks = validate_paired_blocks(
             self, X, reset=first_call, exactly_two=True, ensure_min_samples=1
         )
-        blocks = list(blocks.values())
-        moments = _centred_moments(blocks, fourth=fourth)
+        check_squares_finite(self, blocks)
+        moments = _centred_moments(list(blocks.values()), fourth=fourth)
         if not first_call:
-            moments = _merge_moments(self._moments, moments)
-        if moments["n"] < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least 2 samples in total to "
-                f"estimate covariances; partial_fit has seen {moments['n']}."
-            )
-        self._solve(moments)
+            moments = _merge_moments(_expanded_moments(self._moments, fourth), moments)
+        self._solve(moments, low_rank="keep")
         return self
 
-    def _solve(self, moments):
-        """Fit the model from accumulated moments; sets the fitted attributes."""
+    def _solve(self, moments, *, low_rank):
+        """Solve from the statistics ``moments`` and set the fitted attributes.
+
+        Factored statistics (the centred rows) are solved by the Gram solver,
+        expanded ones by the covariance solver. When the statistics lack the
+        rank that ``n_components`` needs, ``low_rank`` says what to do:
+        ``"raise"`` a ValueError, ``"keep"`` the statistics unsolved
+        (partial_fit), or ``"report"`` it, changing nothing. Returns whether
+        the components were solved.
+        """
         a, b = self.modalities_
         n_features_a = len(self.feature_names_per_modality_[a])
+        head, tail = slice(None, n_features_a), slice(n_features_a, None)
         n = moments["n"]
-        covariance = moments["m11"] / (n - 1)
-        std = np.sqrt(np.diag(covariance))
-        # A constant feature keeps a variance of rounding size when its mean
-        # is not exactly representable: make it exactly null.
-        constant = std <= n * np.finfo(np.float64).eps * np.abs(moments["mean"])
-        covariance[constant, :] = 0.0
-        covariance[:, constant] = 0.0
+        if n < 2:
+            self._keep_unsolved(moments, (0, 0))
+            return False
+        factored = "centred" in moments
+        if factored:
+            centred = moments["centred"]
+            variance = np.einsum("ij,ij->j", centred, centred) / (n - 1)
+        else:
+            covariance = moments["m11"] / (n - 1)
+            variance = np.diag(covariance).copy()
+        std = np.sqrt(variance)
+        constant = constant_features(std, moments["mean"], n)
         std[constant] = 0.0
         scale = np.where(std > 0, std, 1.0) if self.scale else np.ones_like(std)
-        if self.scale:
-            covariance /= np.outer(scale, scale)
         if self.reg == "auto":
             reg = _shrinkage_intensity(moments, std)
         else:
             reg = float(self.reg)
-        if reg:
-            covariance = covariance * (1.0 - reg)
-            covariance.flat[:: len(covariance) + 1] /= 1.0 - reg
-        head, tail = slice(None, n_features_a), slice(n_features_a, None)
-        solution = _cca_from_covariances(
-            covariance[head, head], covariance[tail, tail], covariance[head, tail]
-        )
-        check_n_components(
-            self,
-            self.n_components,
-            min(solution.rank_a, solution.rank_b),
-            f"the smaller numerical rank of the covariances of {a!r} "
-            f"({solution.rank_a}) and {b!r} ({solution.rank_b}), after "
-            f"{n} samples",
-        )
+
+        standardised = True
+        if reg == 1.0:
+            solution = _uncorrelated_solution(std, head, tail)
+        elif factored:
+            solution = _cca_from_standardised_data(centred, std, reg, head, tail)
+        else:
+            covariance[constant, :] = 0.0
+            covariance[:, constant] = 0.0
+            if self.scale:
+                covariance /= np.outer(scale, scale)
+            if reg:
+                covariance = _shrink_toward_diagonal(covariance, reg)
+            solution = _cca_from_covariances(
+                covariance[head, head], covariance[tail, tail], covariance[head, tail]
+            )
+            standardised = False
+        ranks = (solution.rank_a, solution.rank_b)
+        if self.n_components > min(ranks):
+            if low_rank == "report":
+                return False
+            if low_rank == "keep":
+                self._keep_unsolved(moments, ranks)
+                return False
+            reason = (
+                f"the smaller numerical rank of the covariances of {a!r} "
+                f"({ranks[0]}) and {b!r} ({ranks[1]}), after {n} samples"
+            )
+            if factored and reg > 0:
+                reason += (
+                    "; solver='gram' finds at most the rank of the centred rows, "
+                    "n_samples - 1 or less"
+                )
+            check_n_components(self, self.n_components, min(ranks), reason)
+        if reg == 1.0:
+            warnings.warn(
+                "CCA(reg='auto'): the Schafer-Strimmer shrinkage intensity is 1, "
+                "so the data carry no detectable cross-correlation between "
+                f"{a!r} and {b!r}; every canonical correlation is 0 and each "
+                "direction is one feature scaled to unit variance.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit / partial_fit
+            )
         k = self.n_components
+        weights_a, weights_b = solution.weights_a[:, :k], solution.weights_b[:, :k]
+        if standardised:
+            # From weights on (X - mean) / std to weights on (X - mean) / scale.
+            factor = np.zeros_like(std)
+            np.divide(scale, std, out=factor, where=std > 0)
+            weights_a = weights_a * factor[head, None]
+            weights_b = weights_b * factor[tail, None]
+            weights_a, weights_b_t = svd_flip(
+                weights_a, weights_b.T, u_based_decision=True
+            )
+            weights_b = weights_b_t.T
         self._moments = moments
+        self._ranks = ranks
         self.n_samples_seen_ = n
         self.reg_ = reg
+        self.solver_ = "gram" if factored else "covariance"
         self.n_components_ = k
         self.canonical_correlations_ = solution.correlations[:k]
-        self.weights_ = {a: solution.weights_a[:, :k], b: solution.weights_b[:, :k]}
+        self.weights_ = {a: weights_a, b: weights_b}
         self.mean_ = {a: moments["mean"][head], b: moments["mean"][tail]}
         self.scale_ = {a: scale[head], b: scale[tail]}
+        return True
+
+    def _keep_unsolved(self, moments, ranks):
+        """Keep the statistics of partial_fit without a solution (rank lacking)."""
+        for name in _SOLVED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self._moments = moments
+        self._ranks = ranks
+        self.n_samples_seen_ = moments["n"]
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "weights_")
+
+    def _check_fitted(self):
+        if hasattr(self, "_moments") and not hasattr(self, "weights_"):
+            (a, b), (rank_a, rank_b) = self.modalities_, self._ranks
+            raise NotFittedError(
+                f"This CCA instance has seen {self.n_samples_seen_} rows in "
+                f"partial_fit, and the numerical ranks of the covariances of {a!r} "
+                f"({rank_a}) and {b!r} ({rank_b}) are below n_components="
+                f"{self.n_components}, the rank both need to solve. Call "
+                "partial_fit with more rows before using this estimator."
+            )
+        check_is_fitted(self)
 
     def _projections(self, modalities):
         """``(weights, offset)`` per modality: variates are ``X @ weights - offset``."""
@@ -459,7 +771,7 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             component, averaged over the components. A constant variate
             counts as correlation 0.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         blocks = validate_paired_blocks(
             self, X, reset=False, exactly_two=True, ensure_min_samples=2
         )

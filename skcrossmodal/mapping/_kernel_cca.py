@@ -8,22 +8,87 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.kernel_approximation import Nystroem
-from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.metrics.pairwise import (
+    additive_chi2_kernel,
+    euclidean_distances,
+    manhattan_distances,
+    pairwise_kernels,
+)
 from sklearn.preprocessing import KernelCenterer
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
-from ._cca import _cca_from_covariances
+from ._base import (
+    SharedSpaceMixin,
+    check_squares_finite,
+    mean_paired_correlation,
+    validate_paired_blocks,
+)
+from ._cca import (
+    CCASolution,
+    _cca_from_covariances,
+    _cca_of_principal_coordinates,
+    _principal_coordinates,
+)
 
 KERNELS = ("linear", "poly", "rbf", "laplacian", "chi2")
 
 # Kernel matrices against the training rows or landmarks are computed in row
 # batches of at most this many entries (256 MiB of float64).
 _MAX_KERNEL_ENTRIES = 2**25
+
+# gamma="scale" takes its median over the pairs of at most this many training
+# rows (a random subset, drawn with random_state, when there are more).
+_GAMMA_SCALE_MAX_ROWS = 1000
+
+
+def _scale_gamma(kernel, sample, modality):
+    """``1 / median`` of the kernel's own distance over the rows of ``sample``.
+
+    rbf: squared euclidean distance; laplacian: L1 distance; chi2: chi-squared
+    distance ``sum (x - y)^2 / (x + y)``; poly: the squared norm of a row (so
+    that ``gamma x'x`` is 1 for the median row). The distances are taken over
+    the pairs ``i < j``.
+    """
+    if kernel == "poly":
+        values = np.einsum("ij,ij->i", sample, sample)
+        what = "squared norm of its training rows"
+    else:
+        if kernel == "rbf":
+            # Centred first: distances do not change, and the BLAS expansion
+            # |x|^2 + |y|^2 - 2 x'y loses no digits to an offset.
+            centred = sample - sample.mean(axis=0)
+            distances = euclidean_distances(centred, squared=True)
+            what = "squared euclidean distance"
+        elif kernel == "laplacian":
+            distances = manhattan_distances(sample)
+            what = "L1 distance"
+        else:
+            distances = -additive_chi2_kernel(sample)
+            what = "chi-squared distance"
+        values = distances[np.triu_indices(len(sample), 1)]
+        what += " between its training rows"
+    median = float(np.median(values)) if values.size else 0.0
+    if not median > 0:
+        raise ValueError(
+            f"gamma='scale' for modality {modality!r} ({kernel} kernel) is 1 / the "
+            f"median {what}, but that median is {median}: most of the rows are "
+            "identical (or zero). Pass a number for gamma."
+        )
+    return 1.0 / median
+
+
+def _check_finite_kernel(matrix, modality, what):
+    """Raise a ValueError naming the modality if a kernel matrix is not finite."""
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(
+            f"The {what} of modality {modality!r} has non-finite entries; the "
+            "kernel (a callable?) must return finite values for finite input."
+        )
 
 
 def _per_modality(value, modality, name):
@@ -62,9 +127,22 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
 
     Two ways to solve it:
 
-    * exact (``n_landmarks=None``): the centred ``n x n`` kernel matrices go
-      into the closed-form whitening + SVD solver of :class:`CCA`. Memory is
-      O(n^2) and time O(n^3): a few thousand samples.
+    * exact (``n_landmarks=None``): each centred ``n x n`` kernel matrix is
+      eigendecomposed once, ``K = U diag(l) U'``, which makes the problem
+      linear CCA of the kernel-PCA coordinates ``U diag(sqrt(l))``, whose
+      regularised covariance ``(1 - reg) diag(l) / (n - 1) + reg I`` is
+      diagonal: whitening is a division and one SVD gives the pairs. ``K^2``
+      is never formed, so the spread of the kernel's eigenvalues is not
+      squared. An eigenvalue below the rounding of the centred kernel
+      (``n * eps * max |K|``; negative ones of a kernel that is not positive
+      semi-definite too) is null and dropped, and so, the rule of
+      :class:`CCA`, is a direction whose regularised variance
+      ``(1 - reg) l / (n - 1) + reg`` is at most ``1e-10`` times the
+      largest. With ``reg=0`` a feature-space direction whose standard
+      deviation is below 1e-5 of the largest is therefore lost: with a
+      linear kernel, standardise features whose units differ more than that,
+      or use :class:`CCA`, which standardises before deciding ranks. Memory
+      is O(n^2) and time O(n^3): a few thousand samples.
     * Nyström (``n_landmarks=m``): ``m`` training rows, the same for both
       modalities, are drawn as landmarks and each modality is mapped to its
       ``m`` Nyström features (:class:`sklearn.kernel_approximation.Nystroem`,
@@ -85,10 +163,19 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         proportions. A callable is called on pairs of rows, as by
         ``pairwise_kernels`` (``gamma``, ``degree`` and ``coef0`` are not
         passed to it). A dict gives one kernel per modality.
-    gamma : float, dict or None, default=None
-        Coefficient of the rbf, laplacian, poly and chi2 kernels. None means
-        ``1 / n_features_m`` (``1.0`` for chi2). A dict gives one value per
-        modality.
+    gamma : float, "scale", dict or None, default=None
+        Coefficient of the rbf, laplacian, poly and chi2 kernels. ``"scale"``
+        sets it per modality from the training block: ``1 /`` the median,
+        over pairs of training rows, of the kernel's distance (squared
+        euclidean for rbf, L1 for laplacian, chi-squared for chi2; for poly
+        the median squared norm of a row), on at most 1,000 rows drawn with
+        ``random_state``. It does not depend on the features' units and is the
+        value to start from (then tune around it). None means
+        ``1 / n_features_m`` (``1.0`` for chi2), which ignores the data's
+        scale (for unit-variance rbf features it is about twice ``"scale"``;
+        chi2's 1.0 on normalised histograms gives a near-identity kernel); it
+        stays the default so that existing models do not change. A dict
+        gives one value per modality. The value used is in ``gamma_``.
     degree : float, default=3
         Degree of the poly kernel.
     coef0 : float, default=1
@@ -104,7 +191,8 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         The two blocks of ``X`` to relate. None requires ``X`` to have exactly
         two blocks.
     random_state : int, RandomState instance or None, default=None
-        Draws the Nyström landmarks. Pass an int for reproducible results.
+        Draws the Nyström landmarks and the rows of ``gamma="scale"`` (when
+        there are more than 1,000). Pass an int for reproducible results.
     n_jobs : int, default=None
         Number of jobs for the kernel computations (joblib).
 
@@ -120,7 +208,7 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         Exact solver only: variates are the centred kernel against the
         training rows ``X_fit_`` times these coefficients.
     X_fit_ : dict of str to ndarray of shape (n_samples, n_features_m)
-        Exact solver only: the training rows of each modality.
+        Exact solver only: a copy of the training rows of each modality.
     kernel_centerers_ : dict of str to KernelCenterer
         Exact solver only: centring of each modality's kernel.
     landmark_indices_ : ndarray of shape (n_landmarks,)
@@ -179,7 +267,10 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "kernel": [StrOptions(set(KERNELS)), callable, dict],
-        "gamma": [Interval(Real, 0, None, closed="neither"), dict, None],
+        "gamma": [
+            Interval(Real, 0, None, closed="neither"), StrOptions({"scale"}), dict,
+            None,
+        ],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "reg": [Interval(Real, 0, 1, closed="left")],
@@ -237,13 +328,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                 f"n_landmarks={self.n_landmarks} exceeds the {n_samples} training "
                 "samples the landmarks are drawn from."
             )
-        self._set_kernels(blocks)
-        blocks = {m: self._kernel_input(m, block) for m, block in blocks.items()}
+        check_squares_finite(self, blocks)
+        blocks = self._set_kernels(blocks)
         if self.n_landmarks is None:
-            covariances, state = self._fit_exact(blocks)
+            solution, state = self._fit_exact(blocks)
         else:
-            covariances, state = self._fit_nystroem(blocks)
-        solution = _cca_from_covariances(*covariances)
+            solution, state = self._fit_nystroem(blocks)
         a, b = self.modalities_
         check_n_components(
             self,
@@ -265,9 +355,14 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         return self
 
     def _set_kernels(self, blocks):
-        """Resolve the kernel and its parameters for each modality."""
-        self._kernel_params = {}
-        self.gamma_ = {}
+        """Resolve each modality's kernel and parameters; return checked blocks.
+
+        Each block is checked for its kernel (see :meth:`_kernel_input`)
+        before ``gamma="scale"`` measures it.
+        """
+        self._kernel_params, self.gamma_, checked = {}, {}, {}
+        n_samples = next(iter(blocks.values())).shape[0]
+        rows = None
         for modality, block in blocks.items():
             kernel = _per_modality(self.kernel, modality, "kernel")
             gamma = _per_modality(self.gamma, modality, "gamma")
@@ -276,15 +371,34 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                     f"kernel for modality {modality!r} must be one of {KERNELS} or a "
                     f"callable, got {kernel!r}."
                 )
+            positive = isinstance(gamma, Real) and not isinstance(gamma, bool)
+            if not (gamma is None or gamma == "scale" or (positive and gamma > 0)):
+                raise ValueError(
+                    f"gamma for modality {modality!r} must be a positive number, "
+                    f"'scale' or None, got {gamma!r}."
+                )
+            self._kernel_params[modality] = {
+                "metric": kernel, "degree": self.degree, "coef0": self.coef0,
+            }  # fmt: skip
+            block = self._kernel_input(modality, block)
             if callable(kernel) or kernel == "linear":
                 gamma = None
             elif gamma is None:
                 gamma = 1.0 if kernel == "chi2" else 1.0 / block.shape[1]
-            self._kernel_params[modality] = {
-                "metric": kernel, "gamma": gamma, "degree": self.degree,
-                "coef0": self.coef0,
-            }  # fmt: skip
+            elif gamma == "scale":
+                if rows is None:
+                    rows = np.arange(n_samples)
+                    if n_samples > _GAMMA_SCALE_MAX_ROWS:
+                        rows = np.sort(
+                            check_random_state(self.random_state).choice(
+                                n_samples, size=_GAMMA_SCALE_MAX_ROWS, replace=False
+                            )
+                        )
+                gamma = _scale_gamma(kernel, block[rows], modality)
+            self._kernel_params[modality]["gamma"] = gamma
             self.gamma_[modality] = gamma
+            checked[modality] = block
+        return checked
 
     def _kernel_input(self, modality, block):
         """Check a block for its kernel; chi2 needs non-negative, writeable data."""
@@ -313,26 +427,44 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         )
 
     def _fit_exact(self, blocks):
-        """Dual covariance blocks of the exact problem, and the state to keep."""
-        centerers, centred = {}, []
+        """Solution of the exact problem, and the state to keep.
+
+        With ``K = U diag(l) U'`` a centred kernel, the kernel-PCA coordinates
+        ``F = U diag(sqrt(l))`` have Gram matrix ``K``: a direction ``c`` on
+        them has variates ``F c = K alpha`` with dual coefficients ``alpha =
+        U diag(1 / sqrt(l)) c``, feature-space covariance ``c' diag(l) c /
+        (n - 1)`` and squared norm ``c'c``, the objective of the class
+        docstring.
+        """
+        n_samples = next(iter(blocks.values())).shape[0]
+        centerers, coordinates = {}, []
         for modality, block in blocks.items():
             kernel = self._kernel(modality, block, block)
+            _check_finite_kernel(kernel, modality, "kernel matrix")
             centerers[modality] = KernelCenterer().fit(kernel)
-            centred.append(centerers[modality].transform(kernel))
-        K_a, K_b = centred
-        n_minus_one = len(K_a) - 1
-        # In the dual, a direction alpha has feature-space covariance
-        # K alpha.K alpha / (n - 1) and squared norm alpha' K alpha.
-        keep = 1.0 - self.reg
-        covariances = (
-            keep * (K_a @ K_a) / n_minus_one + self.reg * K_a,
-            keep * (K_b @ K_b) / n_minus_one + self.reg * K_b,
-            keep * (K_a @ K_b) / n_minus_one,
+            coordinates.append(
+                _principal_coordinates(
+                    centerers[modality].transform(kernel),
+                    self.reg,
+                    np.max(np.abs(kernel)),
+                )
+            )
+        (U_a, l_a), (U_b, l_b) = coordinates
+        c_a, c_b, correlations = _cca_of_principal_coordinates(
+            U_a, l_a, U_b, l_b, self.reg, n_samples
         )
-        return covariances, {"X_fit_": dict(blocks), "kernel_centerers_": centerers}
+        dual_a = U_a @ (c_a / np.sqrt(l_a)[:, None])
+        dual_b = U_b @ (c_b / np.sqrt(l_b)[:, None])
+        dual_a, dual_b_t = svd_flip(dual_a, dual_b.T, u_based_decision=True)
+        solution = CCASolution(dual_a, dual_b_t.T, correlations, len(l_a), len(l_b))
+        state = {
+            "X_fit_": {m: np.array(block, copy=True) for m, block in blocks.items()},
+            "kernel_centerers_": centerers,
+        }
+        return solution, state
 
     def _fit_nystroem(self, blocks):
-        """Covariance blocks of the Nyström features, and the state to keep."""
+        """Solution on the Nyström features' covariance, and the state to keep."""
         n_samples = next(iter(blocks.values())).shape[0]
         random_state = check_random_state(self.random_state)
         landmarks = np.sort(
@@ -349,6 +481,7 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                 **params,
             ).fit(block[landmarks])
             mapped = _batched_rows(nystroem.transform, block, self.n_landmarks)
+            _check_finite_kernel(mapped, modality, "Nystroem feature map")
             mean = mapped.mean(axis=0)
             mapped -= mean
             maps[modality], means[modality] = nystroem, mean
@@ -356,16 +489,17 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         F_a, F_b = features
         identity = np.eye(self.n_landmarks)
         keep = 1.0 - self.reg
-        covariances = (
+        solution = _cca_from_covariances(
             keep * (F_a.T @ F_a) / (n_samples - 1) + self.reg * identity,
             keep * (F_b.T @ F_b) / (n_samples - 1) + self.reg * identity,
             keep * (F_a.T @ F_b) / (n_samples - 1),
         )
-        return covariances, {
+        return solution, {
             "landmark_indices_": landmarks, "nystroem_": maps, "mean_": means,
         }  # fmt: skip
 
     def _embed(self, blocks):
+        check_squares_finite(self, blocks)
         embeddings = {}
         for modality, block in blocks.items():
             block = self._kernel_input(modality, block)

@@ -11,9 +11,8 @@ from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from .._estimator import fit_context
-
 from .._frame import validate_blocks
-from ._base import SharedSpaceMixin, validate_source_target
+from ._base import SharedSpaceMixin, check_squares_finite, validate_source_target
 
 # Eigenvalues of the Gram/covariance matrix at or below this fraction of the
 # largest are treated as zero (they only matter when alpha is 0).
@@ -170,6 +169,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
                 f"got {self.alpha!r}."
             )
         blocks = validate_source_target(self, X, reset=True)
+        check_squares_finite(self, blocks)
         source, target = blocks[self.source], blocks[self.target]
         n_samples, n_features = source.shape
         if self.fit_intercept:
@@ -252,11 +252,11 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
     rows) is ``U V^T`` from the SVD ``A^T B = U S V^T`` (Schönemann, 1966).
 
     Dimensions are matched by this rule: the block with MORE features is
-    reduced by PCA (fitted on the training rows) to ``d = min(d_source,
-    d_target)`` dimensions, the other is kept as is (centred). The shared
-    space has ``d`` dimensions: the target's own coordinates when the target
-    is the smaller (or equal) block, else the target's first ``d`` principal
-    components; the source is rotated into it.
+    reduced by PCA (fitted on the training rows, of which there must be at
+    least ``d``) to ``d = min(d_source, d_target)`` dimensions, the other is
+    kept as is (centred). The shared space has ``d`` dimensions: the target's
+    own coordinates when the target is the smaller (or equal) block, else the
+    target's first ``d`` principal components; the source is rotated into it.
 
     Parameters
     ----------
@@ -344,7 +344,17 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
             The fitted mapper.
         """
         blocks = validate_source_target(self, X, reset=True)
+        check_squares_finite(self, blocks)
         n_components = min(block.shape[1] for block in blocks.values())
+        n_samples = X.shape[0]
+        for modality, block in blocks.items():
+            if block.shape[1] > n_components and n_samples < n_components:
+                raise ValueError(
+                    f"ProcrustesMapper reduces modality {modality!r} "
+                    f"({block.shape[1]} features) by PCA to the {n_components} "
+                    f"dimensions of the other block, which needs at least "
+                    f"{n_components} rows; X has {n_samples} rows."
+                )
         self.mean_, self.projection_, reduced = {}, {}, {}
         for modality, block in blocks.items():
             mean = block.mean(axis=0)

@@ -12,10 +12,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from .._estimator import fit_context
-
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
-from ._cca import _whitening
+from ._base import (
+    SharedSpaceMixin,
+    check_squares_finite,
+    constant_features,
+    mean_paired_correlation,
+    validate_paired_blocks,
+)
+from ._cca import _shrink_toward_diagonal, _whitening
 
 
 def _joint_covariance(blocks):
@@ -29,9 +34,8 @@ def _joint_covariance(blocks):
     mean = joint.mean(axis=0)
     centred = joint - mean
     covariance = centred.T @ centred / (n_samples - 1)
-    constant = np.sqrt(np.clip(np.diag(covariance), 0.0, None)) <= n_samples * np.finfo(
-        np.float64
-    ).eps * np.abs(mean)
+    std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+    constant = constant_features(std, mean, n_samples)
     covariance[constant, :] = 0.0
     covariance[:, constant] = 0.0
     return mean, covariance
@@ -156,11 +160,11 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
             Fitted estimator.
         """
         blocks = validate_paired_blocks(self, X, reset=True, exactly_two=False)
+        check_squares_finite(self, blocks)
         n_samples = X.shape[0]
         mean, covariance = _joint_covariance(list(blocks.values()))
         if self.reg:
-            covariance *= 1.0 - self.reg
-            covariance.flat[:: len(covariance) + 1] /= 1.0 - self.reg
+            covariance = _shrink_toward_diagonal(covariance, self.reg)
         edges = np.cumsum([0] + [block.shape[1] for block in blocks.values()])
         spans = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
         whitenings = [_whitening(covariance[span, span]) for span in spans]

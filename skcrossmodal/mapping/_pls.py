@@ -11,9 +11,14 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
 from .._estimator import fit_context
-
 from .._frame import check_n_components
-from ._base import SharedSpaceMixin, mean_paired_correlation, validate_paired_blocks
+from ._base import (
+    SharedSpaceMixin,
+    check_squares_finite,
+    constant_features,
+    mean_paired_correlation,
+    validate_paired_blocks,
+)
 
 
 class PLS(SharedSpaceMixin, BaseEstimator):
@@ -32,8 +37,10 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         Number of latent pairs; at most ``min(n_samples, n_features_a,
         n_features_b)``.
     scale : bool, default=False
-        Whether to standardise each feature to unit variance first (a
-        constant feature is left unscaled).
+        Whether to standardise each feature to unit variance first. Either
+        way a constant feature, one whose standard deviation is at most
+        ``n_samples * eps * |mean|`` (the rounding of a constant), gets weight
+        0 and is left unscaled, as in :class:`CCA`.
     modalities : tuple of two str, default=None
         The two blocks of ``X`` to relate. None requires ``X`` to have exactly
         two blocks.
@@ -122,6 +129,7 @@ class PLS(SharedSpaceMixin, BaseEstimator):
             Fitted estimator.
         """
         blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
+        check_squares_finite(self, blocks)
         (a, block_a), (b, block_b) = blocks.items()
         n_samples = X.shape[0]
         check_n_components(
@@ -135,13 +143,19 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         standardised = []
         for modality, block in blocks.items():
             mean = block.mean(axis=0)
+            centred = block - mean
+            std = np.sqrt(np.einsum("ij,ij->j", centred, centred) / (n_samples - 1))
+            # A constant feature (up to the rounding of its mean) is exactly
+            # constant: no weight, and no division by its rounding noise.
+            constant = constant_features(std, mean, n_samples)
+            centred[:, constant] = 0.0
             if self.scale:
-                std = block.std(axis=0, ddof=1)
-                std[std == 0.0] = 1.0
+                scale = np.where(constant, 1.0, std)
+                centred /= scale
             else:
-                std = np.ones(block.shape[1])
-            self.mean_[modality], self.scale_[modality] = mean, std
-            standardised.append((block - mean) / std)
+                scale = np.ones(block.shape[1])
+            self.mean_[modality], self.scale_[modality] = mean, scale
+            standardised.append(centred)
         cross_covariance = standardised[0].T @ standardised[1] / (n_samples - 1)
         U, singular_values, Vt = np.linalg.svd(cross_covariance, full_matrices=False)
         k = self.n_components
