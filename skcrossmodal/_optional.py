@@ -11,6 +11,7 @@ _EXTRA_OF = {
     "PIL": "torch",
     "faiss": "faiss",
     "dask": "dask",
+    "distributed": "dask",
 }
 
 
