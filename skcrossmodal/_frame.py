@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn import get_config
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
@@ -179,7 +180,7 @@ def split_modalities(X, *, dtype=None):
     if not isinstance(X, pd.DataFrame):
         raise ModalityNamesError(
             f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, got "
-            f"{type(X).__name__}; a bare array has no modality names. " + _HOW_TO_NAME
+            f"{type(X).__name__}; a bare array has no modality names. " + _how_to_name(X)
         )
     blocks = {}
     for modality, where in modality_slices(X.columns).items():
@@ -289,7 +290,7 @@ def check_finite(block, modality, columns=None):
     columns : sequence of str, default=None
         Column names of the block, used in the message.
     """
-    if block.dtype.kind not in "fc":
+    if block.dtype.kind not in "fc" or get_config()["assume_finite"]:
         return
     finite = np.isfinite(block)
     if finite.all():
@@ -375,8 +376,10 @@ def validate_blocks(
         every block of ``X``. Ignored when ``reset=False``.
     min_modalities : int, default=1
         Smallest number of blocks needed at fit time.
-    dtype : data-type, default=np.float64
-        Blocks are converted to this type.
+    dtype : data-type or tuple of data-types, default=np.float64
+        Blocks are converted to this type; with a tuple (e.g.
+        ``(np.float64, np.float32)``) a block already of one of these types
+        keeps it and any other block becomes the first.
     ensure_min_samples : int, default=1
         Smallest number of rows accepted.
 
@@ -390,7 +393,12 @@ def validate_blocks(
     if not isinstance(X, pd.DataFrame):
         raise ModalityNamesError(
             f"{name} needs modality blocks, but X is a {type(X).__name__} and a bare "
-            "array has no modality names. " + _HOW_TO_NAME
+            "array has no modality names. " + _how_to_name(X)
+        )
+    if reset and X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+            f"required: X has no modality block for {name}."
         )
     slices = modality_slices(X.columns)
     if reset:
@@ -426,7 +434,8 @@ def validate_blocks(
     n_samples = X.shape[0]
     if n_samples < ensure_min_samples:
         raise ValueError(
-            f"{name} needs at least {ensure_min_samples} samples, got {n_samples}."
+            f"{name} needs at least {ensure_min_samples} samples, got {n_samples} "
+            "sample(s)."
         )
     blocks = {}
     for modality in modalities:
@@ -435,18 +444,12 @@ def validate_blocks(
             expected = estimator.feature_names_per_modality_[modality]
             if len(columns) != len(expected) or np.any(columns != expected):
                 raise ValueError(
-                    f"Block {modality!r} has columns {_abbreviate(columns)} but "
-                    f"{name} was fitted with {_abbreviate(expected)}."
+                    f"X has {X.shape[1]} features, but {name} is expecting "
+                    f"{estimator.n_features_in_} features as input: block "
+                    f"{modality!r} has columns {_abbreviate(columns)} but {name} was "
+                    f"fitted with {_abbreviate(expected)}."
                 )
-        frame = X.iloc[:, slices[modality]]
-        non_numeric = [c for c, t in frame.dtypes.items() if t.kind not in "biuf"]
-        if non_numeric:
-            raise TypeError(
-                f"{name} needs numeric features, but column {non_numeric[0]!r} of "
-                f"modality {modality!r} has dtype {frame.dtypes[non_numeric[0]]}. "
-                "Extract features first (skcrossmodal.compose.ModalityUnion)."
-            )
-        block = frame.to_numpy(dtype=dtype)
+        block = _numeric_block(X.iloc[:, slices[modality]], name, modality, dtype)
         check_finite(block, modality, columns)
         blocks[modality] = block
     if reset:
@@ -460,6 +463,57 @@ def validate_blocks(
         )
         estimator.n_features_in_ = len(estimator.feature_names_in_)
     return blocks
+
+
+def _how_to_name(X):
+    """How to turn ``X`` into a modality table (with a reshape hint for 1-D input)."""
+    if getattr(X, "ndim", None) == 1:
+        return (
+            "Reshape your data: a 1-D array is neither a table of samples nor "
+            "named; build a 2-D table with named blocks. " + _HOW_TO_NAME
+        )
+    return _HOW_TO_NAME
+
+
+def _numeric_block(frame, name, modality, dtype):
+    """One block's columns as a numeric ndarray, refusing what is not features.
+
+    Sparse columns are refused (densifying could exhaust memory), complex
+    numbers and strings too; an object column holding only real numbers (e.g.
+    ``np.array([1, 2], dtype=object)``) is read as numbers. ``dtype`` is one
+    dtype or a tuple of accepted float dtypes, the first being the one others
+    are converted to (as in :func:`sklearn.utils.check_array`).
+    """
+    for column, kind in frame.dtypes.items():
+        where = f"column {column!r} of modality {modality!r}"
+        if isinstance(kind, pd.SparseDtype):
+            raise TypeError(
+                f"{name} does not support sparse input: {where} is sparse. Densify "
+                "it (X.sparse.to_dense()) if it fits in memory, or reduce it first "
+                "(e.g. sklearn.decomposition.TruncatedSVD)."
+            )
+        if kind.kind == "c":
+            raise ValueError(f"Complex data not supported: {where} is {kind}.")
+        if kind.kind in "biuf":
+            continue
+        values = frame[column]
+        if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes"):
+            raise TypeError(
+                f"{name} needs numeric features, but {where} holds text (dtype "
+                f"{kind}). Extract features first (skcrossmodal.compose.ModalityUnion)."
+            )
+        try:
+            values.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} needs numeric features, but {where} has dtype {kind} with "
+                f"a value that is not a number: {exc}"
+            ) from exc
+    if isinstance(dtype, tuple):
+        kinds = set(frame.dtypes)
+        target = kinds.pop() if len(kinds) == 1 else None
+        dtype = target if target in dtype else dtype[0]
+    return frame.to_numpy(dtype=dtype)
 
 
 def _abbreviate(names, n=3):

@@ -259,8 +259,31 @@ def test_validate_blocks_non_finite_names_row_and_column(blocks):
 def test_validate_blocks_rejects_non_numeric_columns(blocks):
     X = make_frame(**blocks).assign(text__3="word")
     with pytest.raises(
-        TypeError, match="column 'text__3' of modality 'text' has dtype"
+        TypeError, match="column 'text__3' of modality 'text' holds text"
     ):
+        validate_blocks(Recorder(), X, reset=True)
+
+
+def test_validate_blocks_reads_object_numbers_and_refuses_sparse(blocks):
+    X = make_frame(**blocks)
+    as_object = X.astype(object)
+    expected = validate_blocks(Recorder(), X, reset=True)
+    got = validate_blocks(Recorder(), as_object, reset=True)
+    assert list(got) == list(expected)
+    for modality in expected:
+        assert got[modality].dtype == np.float64
+        assert_array_equal(got[modality], expected[modality])
+    sparse = X.astype(pd.SparseDtype("float64", 0.0))
+    with pytest.raises(TypeError, match="sparse"):
+        validate_blocks(Recorder(), sparse, reset=True)
+
+
+def test_validate_blocks_skips_finite_check_under_assume_finite(blocks):
+    X = make_frame(**blocks)
+    X.iloc[1, 0] = np.nan
+    with config_context(assume_finite=True):
+        validate_blocks(Recorder(), X, reset=True)
+    with pytest.raises(ValueError, match="nan"):
         validate_blocks(Recorder(), X, reset=True)
 
 
@@ -308,7 +331,7 @@ def test_validate_blocks_wrong_columns_in_a_present_block(blocks, columns):
     validate_blocks(est, make_frame(**blocks), reset=True)
     X = pd.DataFrame(np.ones((6, len(columns))), columns=columns)
     with pytest.raises(
-        ValueError, match="Block 'text' has columns .* but Recorder was fitted with"
+        ValueError, match="[Bb]lock 'text' has columns .* but Recorder was fitted with"
     ):
         validate_blocks(est, X, reset=False)
 
