@@ -1,7 +1,7 @@
 """The modality table: one DataFrame, one column block per modality.
 
 Every estimator that needs modality blocks goes through this module: it is the
-only place that parses ``<modality>__<feature>`` column names (DESIGN.md §1).
+only place that parses ``<modality>__<feature>`` column names (docs/architecture.md §1).
 """
 
 # Authors: The skcrossmodal developers

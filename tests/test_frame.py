@@ -1,4 +1,4 @@
-"""Tests of the modality-table contract (skcrossmodal/_frame.py, DESIGN.md §1)."""
+"""Tests of the modality-table contract (skcrossmodal/_frame.py, docs/architecture.md §1)."""
 
 import numpy as np
 import pandas as pd

@@ -1,7 +1,7 @@
 """Mappers: learn from paired rows a shared space for several modalities.
 
 Every mapper's ``transform`` returns one block per modality present, all of the
-same width and comparable by cosine or dot product (DESIGN.md §4).
+same width and comparable by cosine or dot product (docs/architecture.md §4).
 """
 
 # Authors: The skcrossmodal developers
