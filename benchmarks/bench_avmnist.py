@@ -38,12 +38,16 @@ from skcrossmodal.datasets import make_avmnist
 from skcrossmodal.feature_extraction import MFCCExtractor
 from skcrossmodal.fusion import LateFusionClassifier, MLPFusionClassifier
 
-DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "avmnist_sources"
+DEFAULT_SOURCES = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "avmnist_sources"
+)
 DROP_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def flatten_images(images):
-    return np.stack([np.asarray(image, dtype=np.float64).ravel() / 255 for image in images])
+    return np.stack(
+        [np.asarray(image, dtype=np.float64).ravel() / 255 for image in images]
+    )
 
 
 def member():
@@ -76,35 +80,53 @@ def main(quick=False, sources=DEFAULT_SOURCES):
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     n_train, n_test = (1000, 500) if quick else (4000, 2000)
     start = time.perf_counter()
-    av = make_avmnist(sources / "fsdd", sources / "mnist", n_train=n_train,
-                      n_test=n_test, random_state=0)
+    av = make_avmnist(
+        sources / "fsdd",
+        sources / "mnist",
+        n_train=n_train,
+        n_test=n_test,
+        random_state=0,
+    )
     train, test = av.subset == "train", av.subset == "test"
     union = make_modality_union(
-        image=(make_pipeline(FunctionTransformer(flatten_images),
-                             PCA(50, random_state=0)), "image"),
+        image=(
+            make_pipeline(FunctionTransformer(flatten_images), PCA(50, random_state=0)),
+            "image",
+        ),
         audio=(MFCCExtractor(sample_rate=8000), "audio"),
     )
     X_train = union.fit_transform(av.data[train])
     X_test = union.transform(av.data[test])
     y_train, y_test = av.target[train], av.target[test]
-    print(f"AV-MNIST-like: {n_train} train / {n_test} test rows, features "
-          f"{X_train.shape[1]} ({time.perf_counter() - start:.0f} s to build and extract)",
-          flush=True)
+    print(
+        f"AV-MNIST-like: {n_train} train / {n_test} test rows, features "
+        f"{X_train.shape[1]} "
+        f"({time.perf_counter() - start:.0f} s to build and extract)",
+        flush=True,
+    )
 
-    late = LateFusionClassifier({"image": member(), "audio": member()}).fit(X_train, y_train)
+    late = LateFusionClassifier({"image": member(), "audio": member()}).fit(
+        X_train, y_train
+    )
     early = member().fit(X_train, y_train)
     neural = {
         fusion: MLPFusionClassifier(
-            fusion, hidden_layer_sizes=(128,), modality_dropout=0.3, dropout=0.2,
-            max_iter=40 if quick else 100, random_state=0,
+            fusion,
+            hidden_layer_sizes=(128,),
+            modality_dropout=0.3,
+            dropout=0.2,
+            max_iter=40 if quick else 100,
+            random_state=0,
         ).fit(X_train, y_train)
         for fusion in ("concat", "gated")
     }
     accuracy = {
         "image only": late.named_estimators_["image"].score(
-            X_test.filter(regex="^image__").to_numpy(), y_test),
+            X_test.filter(regex="^image__").to_numpy(), y_test
+        ),
         "audio only": late.named_estimators_["audio"].score(
-            X_test.filter(regex="^audio__").to_numpy(), y_test),
+            X_test.filter(regex="^audio__").to_numpy(), y_test
+        ),
         "early fusion (concatenation)": early.score(X_test, y_test),
         "late fusion: mean": late.score(X_test, y_test),
         "late fusion: product": late.set_params(rule="product").score(X_test, y_test),
@@ -117,7 +139,10 @@ def main(quick=False, sources=DEFAULT_SOURCES):
         print(f"{name:36s} {100 * value:>16.2f}")
     best_single = max(accuracy["image only"], accuracy["audio only"])
     best_fused = max(v for k, v in accuracy.items() if "only" not in k)
-    print(f"best fusion - best single modality: {100 * (best_fused - best_single):+.2f} points")
+    print(
+        "best fusion - best single modality: "
+        f"{100 * (best_fused - best_single):+.2f} points"
+    )
 
     rng = np.random.default_rng(0)
     order = rng.permutation(n_test)
@@ -126,7 +151,8 @@ def main(quick=False, sources=DEFAULT_SOURCES):
         "early fusion (mean-imputed)": (early.predict, train_mean),
         "late fusion: mean": (lambda X: late.set_params(rule="mean").predict(X), None),
         "late fusion: product": (
-            lambda X: late.set_params(rule="product").predict(X), None
+            lambda X: late.set_params(rule="product").predict(X),
+            None,
         ),
         **{f"MLPFusionClassifier: {f}": (m.predict, None) for f, m in neural.items()},
     }
@@ -150,5 +176,7 @@ if __name__ == "__main__":
     parser.add_argument("--sources", type=Path, default=DEFAULT_SOURCES)
     args = parser.parse_args()
     if not (args.sources / "fsdd").is_dir():
-        raise SystemExit(f"AV-MNIST sources not found at {args.sources}; pass --sources.")
+        raise SystemExit(
+            f"AV-MNIST sources not found at {args.sources}; pass --sources."
+        )
     main(quick=args.quick, sources=args.sources)

@@ -90,39 +90,59 @@ def mapper_grid(quick, neural):
             {"n_components": [9], "reg": [1e-2] if quick else [1e-3, 1e-2, 1e-1]},
         ),
         ("MCCA (2 views)", MCCA(), {"n_components": cca_k}),
-        ("PLS", PLS(), {"n_components": [9] if quick else [5, 9, 10], "scale": [True, False]}),
+        (
+            "PLS",
+            PLS(),
+            {"n_components": [9] if quick else [5, 9, 10], "scale": [True, False]},
+        ),
         ("RidgeMapper image->text", RidgeMapper("image", "text"), {"alpha": alphas}),
         ("RidgeMapper text->image", RidgeMapper("text", "image"), {"alpha": alphas}),
         ("ProcrustesMapper image->text", ProcrustesMapper("image", "text"), {}),
         (
             "KNNMapper image->text",
             KNNMapper("image", "text"),
-            {"n_neighbors": [20] if quick else [10, 30, 100], "weights": ["uniform", "distance"]},
+            {
+                "n_neighbors": [20] if quick else [10, 30, 100],
+                "weights": ["uniform", "distance"],
+            },
         ),
         (
             "KNNMapper text->image",
             KNNMapper("text", "image"),
-            {"n_neighbors": [20] if quick else [10, 30, 100], "weights": ["uniform", "distance"]},
+            {
+                "n_neighbors": [20] if quick else [10, 30, 100],
+                "weights": ["uniform", "distance"],
+            },
         ),
         ("SM: SemanticMapper", semantic(30), {"estimator__C": sm_C}),
         (
             "SCM: CCA -> SemanticMapper",
             make_pipeline(CCA(), semantic(10)),
-            {"cca__n_components": cca_k, "semanticmapper__estimator__C": [10] if quick else [1, 10, 100]},
+            {
+                "cca__n_components": cca_k,
+                "semanticmapper__estimator__C": [10] if quick else [1, 10, 100],
+            },
         ),
     ]
     if neural:
         from skcrossmodal.mapping import ContrastiveMapper, MLPMapper
 
         mlp_grid = (
-            {"hidden_layer_sizes": [(128,)], "alpha": [1e-4]} if quick
+            {"hidden_layer_sizes": [(128,)], "alpha": [1e-4]}
+            if quick
             else {"hidden_layer_sizes": [(128,), (512,)], "alpha": [1e-4, 1e-2]}
         )
         entries += [
             (
                 f"MLPMapper {source}->{target}",
-                MLPMapper(source, target, loss="cosine", max_iter=30 if quick else 100,
-                          random_state=0, device="cpu"),
+                MLPMapper(
+                    source,
+                    target,
+                    loss="cosine",
+                    max_iter=30 if quick else 100,
+                    random_state=0,
+                    device="cpu",
+                ),
                 mlp_grid,
             )
             for source, target in (("image", "text"), ("text", "image"))
@@ -130,9 +150,15 @@ def mapper_grid(quick, neural):
         entries.append(
             (
                 "ContrastiveMapper",
-                ContrastiveMapper(n_components=16, hidden_layer_sizes=(128,),
-                                  max_iter=30 if quick else 100, random_state=0, device="cpu"),
-                {"temperature": [0.1], "supervised": [True]} if quick
+                ContrastiveMapper(
+                    n_components=16,
+                    hidden_layer_sizes=(128,),
+                    max_iter=30 if quick else 100,
+                    random_state=0,
+                    device="cpu",
+                ),
+                {"temperature": [0.1], "supervised": [True]}
+                if quick
                 else {"temperature": [0.05, 0.1, 0.3], "supervised": [False, True]},
             )
         )
@@ -147,11 +173,19 @@ def beyond_grid(quick):
     posteriors are independent, which ranks better than their cosine.
     """
     kcca = KernelCCA(
-        n_components=20, kernel="chi2", gamma=0.5, reg=1e-2, n_landmarks=N_LANDMARKS,
+        n_components=20,
+        kernel="chi2",
+        gamma=0.5,
+        reg=1e-2,
+        n_landmarks=N_LANDMARKS,
         random_state=0,
     )
     return [
-        ("SCM (CCA k=9 -> LR C=10), dot", make_pipeline(CCA(n_components=9), semantic(10)), {}),
+        (
+            "SCM (CCA k=9 -> LR C=10), dot",
+            make_pipeline(CCA(n_components=9), semantic(10)),
+            {},
+        ),
         (
             "SM on Hellinger features, dot",
             semantic(0.1, hellinger=True),
@@ -171,7 +205,11 @@ def evaluate(model, X_test, y_test, similarity="cosine"):
     for interpolation in (None, "11point"):
         for query, target in (("image", "text"), ("text", "image")):
             scores[query, interpolation] = mean_average_precision(
-                blocks[query], blocks[target], y_test, y_test, interpolation=interpolation,
+                blocks[query],
+                blocks[target],
+                y_test,
+                y_test,
+                interpolation=interpolation,
                 metric=similarity,
             )
     return scores
@@ -218,8 +256,12 @@ def header(title, params="chosen by GridSearchCV on train"):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one-point grids (smoke run)")
-    parser.add_argument("--no-neural", action="store_true", help="skip the torch mappers")
+    parser.add_argument(
+        "--quick", action="store_true", help="one-point grids (smoke run)"
+    )
+    parser.add_argument(
+        "--no-neural", action="store_true", help="skip the torch mappers"
+    )
     parser.add_argument("--n-jobs", type=int, default=None, help="GridSearchCV n_jobs")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -235,15 +277,24 @@ def main(argv=None):
 
     header("Published (same features and split)", params="")
     for name, image_query, text_query, metric in PUBLISHED:
-        cells = [f"{image_query:6.3f}", f"{text_query:6.3f}", f"{(image_query + text_query) / 2:6.3f}"]
+        cells = [
+            f"{image_query:6.3f}",
+            f"{text_query:6.3f}",
+            f"{(image_query + text_query) / 2:6.3f}",
+        ]
         blank = [f"{'':>6}"] * 3
         left, right = (cells, blank) if metric == "full" else (blank, cells)
         print(f"{name:<36} {' '.join(left)}   {' '.join(right)}")
 
     rng = np.random.default_rng(0)
     random_scores = evaluate(
-        _Fixed(make_frame(image=rng.random((len(X_test), 10)), text=rng.random((len(X_test), 10)))),
-        X_test, y_test,
+        _Fixed(
+            make_frame(
+                image=rng.random((len(X_test), 10)), text=rng.random((len(X_test), 10))
+            )
+        ),
+        X_test,
+        y_test,
     )
     header("This library, hyperparameters chosen on the training split only")
     print_row("Random embedding (seed 0)", random_scores)
@@ -252,19 +303,25 @@ def main(argv=None):
         print_row(name, evaluate(model, X_test, y_test), format_params(params), seconds)
 
     header(
-        "Paper protocol, fixed hyperparameters (reproduction of Rasiwasia 2010)", params=""
+        "Paper protocol, fixed hyperparameters (reproduction of Rasiwasia 2010)",
+        params="",
     )
     protocol = [
         ("CM: CCA k=9", CCA(n_components=9)),
         ("SM: LR C=10 per modality", semantic(10)),
         ("SM: LR C=30 per modality", semantic(30)),
         ("SCM: CCA k=9 -> LR C=10", make_pipeline(CCA(n_components=9), semantic(10))),
-        ("SCM: CCA k=7 -> LR C=30 (SVCL demo)", make_pipeline(CCA(n_components=7), semantic(30))),
+        (
+            "SCM: CCA k=7 -> LR C=30 (SVCL demo)",
+            make_pipeline(CCA(n_components=7), semantic(30)),
+        ),
     ]
     for name, estimator in protocol:
         start = time.perf_counter()
         model = clone(estimator).fit(X_train, y_train)
-        print_row(name, evaluate(model, X_test, y_test), "", time.perf_counter() - start)
+        print_row(
+            name, evaluate(model, X_test, y_test), "", time.perf_counter() - start
+        )
 
     header("Beyond the published rows: pipelines of library parts, dot-product ranking")
     for name, estimator, grid in beyond_grid(args.quick):

@@ -69,7 +69,9 @@ def demo(args):
         "2,173 train / 693 test image-text pairs, 10-d LDA text, 128-d SIFT images.\n"
         "Test mAP over the full ranking, category-level relevance.\n"
     )
-    header = f"{'method':<24}{'image->text':>12}{'text->image':>12}{'average':>10}  source"
+    header = (
+        f"{'method':<24}{'image->text':>12}{'text->image':>12}{'average':>10}  source"
+    )
     print(header)
     print("-" * (len(header) + 30))
     for method, i2t, t2i, source in rows:

@@ -125,4 +125,8 @@ class Progress:
             return
         elapsed = time.perf_counter() - self.start
         detail = f": {what}" if what else ""
-        print(f"[{self.name}] {step}{detail} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+        print(
+            f"[{self.name}] {step}{detail} ({elapsed:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -17,6 +17,7 @@ from sklearn.utils.validation import column_or_1d
 
 SEPARATOR = "__"
 
+
 class ModalityNamesError(ValueError):
     """Input without modality block names reached an estimator that needs them.
 
@@ -75,7 +76,9 @@ def make_frame(index=None, **blocks):
     ['text__0', 'text__1', 'image__0', 'image__1', 'image__2']
     """
     if not blocks:
-        raise ValueError("make_frame needs at least one block, e.g. make_frame(text=T).")
+        raise ValueError(
+            "make_frame needs at least one block, e.g. make_frame(text=T)."
+        )
     arrays, names = [], []
     n_samples = None
     first = None
@@ -102,7 +105,7 @@ def make_frame(index=None, **blocks):
         # One dtype: a single 2-D block, so that split_modalities can return views.
         return pd.DataFrame(np.hstack(arrays), columns=names, index=index, copy=False)
     columns = [column for a in arrays for column in a.T]
-    return pd.DataFrame(dict(zip(names, columns)), index=index)
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=index)
 
 
 def _check_modality_name(modality):
@@ -180,7 +183,8 @@ def split_modalities(X, *, dtype=None):
     if not isinstance(X, pd.DataFrame):
         raise ModalityNamesError(
             f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, got "
-            f"{type(X).__name__}; a bare array has no modality names. " + _how_to_name(X)
+            f"{type(X).__name__}; a bare array has no modality names. "
+            + _how_to_name(X)
         )
     blocks = {}
     for modality, where in modality_slices(X.columns).items():

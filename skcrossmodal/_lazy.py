@@ -19,9 +19,7 @@ def attach(package_name, submodule_of):
 
     def __getattr__(name):
         if name in submodule_of:
-            module = importlib.import_module(
-                f"{package_name}.{submodule_of[name]}"
-            )
+            module = importlib.import_module(f"{package_name}.{submodule_of[name]}")
             return getattr(module, name)
         raise AttributeError(f"module {package_name!r} has no attribute {name!r}")
 

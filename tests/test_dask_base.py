@@ -8,6 +8,7 @@ dd = pytest.importorskip("dask.dataframe")
 dask = pytest.importorskip("dask")
 
 import _dask_helpers  # noqa: E402
+
 from skcrossmodal._dask import (  # noqa: E402
     is_dask_collection,
     map_partitions,
@@ -23,7 +24,10 @@ def _frame(n=103, seed=0):
 def _uneven(frame, sizes):
     """A Dask DataFrame whose partitions have the given sizes (0 allowed)."""
     edges = np.cumsum([0, *sizes])
-    parts = [frame.iloc[start:stop] for start, stop in zip(edges[:-1], edges[1:])]
+    parts = [
+        frame.iloc[start:stop]
+        for start, stop in zip(edges[:-1], edges[1:], strict=True)
+    ]
     return dd.from_delayed([dask.delayed(p) for p in parts], meta=frame.iloc[:0])
 
 
@@ -41,7 +45,9 @@ def test_tree_reduce_of_uneven_and_empty_partitions(dask_client, split_every):
     result = tree_reduce(parts, _dask_helpers.merge_sums, split_every=split_every)
     result = dask_client.compute(result).result()
     assert result["n"] == 103
-    np.testing.assert_allclose(result["total"], frame.to_numpy().sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        result["total"], frame.to_numpy().sum(axis=0), rtol=1e-12
+    )
 
 
 def test_map_partitions_sends_the_model_once_per_worker(dask_client):
@@ -62,5 +68,11 @@ def test_map_partitions_error_names_the_partition(dask_client):
     frame.iloc[25, 1] = -1.0
     ddf = dd.from_pandas(frame, npartitions=4)
     out = map_partitions(ddf, _dask_helpers.fail_on_negative, None, meta=frame.iloc[:0])
-    with pytest.raises(ValueError, match=r"In partition 2 \(rows with index labels 20..29\): found a negative value"):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"In partition 2 \(rows with index labels 20..29\): "
+            "found a negative value"
+        ),
+    ):
         out.compute()

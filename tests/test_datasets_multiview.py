@@ -13,7 +13,9 @@ from scipy.io import wavfile
 from skcrossmodal import split_modalities
 from skcrossmodal.datasets import load_mfeat, load_nutrimouse, make_avmnist
 
-AVMNIST_SOURCES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "avmnist_sources"
+AVMNIST_SOURCES = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "avmnist_sources"
+)
 needs_avmnist_sources = pytest.mark.skipif(
     not (AVMNIST_SOURCES / "fsdd" / "recordings").is_dir()
     or not (AVMNIST_SOURCES / "mnist").is_dir(),
@@ -25,7 +27,12 @@ def test_load_mfeat():
     bunch = load_mfeat()
     blocks = split_modalities(bunch.data)
     assert {m: b.shape[1] for m, b in blocks.items()} == {
-        "fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6
+        "fou": 76,
+        "fac": 216,
+        "kar": 64,
+        "pix": 240,
+        "zer": 47,
+        "mor": 6,
     }
     assert bunch.data.shape == (2000, 649)
     assert_array_equal(np.bincount(bunch.target), np.full(10, 200))
@@ -73,10 +80,13 @@ def test_nutrimouse_shrinkage_cca_matches_published_correlations():
         values, vectors = np.linalg.eigh(matrix)
         return vectors @ np.diag(values**-0.5) @ vectors.T
 
-    whitened = inverse_sqrt(shrunk[:p, :p]) @ shrunk[:p, p:] @ inverse_sqrt(shrunk[p:, p:])
+    whitened = (
+        inverse_sqrt(shrunk[:p, :p]) @ shrunk[:p, p:] @ inverse_sqrt(shrunk[p:, p:])
+    )
     correlations = np.linalg.svd(whitened, compute_uv=False)
     np.testing.assert_allclose(
-        correlations[:5], [0.9605275617, 0.9476499457, 0.9264858941, 0.8660390307, 0.8591510518],
+        correlations[:5],
+        [0.9605275617, 0.9476499457, 0.9264858941, 0.8660390307, 0.8591510518],
         atol=1e-6,
     )
 
@@ -84,8 +94,12 @@ def test_nutrimouse_shrinkage_cca_matches_published_correlations():
 @needs_avmnist_sources
 def test_make_avmnist(tmp_path):
     av = make_avmnist(
-        AVMNIST_SOURCES / "fsdd", AVMNIST_SOURCES / "mnist",
-        n_train=300, n_test=100, random_state=0, data_home=tmp_path,
+        AVMNIST_SOURCES / "fsdd",
+        AVMNIST_SOURCES / "mnist",
+        n_train=300,
+        n_test=100,
+        random_state=0,
+        data_home=tmp_path,
     )
     assert list(av.data.columns) == ["image", "audio"]
     assert len(av.data) == 400 and av.data["image"].dtype == object
@@ -107,15 +121,26 @@ def test_make_avmnist(tmp_path):
     assert "Vielzeuf" in av.DESCR and "CC BY-SA" in av.DESCR
     # cached and deterministic; subsets are slices of the same set
     again = make_avmnist(
-        AVMNIST_SOURCES / "fsdd", AVMNIST_SOURCES / "mnist",
-        n_train=300, n_test=100, random_state=0, data_home=tmp_path, subset="test",
+        AVMNIST_SOURCES / "fsdd",
+        AVMNIST_SOURCES / "mnist",
+        n_train=300,
+        n_test=100,
+        random_state=0,
+        data_home=tmp_path,
+        subset="test",
     )
     assert len(list(tmp_path.glob("avmnist_*.npz"))) == 1
     assert_array_equal(again.mnist_index, av.mnist_index[test])
-    np.testing.assert_array_equal(again.data["audio"].iloc[3], av.data["audio"][test].iloc[3])
+    np.testing.assert_array_equal(
+        again.data["audio"].iloc[3], av.data["audio"][test].iloc[3]
+    )
     X, y = make_avmnist(
-        AVMNIST_SOURCES / "fsdd" / "recordings", AVMNIST_SOURCES / "mnist",
-        n_train=50, n_test=20, random_state=1, return_X_y=True,
+        AVMNIST_SOURCES / "fsdd" / "recordings",
+        AVMNIST_SOURCES / "mnist",
+        n_train=50,
+        n_test=20,
+        random_state=1,
+        return_X_y=True,
     )
     assert X.shape == (70, 2) and y.shape == (70,)
 
@@ -137,7 +162,12 @@ def test_make_avmnist_errors(tmp_path):
 @needs_avmnist_sources
 def test_make_avmnist_too_many_rows():
     with pytest.raises(ValueError, match="at most the 10000 MNIST test images"):
-        make_avmnist(AVMNIST_SOURCES / "fsdd", AVMNIST_SOURCES / "mnist", n_train=9000, n_test=2000)
+        make_avmnist(
+            AVMNIST_SOURCES / "fsdd",
+            AVMNIST_SOURCES / "mnist",
+            n_train=9000,
+            n_test=2000,
+        )
 
 
 def _write_sources(root, seed=0, n_images=40):
@@ -232,6 +262,7 @@ def test_make_avmnist_refuses_a_truncated_recording(tmp_path):
     for clip in fsdd.glob("7_*.wav"):  # every image is used: so is a clip of 7
         clip.write_bytes(clip.read_bytes()[:-100])
     with pytest.raises(
-        ValueError, match=r"7_anna_[05].wav is truncated: .* 160 frames but it holds 110"
+        ValueError,
+        match=r"7_anna_[05].wav is truncated: .* 160 frames but it holds 110",
     ):
         make_avmnist(fsdd, mnist, n_train=30, n_test=10)

@@ -150,9 +150,23 @@ def _cases():
     three_A, three_B = _three(0), _three(1)
     cases = [
         ("CCA", lambda: CCA(), (A,), (B,), _transform(A), "fit"),
-        ("CCA-auto", lambda: CCA(reg="auto", scale=True), (A,), (B,), _transform(A), "fit"),
+        (
+            "CCA-auto",
+            lambda: CCA(reg="auto", scale=True),
+            (A,),
+            (B,),
+            _transform(A),
+            "fit",
+        ),
         ("CCA-partial", lambda: CCA(), (A,), (B,), _transform(A), "partial_fit"),
-        ("KernelCCA-exact", lambda: KernelCCA(reg=0.1), (A,), (B,), _transform(A), "fit"),
+        (
+            "KernelCCA-exact",
+            lambda: KernelCCA(reg=0.1),
+            (A,),
+            (B,),
+            _transform(A),
+            "fit",
+        ),
         (
             "KernelCCA-nystroem",
             lambda: KernelCCA(reg=0.1, n_landmarks=20, random_state=0),
@@ -187,7 +201,14 @@ def _cases():
             _transform(A),
             "fit",
         ),
-        ("SemanticMapper", lambda: SemanticMapper(), (A, y_A), (B, y_B), _transform(A), "fit"),
+        (
+            "SemanticMapper",
+            lambda: SemanticMapper(),
+            (A, y_A),
+            (B, y_B),
+            _transform(A),
+            "fit",
+        ),
         (
             "LateFusionClassifier-mean",
             lambda: LateFusionClassifier(
@@ -245,7 +266,10 @@ def _cases():
         (
             "ModalityUnion",
             lambda: ModalityUnion(
-                [("text", CountVectorizer(), "caption"), ("size", StandardScaler(), ["w", "h"])]
+                [
+                    ("text", CountVectorizer(), "caption"),
+                    ("size", StandardScaler(), ["w", "h"]),
+                ]
             ),
             (_raw_table(0),),
             (_raw_table(1),),
@@ -298,7 +322,9 @@ def _torch_cases(A, B, y_A, y_B):
     from skcrossmodal.fusion import MLPFusionClassifier
     from skcrossmodal.mapping import ContrastiveMapper, MLPMapper
 
-    images = list(np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8))
+    images = list(
+        np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    )
     training = {"max_iter": 4, "random_state": 0, "device": "cpu"}
     return [
         (

@@ -1,4 +1,4 @@
-"""Tests of the modality-table contract (skcrossmodal/_frame.py, docs/architecture.md §1)."""
+"""Tests of the modality-table contract (_frame.py; docs/architecture.md §1)."""
 
 import numpy as np
 import pandas as pd
@@ -404,11 +404,15 @@ def test_modality_names_error_is_a_typed_value_error():
 def test_select_modalities_matches_whole_names_only():
     from skcrossmodal import make_modality_selector, select_modalities
 
-    X = make_frame(text=np.ones((3, 2)), pretext=np.zeros((3, 1)), image=np.ones((3, 1)))
+    X = make_frame(
+        text=np.ones((3, 2)), pretext=np.zeros((3, 1)), image=np.ones((3, 1))
+    )
     assert list(X.filter(like="text__").columns) == ["text__0", "text__1", "pretext__0"]
     assert list(select_modalities(X, "text").columns) == ["text__0", "text__1"]
     assert list(select_modalities(X, "image", "text").columns) == [
-        "image__0", "text__0", "text__1",
+        "image__0",
+        "text__0",
+        "text__1",
     ]
     assert make_modality_selector("pretext")(X) == ["pretext__0"]
     with pytest.raises(ValueError, match=r"no block for the modalities \['audio'\]"):

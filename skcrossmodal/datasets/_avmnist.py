@@ -29,7 +29,13 @@ _MNIST_LABELS = "t10k-labels-idx1-ubyte"
 # Part of the cache key: a change of what is cached or how invalidates old files.
 _CACHE_FORMAT = 2
 _CACHED_ARRAYS = (
-    "audio", "audio_lengths", "images", "target", "subset", "mnist_index", "audio_file"
+    "audio",
+    "audio_lengths",
+    "images",
+    "target",
+    "subset",
+    "mnist_index",
+    "audio_file",
 )
 
 
@@ -136,7 +142,9 @@ def make_avmnist(
     if (fsdd_dir / "recordings").is_dir():
         fsdd_dir = fsdd_dir / "recordings"
     clips = _list_fsdd(fsdd_dir)
-    mnist_files = [_idx_path(mnist_dir, stem) for stem in (_MNIST_IMAGES, _MNIST_LABELS)]
+    mnist_files = [
+        _idx_path(mnist_dir, stem) for stem in (_MNIST_IMAGES, _MNIST_LABELS)
+    ]
     cache = built = None
     if data_home is not None:
         cache = _cache_path(
@@ -157,7 +165,7 @@ def make_avmnist(
     if subset != "all":
         keep = built["subset"] == subset
     images = built["images"][keep]
-    waveforms = [w for w, k in zip(built["waveforms"], keep) if k]
+    waveforms = [w for w, k in zip(built["waveforms"], keep, strict=True) if k]
     data = pd.DataFrame(
         {"image": _object_column(images), "audio": _object_column(waveforms)}
     )
@@ -171,7 +179,9 @@ def make_avmnist(
         subset=built["subset"][keep],
         mnist_index=built["mnist_index"][keep],
         audio_file=built["audio_file"][keep],
-        speaker=np.asarray([_CLIP_NAME.match(f).group(2) for f in built["audio_file"][keep]]),
+        speaker=np.asarray(
+            [_CLIP_NAME.match(f).group(2) for f in built["audio_file"][keep]]
+        ),
         sample_rate=FSDD_SAMPLE_RATE,
         DESCR=load_descr("avmnist"),
     )

@@ -148,9 +148,7 @@ def load_nutrimouse(*, target="diet", return_X_y=False, as_frame=True):
     feature_names = {view: npz[f"{view}_feature_names"] for view in views}
     if as_frame:
         columns = [
-            f"{view}{SEPARATOR}{name}"
-            for view in views
-            for name in feature_names[view]
+            f"{view}{SEPARATOR}{name}" for view in views for name in feature_names[view]
         ]
         data = pd.DataFrame(np.hstack(list(views.values())), columns=columns)
     else:
