@@ -327,7 +327,7 @@ def _corpus(n=60):
 
 def test_word2vec_deterministic_with_seed():
     documents, _ = _corpus()
-    params = dict(vector_size=10, epochs=3, workers=1)
+    params = dict(vector_size=10, epochs=3, n_jobs=1)
     a = Word2VecVectorizer(random_state=0, **params).fit_transform(documents)
     b = Word2VecVectorizer(random_state=0, **params).fit_transform(documents)
     c = Word2VecVectorizer(random_state=1, **params).fit_transform(documents)
@@ -488,7 +488,7 @@ def test_word2vec_in_modality_union_grid_search():
     X = pd.DataFrame({"caption": documents, "other": np.arange(40.0)})
     pipeline = make_pipeline(
         compose.make_modality_union(
-            text=(Word2VecVectorizer(epochs=20, window=8, random_state=0), "caption")
+            text=(Word2VecVectorizer(epochs=20, context_window=8, random_state=0), "caption")
         ),
         LogisticRegression(),
     )
