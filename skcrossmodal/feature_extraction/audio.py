@@ -163,7 +163,18 @@ def _read_wav(path, row):
             f"Audio path {path!r} in row {row} is a directory, expected a .wav file."
         )
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Audio file {path!r} in row {row} does not exist.")
+        shown, hint = repr(path), ""
+        if path.startswith("["):
+            shown = repr(path[:40]) + "..."
+            hint = (
+                " It looks like a waveform turned into text: Dask converts object "
+                "columns to strings unless dask.config.set("
+                "{'dataframe.convert-string': False}) is set when the Dask "
+                "DataFrame is created."
+            )
+        raise FileNotFoundError(
+            f"Audio file {shown} in row {row} does not exist.{hint}"
+        )
     truncated = _missing_wav_bytes(path)
     if truncated is not None:
         declared, present = truncated
