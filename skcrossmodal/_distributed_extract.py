@@ -162,7 +162,7 @@ def _union_partition(partition, union, *, columns, dtypes):
     if len(partition) == 0:
         return _empty_frame(columns, dtypes, partition.index)
     features = union.transform(partition)
-    return features.astype(dict(zip(columns, dtypes)), copy=False)
+    return features.astype(dict(zip(columns, dtypes)))
 
 
 def fit_union_dask(union, X):
