@@ -17,10 +17,36 @@ raise, asking for an in-memory sample.
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+
 import numpy as np
 import pandas as pd
 
-from ._dask import check_dask_dataframe, import_dask, map_partitions, on_partition
+from ._dask import (
+    check_dask_dataframe,
+    import_dask,
+    is_dask_collection,
+    map_partitions,
+    on_partition,
+)
+
+
+def keep_dask_output(method):
+    """Leave a Dask input's lazy output alone under ``set_output``.
+
+    scikit-learn's ``set_output`` wrapper of ``transform``/``fit_transform``
+    would build a pandas DataFrame from the lazy Dask output, computing it on
+    the client; for a Dask input the method runs unwrapped.
+    """
+    inner = getattr(method, "__wrapped__", method)
+
+    @functools.wraps(inner)
+    def wrapper(self, X, *args, **kwargs):
+        if is_dask_collection(X):
+            return inner(self, X, *args, **kwargs)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
 
 
 class _IndexLabel:

@@ -21,6 +21,7 @@ dask = pytest.importorskip("dask")
 
 import _dask_extract_helpers  # noqa: E402
 from _tolerance import FLOAT32  # noqa: E402
+
 from skcrossmodal.compose import make_modality_union  # noqa: E402
 from skcrossmodal.feature_extraction import (  # noqa: E402
     KeyedVectorsVectorizer,
@@ -325,3 +326,20 @@ def test_importing_skcrossmodal_does_not_import_dask():
         "assert 'dask' not in sys.modules, 'dask was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_fsdd
+def test_set_output_pandas_keeps_the_dask_output_lazy(dask_client):
+    paths = _paths(6)
+    ddf = dd.from_pandas(pd.DataFrame({"audio": paths}), npartitions=2)
+    extractor = MFCCExtractor().set_output(transform="pandas")
+    lazy = extractor.fit_transform(ddf)  # fit checks on the workers
+    assert dask.is_dask_collection(lazy)
+    expected = MFCCExtractor().set_output(transform="pandas").fit_transform(paths)
+    _assert_same_frame(lazy, expected)
+    vectorizer = KeyedVectorsVectorizer(_keyed_vectors()).set_output(transform="pandas")
+    vectorizer.fit(CAPTIONS)
+    texts = dd.from_pandas(pd.DataFrame({"caption": CAPTIONS}), npartitions=2)
+    lazy = vectorizer.transform(texts)
+    assert dask.is_dask_collection(lazy)
+    _assert_same_frame(lazy, vectorizer.transform(CAPTIONS))

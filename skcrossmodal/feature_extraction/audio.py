@@ -29,6 +29,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._dask import is_dask_collection
+from .._distributed_extract import keep_dask_output
 from .._estimator import Progress, fit_context
 
 __all__ = ["LogMelExtractor", "MFCCExtractor", "mel_filterbank"]
@@ -537,6 +538,10 @@ _SAMPLE_RATE_DOC = """\
         :func:`scipy.signal.resample_poly`; bare waveforms are assumed to be
         at it. None takes the rate of the first file or pair seen in ``fit``
         (bare waveforms then need ``sample_rate``)."""
+
+_SpectralExtractor.transform = keep_dask_output(_SpectralExtractor.transform)
+_SpectralExtractor.fit_transform = keep_dask_output(TransformerMixin.fit_transform)
+
 
 _SHARED_PARAMETERS_DOC = """\
     n_mels : int, default=40

@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._dask import is_dask_collection
+from .._distributed_extract import keep_dask_output
 from .._estimator import Progress, fit_context
 
 __all__ = ["Word2VecVectorizer", "KeyedVectorsVectorizer"]
@@ -546,6 +547,9 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         tags.input_tags.one_d_array = True
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+_WordVectorPooling.transform = keep_dask_output(_WordVectorPooling.transform)
 
 
 _POOLING_DOC = """\
