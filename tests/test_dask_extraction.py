@@ -343,3 +343,24 @@ def test_set_output_pandas_keeps_the_dask_output_lazy(dask_client):
     lazy = vectorizer.transform(texts)
     assert dask.is_dask_collection(lazy)
     _assert_same_frame(lazy, vectorizer.transform(CAPTIONS))
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    from skcrossmodal import _distributed_extract
+
+    vectorizer = KeyedVectorsVectorizer(_keyed_vectors()).fit(CAPTIONS)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    with pytest.raises(
+        ImportError,
+        match=r"KeyedVectorsVectorizer needs 'dask'.*"
+        r"skcrossmodal\[dask\]",
+    ):
+        _distributed_extract.transform_dask(vectorizer, object())
+
+
+def test_keyed_vectors_fit_on_dask_refused():
+    vectorizer = KeyedVectorsVectorizer(_keyed_vectors())
+    ddf = dd.from_pandas(pd.DataFrame({"caption": CAPTIONS}), npartitions=2)
+    with pytest.raises(TypeError, match=r"KeyedVectorsVectorizer cannot be fitted"):
+        vectorizer.fit(ddf)
+    assert not hasattr(vectorizer, "keyed_vectors_")
