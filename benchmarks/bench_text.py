@@ -145,7 +145,7 @@ def lee_correlation(seeds, epochs):
         start = time.perf_counter()
         trained = Word2VecVectorizer(
             vector_size=100,
-            window=5,
+            context_window=5,
             min_count=2,
             sg=1,
             epochs=epochs,

@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
     _num_samples,
     check_is_fitted,
 )
+from ._dask import is_dask_collection
 from ._estimator import fit_context
 from sklearn_compat.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn_compat.utils.validation import (
@@ -339,6 +340,10 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             One dense block ``<modality>__<feature>`` per modality not dropped.
         """
         _raise_for_params(params, self, "fit_transform")
+        if is_dask_collection(X):
+            from ._distributed_extract import fit_union_dask
+
+            fit_union_dask(self, X)
         self._validate_transformers()
         X = self._check_X(X)
         validate_data(self, X=X, skip_check_array=True)
@@ -429,6 +434,10 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         """
         _raise_for_params(params, self, "transform")
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from ._distributed_extract import transform_union_dask
+
+            return transform_union_dask(self, X)
         X = self._check_X(X)
         by_label = self._labels_in is not None and isinstance(X, pd.DataFrame)
         if not by_label:

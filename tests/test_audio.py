@@ -1,7 +1,9 @@
 """Tests of skcrossmodal.feature_extraction.audio."""
 
+import inspect
 import math
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -454,3 +456,57 @@ def test_n_jobs_gives_the_same_features_and_row_numbers(tmp_path):
     np.testing.assert_allclose(parallel.transform(waves), expected)
     with pytest.raises(ValueError, match="row 4 is empty"):
         parallel.transform([*waves[:4], np.array([])])
+
+
+def test_keyword_only_and_shared_parameter_names():
+    # MFCCExtractor(8000, 40, 0.025) once meant n_mels=40 for MFCC but
+    # something else for LogMel: every parameter after sample_rate is keyword.
+    for cls in (LogMelExtractor, MFCCExtractor):
+        with pytest.raises(TypeError, match="positional"):
+            cls(8000, 40)
+        assert cls(8000).sample_rate == 8000
+    log_mel, mfcc = LogMelExtractor().get_params(), MFCCExtractor().get_params()
+    assert set(mfcc) - set(log_mel) == {"n_mfcc"}
+    assert all(mfcc[name] == value for name, value in log_mel.items())
+    order = [p for p in inspect.signature(MFCCExtractor).parameters if p != "n_mfcc"]
+    assert order == list(inspect.signature(LogMelExtractor).parameters)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_verbose_reports_checking_and_extracting(n_jobs, capsys, monkeypatch):
+    from skcrossmodal.feature_extraction import audio
+
+    monkeypatch.setattr(audio, "_PROGRESS_INPUTS", 2)
+    waves = _waves(5, length=800)
+    quiet = MFCCExtractor(sample_rate=8000, n_jobs=n_jobs).fit(waves)
+    expected = quiet.transform(waves)
+    assert capsys.readouterr() == ("", "")
+    loud = MFCCExtractor(sample_rate=8000, n_jobs=n_jobs, verbose=1).fit(waves)
+    np.testing.assert_array_equal(loud.transform(waves), expected)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    steps = [
+        re.fullmatch(r"\[MFCCExtractor\] (.*) \(\d+\.\d s\)", line)[1]
+        for line in captured.err.splitlines()
+    ]
+    # Three chunks of at most two inputs.
+    assert steps == [
+        "check inputs: 5 inputs",
+        "extract: 2/5 inputs",
+        "extract: 4/5 inputs",
+        "extract: 5/5 inputs",
+    ]
+
+
+def test_raw_input_tags():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(MFCCExtractor())
+    assert tags.input_tags.string and tags.input_tags.two_d_array
+    assert tags.transformer_tags.preserves_dtype == ["float64"]
+
+
+def test_waveform_turned_into_text_is_explained():
+    extractor = MFCCExtractor(sample_rate=8000).fit(_waves(1))
+    with pytest.raises(FileNotFoundError, match="convert-string"):
+        extractor.transform([str(np.zeros(5))])

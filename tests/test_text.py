@@ -327,7 +327,7 @@ def _corpus(n=60):
 
 def test_word2vec_deterministic_with_seed():
     documents, _ = _corpus()
-    params = dict(vector_size=10, epochs=3, workers=1)
+    params = dict(vector_size=10, epochs=3, n_jobs=1)
     a = Word2VecVectorizer(random_state=0, **params).fit_transform(documents)
     b = Word2VecVectorizer(random_state=0, **params).fit_transform(documents)
     c = Word2VecVectorizer(random_state=1, **params).fit_transform(documents)
@@ -343,13 +343,79 @@ def test_word2vec_verbose_reports_each_epoch_and_changes_nothing(capsys):
     documents, _ = _corpus()
     params = dict(vector_size=6, epochs=3, random_state=0)
     quiet = Word2VecVectorizer(**params).fit_transform(documents)
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr() == ("", "")
     loud = Word2VecVectorizer(verbose=1, **params).fit_transform(documents)
-    lines = capsys.readouterr().err.splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        f"[Word2VecVectorizer] epoch {i}/3" for i in (1, 2, 3)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    # The glossary's format: [ClassName] <step>: <what> (<seconds> s).
+    n_words = len(set(" ".join(documents).split()))
+    pattern = r"\[Word2VecVectorizer\] epoch (\d)/3: (\d+) words \(\d+\.\d s\)"
+    matches = [re.fullmatch(pattern, line) for line in captured.err.splitlines()]
+    assert all(matches), captured.err
+    assert [(m[1], int(m[2])) for m in matches] == [
+        (str(i), n_words) for i in (1, 2, 3)
     ]
     np.testing.assert_array_equal(quiet, loud)
+
+
+def test_keyed_vectors_verbose_reports_reading_the_file(tmp_path, keyed_vectors, capsys):
+    path = tmp_path / "vectors.txt"
+    keyed_vectors.save_word2vec_format(str(path), binary=False)
+    KeyedVectorsVectorizer(str(path)).fit(["cat"])
+    assert capsys.readouterr() == ("", "")
+    KeyedVectorsVectorizer(str(path), verbose=1).fit(["cat"])
+    err = capsys.readouterr().err
+    assert re.fullmatch(
+        r"\[KeyedVectorsVectorizer\] read vectors: 10 words x 6 from "
+        r"'.*vectors\.txt' \(\d+\.\d s\)\n",
+        err,
+    ), err
+
+
+def test_word2vec_glossary_parameters():
+    documents, _ = _corpus()
+    # Keyword-only after vector_size.
+    with pytest.raises(TypeError, match="positional"):
+        Word2VecVectorizer(10, 5)
+    with pytest.raises(TypeError, match="window"):
+        Word2VecVectorizer(window=5)
+    with pytest.raises(TypeError, match="workers"):
+        Word2VecVectorizer(workers=1)
+    assert Word2VecVectorizer().get_params()["context_window"] == 5
+    assert KeyedVectorsVectorizer.__init__.__kwdefaults__ is not None
+    with pytest.raises(TypeError, match="positional"):
+        KeyedVectorsVectorizer(None, "mean")
+    # context_window is gensim's window: a wider one changes the vectors.
+    params = dict(vector_size=6, epochs=3, random_state=0, sg=1)
+    narrow = Word2VecVectorizer(context_window=1, **params).fit(documents)
+    wide = Word2VecVectorizer(context_window=8, **params).fit(documents)
+    assert not np.allclose(
+        narrow.keyed_vectors_.vectors, wide.keyed_vectors_.vectors
+    )
+
+
+def test_word2vec_n_jobs_sets_gensim_workers(monkeypatch):
+    import gensim.models
+    from joblib import parallel_backend
+
+    seen = []
+    original = gensim.models.Word2Vec.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs["workers"])
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(gensim.models.Word2Vec, "__init__", spy)
+    documents, _ = _corpus(20)
+    params = dict(vector_size=4, epochs=1, random_state=0)
+    Word2VecVectorizer(**params).fit(documents)
+    Word2VecVectorizer(n_jobs=2, **params).fit(documents)
+    with parallel_backend("threading", n_jobs=3):
+        Word2VecVectorizer(**params).fit(documents)
+    Word2VecVectorizer(n_jobs=-1, **params).fit(documents)
+    from joblib import cpu_count
+
+    assert seen == [1, 2, 3, cpu_count()]
 
 
 def test_word2vec_pools_its_trained_vectors():
@@ -488,7 +554,7 @@ def test_word2vec_in_modality_union_grid_search():
     X = pd.DataFrame({"caption": documents, "other": np.arange(40.0)})
     pipeline = make_pipeline(
         compose.make_modality_union(
-            text=(Word2VecVectorizer(epochs=20, window=8, random_state=0), "caption")
+            text=(Word2VecVectorizer(epochs=20, context_window=8, random_state=0), "caption")
         ),
         LogisticRegression(),
     )

@@ -27,9 +27,15 @@ from sklearn.utils import gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_array, check_is_fitted
-from .._estimator import fit_context
+
+from .._dask import is_dask_collection
+from .._distributed_extract import keep_dask_output
+from .._estimator import Progress, fit_context
 
 __all__ = ["LogMelExtractor", "MFCCExtractor", "mel_filterbank"]
+
+# With verbose, transform reports after every chunk of this many inputs.
+_PROGRESS_INPUTS = 1000
 
 
 def _hz_to_mel(frequency):
@@ -158,7 +164,18 @@ def _read_wav(path, row):
             f"Audio path {path!r} in row {row} is a directory, expected a .wav file."
         )
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"Audio file {path!r} in row {row} does not exist.")
+        shown, hint = repr(path), ""
+        if path.startswith("["):
+            shown = repr(path[:40]) + "..."
+            hint = (
+                " It looks like a waveform turned into text: Dask converts object "
+                "columns to strings unless dask.config.set("
+                "{'dataframe.convert-string': False}) is set when the Dask "
+                "DataFrame is created."
+            )
+        raise FileNotFoundError(
+            f"Audio file {shown} in row {row} does not exist.{hint}"
+        )
     truncated = _missing_wav_bytes(path)
     if truncated is not None:
         declared, present = truncated
@@ -202,6 +219,7 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         "pooling": [StrOptions({"mean_std", "frames"})],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
     }
 
     _feature_prefix = "spectral"
@@ -286,10 +304,13 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         self._check_samples(samples, label)
         return samples, rate, label
 
-    def _check_inputs(self, X):
-        """Check every input; return the rate of the first file or pair, or None."""
+    def _check_inputs(self, items, rows):
+        """Check every input; return the rate of the first file or pair, or None.
+
+        ``rows`` names the inputs in errors (positions, or index labels).
+        """
         first_rate = None
-        for row, item in enumerate(self._items(X)):
+        for row, item in zip(rows, items):
             _, rate, _ = self._waveform(item, row)
             if first_rate is None and rate is not None:
                 first_rate = float(rate)
@@ -343,9 +364,13 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of waveforms, paths or (waveform, rate) pairs, or 2-D array
+        X : sequence of waveforms, paths or (waveform, rate) pairs, 2-D array \
+                or Dask DataFrame
             The audio; every item is read and checked. The first file's or
-            pair's rate is the sample rate when ``sample_rate`` is None.
+            pair's rate is the sample rate when ``sample_rate`` is None. A
+            Dask DataFrame (or Series) of one raw column is checked on the
+            workers, partition by partition; the first rate is that of the
+            first partition that has a file or pair.
         y : None
             Ignored.
 
@@ -354,7 +379,16 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         self : object
             Fitted extractor.
         """
-        first_rate = self._check_inputs(X)
+        progress = Progress(self, self.verbose)
+        if is_dask_collection(X):
+            from .._distributed_extract import first_sample_rate
+
+            first_rate, n_inputs = first_sample_rate(self, X)
+        else:
+            items = self._items(X)
+            first_rate = self._check_inputs(items, range(len(items)))
+            n_inputs = len(items)
+        progress("check inputs", f"{n_inputs} inputs")
         if self.sample_rate is not None:
             self.sample_rate_ = float(self.sample_rate)
         elif first_rate is not None:
@@ -397,32 +431,52 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of waveforms, paths or (waveform, rate) pairs, or 2-D array
+        X : sequence of waveforms, paths or (waveform, rate) pairs, 2-D array \
+                or Dask DataFrame
             1-D float or integer PCM waveforms (assumed to be at
             ``sample_rate_``), ``.wav`` paths or ``(waveform, rate)`` pairs, or
             a 2-D numeric array with one waveform per row. Paths and pairs are
-            resampled to ``sample_rate_``.
+            resampled to ``sample_rate_``. A Dask DataFrame (or Series) of one
+            raw column is extracted lazily, partition by partition, on the
+            workers (docs/scaling.md).
 
         Returns
         -------
-        features : ndarray of shape (n_samples, n_features)
+        features : ndarray of shape (n_samples, n_features) or Dask DataFrame
+            A lazy Dask DataFrame (columns :meth:`get_feature_names_out`, the
+            input's index) for a Dask input.
             ``"mean_std"``: mean then standard deviation over frames of each
             coefficient; ``"frames"``: ``n_frames`` frames of coefficients,
             frame-major.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            from .._distributed_extract import transform_dask
+
+            return transform_dask(self, X)
         items = self._items(X)
-        slices = gen_even_slices(
-            len(items), min(effective_n_jobs(self.n_jobs), len(items))
-        )
-        parts = Parallel(n_jobs=self.n_jobs)(
-            delayed(self._extract)(items[part], part.start) for part in slices
-        )
+        return self._extract_all(items, range(len(items)))
+
+    def _extract_all(self, items, rows):
+        """Features of ``items`` (named ``rows`` in errors), in joblib chunks."""
+        progress = Progress(self, self.verbose)
+        n_chunks = effective_n_jobs(self.n_jobs)
+        if progress:
+            n_chunks = max(n_chunks, -(-len(items) // _PROGRESS_INPUTS))
+        slices = gen_even_slices(len(items), min(n_chunks, len(items)))
+        rows = list(rows)
+        parts, n_done = [], 0
+        for part in Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            delayed(self._extract)(items[chunk], rows[chunk]) for chunk in slices
+        ):
+            parts.append(part)
+            n_done += part.shape[0]
+            progress("extract", f"{n_done}/{len(items)} inputs")
         return np.vstack(parts)
 
-    def _extract(self, items, first_row):
-        rows = []
-        for row, item in enumerate(items, start=first_row):
+    def _extract(self, items, rows):
+        features = []
+        for row, item in zip(rows, items):
             samples, rate, label = self._waveform(item, row)
             samples = self._resample(samples, rate, label)
             log_mel = self._log_mel(samples)
@@ -432,8 +486,14 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
                     f"amplitude is {np.abs(samples).max():g}. Scale the waveform "
                     "to [-1, 1] (integer PCM is scaled by its bit depth)."
                 )
-            rows.append(self._pool(log_mel))
-        return np.vstack(rows)
+            features.append(self._pool(log_mel))
+        return np.vstack(features)
+
+    def _transform_rows(self, items, rows):
+        return self._extract(items, rows)
+
+    def _output_dtype(self):
+        return np.dtype(np.float64)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
@@ -463,17 +523,27 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # Raw inputs: .wav paths or waveforms, or a 2-D array of equal-length
+        # waveforms (a 1-D numeric array is refused: one waveform or many?).
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
 
 
-_SHARED_PARAMETERS_DOC = """\
+_SAMPLE_RATE_DOC = """\
     sample_rate : float, default=None
         Rate (Hz) the features are computed at. ``.wav`` files and
         ``(waveform, rate)`` pairs at another rate are resampled to it with
         :func:`scipy.signal.resample_poly`; bare waveforms are assumed to be
         at it. None takes the rate of the first file or pair seen in ``fit``
-        (bare waveforms then need ``sample_rate``).
+        (bare waveforms then need ``sample_rate``)."""
+
+_SpectralExtractor.transform = keep_dask_output(_SpectralExtractor.transform)
+_SpectralExtractor.fit_transform = keep_dask_output(TransformerMixin.fit_transform)
+
+
+_SHARED_PARAMETERS_DOC = """\
     n_mels : int, default=40
         Number of mel filters (HTK mel scale, triangular, peak 1).
     frame_length : float, default=0.025
@@ -501,7 +571,12 @@ _SHARED_PARAMETERS_DOC = """\
     n_jobs : int, default=None
         Number of joblib workers that read and transform the inputs in
         ``transform`` (contiguous chunks of rows). None means 1 unless in a
-        :obj:`joblib.parallel_backend` context; -1 means all processors."""
+        :obj:`joblib.parallel_backend` context; -1 means all processors.
+        On a Dask DataFrame the partitions run on the Dask workers instead.
+    verbose : int, default=0
+        1 reports on stderr how many inputs ``fit`` checked and, every 1000
+        inputs, how many ``transform`` extracted, as
+        ``[MFCCExtractor] extract: 2000/3000 inputs (4.1 s)``."""
 
 _INPUTS_DOC = """\
     Inputs are 1-D waveforms, ``.wav`` paths (read with
@@ -560,6 +635,7 @@ class LogMelExtractor(_SpectralExtractor):
 
     Parameters
     ----------
+{_SAMPLE_RATE_DOC}
 {_SHARED_PARAMETERS_DOC}
 
     Attributes
@@ -588,6 +664,7 @@ class LogMelExtractor(_SpectralExtractor):
     def __init__(
         self,
         sample_rate=None,
+        *,
         n_mels=40,
         frame_length=0.025,
         hop_length=0.01,
@@ -599,6 +676,7 @@ class LogMelExtractor(_SpectralExtractor):
         pooling="mean_std",
         n_frames=100,
         n_jobs=None,
+        verbose=0,
     ):
         self.sample_rate = sample_rate
         self.n_mels = n_mels
@@ -612,6 +690,7 @@ class LogMelExtractor(_SpectralExtractor):
         self.pooling = pooling
         self.n_frames = n_frames
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
 
 class MFCCExtractor(_SpectralExtractor):
@@ -626,9 +705,12 @@ class MFCCExtractor(_SpectralExtractor):
 
     Parameters
     ----------
-{_SHARED_PARAMETERS_DOC}
+    sample_rate : float, default=None
+        Rate (Hz) the features are computed at; see :class:`LogMelExtractor`
+        (the same meaning for every shared parameter).
     n_mfcc : int, default=13
         Coefficients kept per frame (at most ``n_mels``).
+{_SHARED_PARAMETERS_DOC}
 
     Attributes
     ----------
@@ -661,8 +743,9 @@ class MFCCExtractor(_SpectralExtractor):
     def __init__(
         self,
         sample_rate=None,
-        n_mels=40,
+        *,
         n_mfcc=13,
+        n_mels=40,
         frame_length=0.025,
         hop_length=0.01,
         n_fft=None,
@@ -673,10 +756,11 @@ class MFCCExtractor(_SpectralExtractor):
         pooling="mean_std",
         n_frames=100,
         n_jobs=None,
+        verbose=0,
     ):
         self.sample_rate = sample_rate
-        self.n_mels = n_mels
         self.n_mfcc = n_mfcc
+        self.n_mels = n_mels
         self.frame_length = frame_length
         self.hop_length = hop_length
         self.n_fft = n_fft
@@ -687,6 +771,7 @@ class MFCCExtractor(_SpectralExtractor):
         self.pooling = pooling
         self.n_frames = n_frames
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @property
     def _n_coefficients(self):

@@ -15,8 +15,6 @@ tokens looked up by a 64-bit hash of their bytes, verified against the key
 
 import os
 import re
-import sys
-import time
 import warnings
 from itertools import chain, repeat
 from numbers import Integral, Real
@@ -26,11 +24,15 @@ import pandas as pd
 import scipy.sparse as sp
 from gensim.models import KeyedVectors
 from gensim.models.callbacks import CallbackAny2Vec
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
+
+from .._dask import is_dask_collection
+from .._distributed_extract import keep_dask_output
+from .._estimator import Progress, fit_context
 
 __all__ = ["Word2VecVectorizer", "KeyedVectorsVectorizer"]
 
@@ -42,8 +44,11 @@ _DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 _FAST_DEFAULT_TOKEN_REGEX = re.compile(r"\w\w+")
 
 
-def _validate_documents(raw_documents, estimator):
-    """Return the documents as a list of non-empty strings, or raise naming the row."""
+def _validate_documents(raw_documents, estimator, rows=None):
+    """Return the documents as a list of non-empty strings, or raise naming the row.
+
+    ``rows`` names the documents in errors (default: their positions).
+    """
     name = type(estimator).__name__
     if isinstance(raw_documents, (str, bytes)):
         raise ValueError(
@@ -74,6 +79,7 @@ def _validate_documents(raw_documents, estimator):
         row, document = next(
             (i, d) for i, d in enumerate(documents) if not isinstance(d, str)
         )
+        row = row if rows is None else rows[row]
         raise ValueError(
             f"Document in row {row} is a {type(document).__name__} ({document!r}); "
             f"{name} expects non-empty strings. Fill or drop missing text before "
@@ -83,9 +89,10 @@ def _validate_documents(raw_documents, estimator):
     blank = lengths == 0
     blank |= np.fromiter(map(str.isspace, documents), dtype=bool, count=len(documents))
     if blank.any():
-        row = int(np.flatnonzero(blank)[0])
+        position = int(np.flatnonzero(blank)[0])
+        row = position if rows is None else rows[position]
         raise ValueError(
-            f"Document in row {row} is empty ({documents[row]!r}); {name} expects "
+            f"Document in row {row} is empty ({documents[position]!r}); {name} expects "
             "non-empty strings. Fill or drop empty text before extracting features."
         )
     return documents
@@ -416,6 +423,15 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         return n_empty
 
     def _fit(self, raw_documents, *, return_embedding):
+        if is_dask_collection(raw_documents):
+            raise TypeError(
+                f"{type(self).__name__} cannot be fitted on a Dask collection: its "
+                "fit needs all the fitted documents in one process (to train or "
+                "load the word vectors and learn the pooling weights). Fit it on a "
+                "sample that fits in memory, e.g. "
+                "fit(ddf['caption'].sample(frac=0.1).compute()), then transform "
+                "the Dask DataFrame: transform runs on the workers."
+            )
         documents = _validate_documents(raw_documents, self)
         self.keyed_vectors_ = self._fit_word_vectors(documents)
         self._ascii_vocabulary = (
@@ -477,20 +493,34 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        raw_documents : 1-D sequence of str
-            Non-empty documents.
+        raw_documents : 1-D sequence of str or Dask DataFrame
+            Non-empty documents. A Dask DataFrame (or Series) of one text
+            column is pooled lazily, partition by partition, on the workers
+            (docs/scaling.md).
 
         Returns
         -------
-        X : ndarray of shape (n_documents, n_features)
-            Document vectors, in the dtype of the word vectors.
+        X : ndarray of shape (n_documents, n_features) or Dask DataFrame
+            Document vectors, in the dtype of the word vectors; a lazy Dask
+            DataFrame (columns :meth:`get_feature_names_out`, the input's
+            index) for a Dask input.
         """
         check_is_fitted(self)
-        documents = _validate_documents(raw_documents, self)
+        if is_dask_collection(raw_documents):
+            from .._distributed_extract import transform_dask
+
+            return transform_dask(self, raw_documents)
+        return self._transform_rows(raw_documents)
+
+    def _transform_rows(self, raw_documents, rows=None):
+        documents = _validate_documents(raw_documents, self, rows=rows)
         dtm = self._document_term_matrix(documents)
         embedding, empty = self._pool(dtm)
         self._warn_empty(empty)
         return embedding
+
+    def _output_dtype(self):
+        return self.keyed_vectors_.vectors.dtype
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features: ``<prefix>0``, ``<prefix>1``, ...
@@ -519,6 +549,9 @@ class _WordVectorPooling(TransformerMixin, BaseEstimator):
         return tags
 
 
+_WordVectorPooling.transform = keep_dask_output(_WordVectorPooling.transform)
+
+
 _POOLING_DOC = """\
     pooling : {"mean", "tfidf", "sif"}, default="mean"
         How a document's word vectors become one vector. ``"mean"``: the
@@ -540,24 +573,24 @@ class Word2VecVectorizer(_WordVectorPooling):
     tokenised documents; ``transform`` pools the vectors of each document's
     words into one vector (see ``pooling``).
 
-    Training is reproducible only with ``workers=1`` and a fixed
-    ``random_state``: with several worker threads, gensim's updates depend on
-    thread scheduling.
+    Training is bit-reproducible only with ``n_jobs=1`` (the default) and a
+    fixed ``random_state``: with several worker threads, gensim's updates
+    depend on thread scheduling, so two fits with ``n_jobs>1`` and the same
+    seed give (slightly) different vectors.
 
     Parameters
     ----------
     vector_size : int, default=100
         Dimension of the word (and document) vectors.
-    window : int, default=5
-        Largest distance between the current and a predicted word.
+    context_window : int, default=5
+        Largest distance between the current and a predicted word (gensim's
+        ``window``).
     min_count : int, default=1
         Words with fewer occurrences in the fitted documents get no vector.
     sg : {{0, 1}}, default=0
         1 for skip-gram, 0 for CBOW.
     epochs : int, default=5
         Passes over the documents.
-    workers : int, default=1
-        Training threads; results are reproducible only with 1.
 {_POOLING_DOC}
     tokenizer : callable, default=None
         Maps a (lower-cased, if ``lowercase``) document to its list of tokens.
@@ -570,11 +603,15 @@ class Word2VecVectorizer(_WordVectorPooling):
         Lower-case documents before tokenising.
     sif_alpha : float, default=1e-3
         The ``a`` of SIF weighting; Arora et al. recommend 1e-3 to 1e-4.
+    n_jobs : int, default=None
+        Training threads (gensim's ``workers``). None means 1 unless in a
+        :obj:`joblib.parallel_backend` context; -1 means all processors.
+        Results are bit-reproducible only with 1.
     random_state : int, RandomState instance or None, default=None
         Seeds gensim's initialisation, negative sampling and down-sampling.
     verbose : int, default=0
-        When positive, print the progress of training (one line per epoch,
-        with the elapsed time) to stderr.
+        1 reports the end of each training epoch on stderr, as
+        ``[Word2VecVectorizer] epoch 3/5: 1204 words (0.4 s)``.
 
     Attributes
     ----------
@@ -606,11 +643,11 @@ class Word2VecVectorizer(_WordVectorPooling):
     _parameter_constraints: dict = {
         **_WordVectorPooling._parameter_constraints,
         "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "window": [Interval(Integral, 1, None, closed="left")],
+        "context_window": [Interval(Integral, 1, None, closed="left")],
         "min_count": [Interval(Integral, 1, None, closed="left")],
         "sg": [Options(Integral, {0, 1})],
         "epochs": [Interval(Integral, 1, None, closed="left")],
-        "workers": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -620,30 +657,31 @@ class Word2VecVectorizer(_WordVectorPooling):
     def __init__(
         self,
         vector_size=100,
-        window=5,
+        *,
+        context_window=5,
         min_count=1,
         sg=0,
         epochs=5,
-        workers=1,
         pooling="mean",
         tokenizer=None,
         token_pattern=_DEFAULT_TOKEN_PATTERN,
         lowercase=True,
         sif_alpha=1e-3,
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
         self.vector_size = vector_size
-        self.window = window
+        self.context_window = context_window
         self.min_count = min_count
         self.sg = sg
         self.epochs = epochs
-        self.workers = workers
         self.pooling = pooling
         self.tokenizer = tokenizer
         self.token_pattern = token_pattern
         self.lowercase = lowercase
         self.sif_alpha = sif_alpha
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -659,10 +697,10 @@ class Word2VecVectorizer(_WordVectorPooling):
         ]
         model = Word2Vec(
             vector_size=self.vector_size,
-            window=self.window,
+            window=self.context_window,
             min_count=self.min_count,
             sg=self.sg,
-            workers=self.workers,
+            workers=effective_n_jobs(self.n_jobs),
             seed=seed,
         )
         try:
@@ -676,7 +714,8 @@ class Word2VecVectorizer(_WordVectorPooling):
                 f"{sum(map(len, tokenized))}); lower min_count or check the "
                 "tokenizer/token_pattern."
             )
-        callbacks = [_EpochProgress(self.epochs)] if self.verbose else []
+        progress = Progress(self, self.verbose)
+        callbacks = [_EpochProgress(progress, self.epochs)] if progress else []
         model.train(
             sentences,
             total_examples=model.corpus_count,
@@ -687,21 +726,16 @@ class Word2VecVectorizer(_WordVectorPooling):
 
 
 class _EpochProgress(CallbackAny2Vec):
-    """Gensim callback printing one line per finished training epoch."""
+    """Gensim callback reporting each finished training epoch."""
 
-    def __init__(self, n_epochs):
+    def __init__(self, progress, n_epochs):
+        self.progress = progress
         self.n_epochs = n_epochs
         self.epoch = 0
-        self.start = time.perf_counter()
 
     def on_epoch_end(self, model):
         self.epoch += 1
-        print(
-            f"[Word2VecVectorizer] epoch {self.epoch}/{self.n_epochs}: "
-            f"{len(model.wv)} words, {time.perf_counter() - self.start:.1f}s",
-            file=sys.stderr,
-            flush=True,
-        )
+        self.progress(f"epoch {self.epoch}/{self.n_epochs}", f"{len(model.wv)} words")
 
 
 class KeyedVectorsVectorizer(_WordVectorPooling):
@@ -738,6 +772,10 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
         Lower-case documents before tokenising (set False for cased vectors).
     sif_alpha : float, default=1e-3
         The ``a`` of SIF weighting; Arora et al. recommend 1e-3 to 1e-4.
+    verbose : int, default=0
+        1 reports on stderr when a word-vector file has been read, as
+        ``[KeyedVectorsVectorizer] read vectors: 400000 words x 300 from
+        'glove.txt' (31.2 s)``.
 
     Attributes
     ----------
@@ -774,6 +812,7 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
         "binary": ["boolean", None],
         "no_header": ["boolean", None],
         "limit": [Interval(Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose"],
     }
 
     _feature_prefix = "kv"
@@ -790,6 +829,7 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
         token_pattern=_DEFAULT_TOKEN_PATTERN,
         lowercase=True,
         sif_alpha=1e-3,
+        verbose=0,
     ):
         self.vectors = vectors
         self.pooling = pooling
@@ -800,14 +840,22 @@ class KeyedVectorsVectorizer(_WordVectorPooling):
         self.token_pattern = token_pattern
         self.lowercase = lowercase
         self.sif_alpha = sif_alpha
+        self.verbose = verbose
 
     def _fit_word_vectors(self, documents):
         if isinstance(self.vectors, KeyedVectors):
             _check_finite_vectors(self.vectors, "The given KeyedVectors")
             return self.vectors
-        return _load_word_vectors(
+        progress = Progress(self, self.verbose)
+        vectors = _load_word_vectors(
             self.vectors, binary=self.binary, no_header=self.no_header, limit=self.limit
         )
+        progress(
+            "read vectors",
+            f"{len(vectors)} words x {vectors.vector_size} from "
+            f"{os.fspath(self.vectors)!r}",
+        )
+        return vectors
 
 
 def _check_finite_vectors(keyed_vectors, source):
