@@ -153,3 +153,28 @@ def test_tags():
     for estimator in (MLPFusionClassifier(), MLPMapper("a", "b"), ContrastiveMapper()):
         assert not estimator.__sklearn_tags__().non_deterministic
     assert not CNNFeatureExtractor().__sklearn_tags__().input_tags.two_d_array
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_optimizer_is_a_parameter(optimizer):
+    X = _frame(n_samples=80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mapper = MLPMapper(
+            "image", "text", hidden_layer_sizes=(8,), optimizer=optimizer,
+            learning_rate=1e-2, max_iter=20, early_stopping=False, random_state=0,
+        ).fit(X)
+    assert mapper.loss_curve_[-1] < mapper.loss_curve_[0]
+
+
+def test_invalid_training_parameters_are_refused_by_name():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = _frame()
+    for params, name in [
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"weight_decay": -1.0}, "weight_decay"),
+        ({"batch_size": 0}, "batch_size"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+            MLPMapper("image", "text", **params).fit(X)
