@@ -698,3 +698,25 @@ def test_inside_modality_union_pipeline(images):
     union = search.best_estimator_[0]
     assert union.get_feature_names_out()[0] == "image__cnn0"
     assert union.transform(X).shape == (12, 16 if "1" in union["image"].layer else 24)
+
+
+def test_n_jobs_none_follows_the_joblib_context(images, monkeypatch):
+    # The glossary's n_jobs: None is 1 (no worker) unless a joblib context says more.
+    import joblib
+
+    seen = []
+    real = torch.utils.data.DataLoader
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["num_workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", spy)
+    extractor = _extractor(batch_size=2).fit(images)
+    expected = extractor.transform(images)
+    assert seen == []
+    with joblib.parallel_config(n_jobs=2):
+        assert_close(extractor.transform(images), expected)
+    assert seen == [2]
+    assert_array_equal(extractor.set_params(n_jobs=1).transform(images), expected)
+    assert seen == [2]

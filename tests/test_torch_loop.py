@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 torch = pytest.importorskip("torch")
 
 from _tolerance import FLOAT32  # noqa: E402
+
 from skcrossmodal._estimator import Progress  # noqa: E402
 from skcrossmodal._torch import (  # noqa: E402
     EarlyStopping,
