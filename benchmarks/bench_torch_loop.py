@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from skcrossmodal._torch import fit_module, make_mlp, resolve_device
+from skcrossmodal._torch import fit_module, make_mlp, resolve_device, torch_seed
 
 
 def _mse(module, batch):
@@ -76,7 +76,8 @@ def main(argv=None):
     X = rng.normal(size=(n_samples, 64)).astype(np.float32)
     y = np.tanh(X @ rng.normal(size=(64, 32))).astype(np.float32)
     params = dict(max_iter=max_iter, batch_size=64, learning_rate=1e-3)
-    initial = make_mlp(64, (256,), 32, random_state=0)
+    with torch_seed(0):
+        initial = make_mlp(64, (256,), 32)
     seed = 1234
 
     def ours():
@@ -88,19 +89,17 @@ def main(argv=None):
                 _mse,
                 (X, y),
                 **params,
+                weight_decay=0.0,
                 tol=0.0,
-                random_state=seed,
+                seed=seed,
                 device=device,
             )
         return history["train_loss"][-1]
 
     def theirs():
-        # fit_module derives its shuffling seed from random_state the same way.
-        from skcrossmodal._torch import torch_generator
-
-        _, derived = torch_generator(seed)
+        # fit_module's shuffling generator is seeded with the fit's seed.
         return plain_loop(
-            copy.deepcopy(initial), X, y, **params, seed=derived, device=device
+            copy.deepcopy(initial), X, y, **params, seed=seed, device=device
         )
 
     ours()  # warm-up: torch's lazy imports happen on the first optimizer

@@ -128,9 +128,12 @@ def mapper_grid(quick, neural):
         from skcrossmodal.mapping import ContrastiveMapper, MLPMapper
 
         mlp_grid = (
-            {"hidden_layer_sizes": [(128,)], "alpha": [1e-4]}
+            {"hidden_layer_sizes": [(128,)], "weight_decay": [1e-4]}
             if quick
-            else {"hidden_layer_sizes": [(128,), (512,)], "alpha": [1e-4, 1e-2]}
+            else {
+                "hidden_layer_sizes": [(128,), (512,)],
+                "weight_decay": [1e-4, 1e-2],
+            }
         )
         entries += [
             (

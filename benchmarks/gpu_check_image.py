@@ -80,15 +80,15 @@ def main():
         f"max difference {restored_difference:.3e}"
     )
     workers = CNNFeatureExtractor(
-        batch_size=args.batch_size, num_workers=4, random_state=0
+        batch_size=args.batch_size, n_jobs=4, random_state=0
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         workers.fit(images)
     print(f"{'setting':<32} {'images/s':>9}")
     print(f"{'cpu':<32} {images_per_second(cpu, images[:64], repeats=1):>9.1f}")
-    print(f"{'cuda, num_workers=0':<32} {images_per_second(cuda, images):>9.1f}")
-    print(f"{'cuda, num_workers=4':<32} {images_per_second(workers, images):>9.1f}")
+    print(f"{'cuda, n_jobs=1':<32} {images_per_second(cuda, images):>9.1f}")
+    print(f"{'cuda, n_jobs=4':<32} {images_per_second(workers, images):>9.1f}")
     # Preprocessing runs on the GPU without workers, on the CPU with them: the
     # two differ by resampling rounding only.
     ok = difference <= 1e-2 * scale and restored_difference <= 1e-5 * scale

@@ -356,7 +356,7 @@ def _torch_cases(A, B, y_A, y_B):
         (
             "CNNFeatureExtractor",
             lambda: CNNFeatureExtractor(
-                arch="squeezenet1_1", weights=None, device="cpu", random_state=0
+                arch="squeezenet1_1", checkpoint=None, device="cpu", random_state=0
             ),
             (images,),
             (images[:2],),

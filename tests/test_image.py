@@ -43,7 +43,7 @@ CACHE_FILE = "mobilenet_v3_small-047dcff4.pth"
 FAST_LAYER = "features.3"
 
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:CNNFeatureExtractor\\(weights=None\\):UserWarning"
+    "ignore:CNNFeatureExtractor\\(checkpoint=None\\):UserWarning"
 )
 
 
@@ -115,7 +115,7 @@ def _without_classifier(model):
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_state_dict_features_match_torchvision(state_dict_path, images, channels_last):
     extractor = _extractor(
-        weights=state_dict_path, layer=None, batch_size=2, channels_last=channels_last
+        checkpoint=state_dict_path, layer=None, batch_size=2, channels_last=channels_last
     )
     features = extractor.fit_transform(images)
     expected = _reference_features(
@@ -123,7 +123,7 @@ def test_state_dict_features_match_torchvision(state_dict_path, images, channels
     )
     assert features.dtype == np.float32
     assert features.shape == (5, 1024) == (5, extractor.n_features_out_)
-    assert extractor.weights_ == str(state_dict_path)
+    assert extractor.checkpoint_ == str(state_dict_path)
     assert_close(features, expected)
 
 
@@ -131,18 +131,18 @@ def test_default_output_is_resnet_pooled_features(images):
     model = torchvision.models.get_model("resnet18")
     extractor = CNNFeatureExtractor(random_state=0).fit(images[:1])
     assert extractor.n_features_out_ == model.fc.in_features == 512
-    assert isinstance(extractor.model_.fc, torch.nn.Identity)
+    assert isinstance(extractor.module_.network.fc, torch.nn.Identity)
 
 
 def test_fine_tuned_state_dict_loads_without_its_classifier(tmp_path, images):
     model = torchvision.models.get_model(ARCH, num_classes=7)
     path = tmp_path / "fine_tuned.pt"
     torch.save(model.state_dict(), path)
-    features = _extractor(weights=path, layer=None).fit_transform(images[:2])
+    features = _extractor(checkpoint=path, layer=None).fit_transform(images[:2])
     expected = _reference_features(_without_classifier(model.eval()), images[:2])
     assert_close(features, expected)
     with pytest.raises(ValueError, match="(?s)does not fit the network.*layer=None"):
-        _extractor(weights=path, layer="classifier.3").fit(images)
+        _extractor(checkpoint=path, layer="classifier.3").fit(images)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_bad_state_dict_file(tmp_path, images, content, match):
     else:
         torch.save(content, path)
     with pytest.raises(ValueError, match=match) as info:
-        _extractor(weights=path, layer=None).fit(images)
+        _extractor(checkpoint=path, layer=None).fit(images)
     assert str(path) in str(info.value)
 
 
@@ -187,8 +187,8 @@ def test_weights_name_loads_from_local_cache(
     checkpoints = torch_home / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     (checkpoints / CACHE_FILE).write_bytes(state_dict_path.read_bytes())
-    extractor = _extractor(weights=weights, layer=None).fit(images)
-    assert extractor.weights_ == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
+    extractor = _extractor(checkpoint=weights, layer=None).fit(images)
+    assert extractor.checkpoint_ == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
     assert repr(extractor.preprocess_) == repr(WEIGHTS.transforms())
     expected = _reference_features(
         _without_classifier(_reference_model(state_dict_path)), images
@@ -199,7 +199,7 @@ def test_weights_name_loads_from_local_cache(
 def test_missing_cache_file_says_where_to_put_it(torch_home, images):
     expected_path = torch_home / "hub" / "checkpoints" / CACHE_FILE
     with pytest.raises(FileNotFoundError, match="never downloads") as info:
-        _extractor(weights="DEFAULT").fit(images)
+        _extractor(checkpoint="DEFAULT").fit(images)
     assert str(expected_path) in str(info.value)
     assert WEIGHTS.url in str(info.value)
 
@@ -208,16 +208,16 @@ def test_unknown_weights(images):
     with pytest.raises(
         ValueError, match=r"valid names: \['DEFAULT', 'IMAGENET1K_V1'\]"
     ):
-        _extractor(weights="IMAGENET1K_V7").fit(images)
+        _extractor(checkpoint="IMAGENET1K_V7").fit(images)
     with pytest.raises(ValueError, match="not weights of 'mobilenet_v3_small'"):
-        _extractor(weights=torchvision.models.ResNet18_Weights.DEFAULT).fit(images)
+        _extractor(checkpoint=torchvision.models.ResNet18_Weights.DEFAULT).fit(images)
 
 
 def test_random_init_warns_and_is_seeded(images):
     with pytest.warns(UserWarning, match="randomly initialised 'mobilenet_v3_small'"):
-        first = _extractor(weights=None, random_state=3).fit_transform(images)
-    again = _extractor(weights=None, random_state=3).fit_transform(images)
-    other = _extractor(weights=None, random_state=4).fit_transform(images)
+        first = _extractor(checkpoint=None, random_state=3).fit_transform(images)
+    again = _extractor(checkpoint=None, random_state=3).fit_transform(images)
+    other = _extractor(checkpoint=None, random_state=4).fit_transform(images)
     assert_array_equal(first, again)
     assert not np.allclose(first, other, rtol=0.1, atol=0)
 
@@ -245,7 +245,7 @@ def test_input_kinds_give_the_same_features(tmp_path, images, state_dict_path):
         Image.fromarray(gray),  # mode "L"
         gray_path,  # pathlib.Path, grayscale PNG
     ]
-    extractor = _extractor(weights=state_dict_path, layer=None, batch_size=4)
+    extractor = _extractor(checkpoint=state_dict_path, layer=None, batch_size=4)
     extractor.fit(column)
     features = extractor.transform(column)
     assert_close(features[:4], np.tile(features[0], (4, 1)))
@@ -265,7 +265,7 @@ def test_float_images_are_in_unit_range(state_dict_path):
         _without_classifier(_reference_model(state_dict_path)),
         [image.astype(np.float32) for image in column],
     )
-    features = _extractor(weights=state_dict_path, layer=None).fit_transform(column)
+    features = _extractor(checkpoint=state_dict_path, layer=None).fit_transform(column)
     assert_close(features, expected)
 
 
@@ -382,7 +382,7 @@ def test_images_are_decoded_batch_by_batch(images, monkeypatch):
         return decode(*args)
 
     monkeypatch.setattr(image_module, "_decode", logged_decode)
-    extractor.model_.register_forward_pre_hook(lambda *args: events.append("forward"))
+    extractor.module_.register_forward_pre_hook(lambda *args: events.append("forward"))
     extractor.transform(images)
     assert events == ["decode", "decode", "forward"] * 2 + ["decode", "forward"]
 
@@ -393,7 +393,7 @@ def test_dataloader_workers_give_the_same_features(images, tmp_path):
         paths.append(tmp_path / f"{k}.png")
         Image.fromarray(image).save(paths[-1])
     expected = _extractor(batch_size=2).fit_transform(images)
-    workers = _extractor(batch_size=2, num_workers=2).fit(paths)
+    workers = _extractor(batch_size=2, n_jobs=2).fit(paths)
     assert_close(workers.transform(paths), expected)
     paths[3].write_bytes(b"garbage")
     with pytest.raises(ValueError, match=re.escape(f"{str(paths[3])!r} at row 3")):
@@ -482,10 +482,10 @@ def test_layer_selects_an_activation(state_dict_path, images):
         logits = model(batch).numpy()
     pooled = captured["out"].mean(dim=(2, 3)).numpy()
 
-    extractor = _extractor(weights=state_dict_path, layer="features.9", batch_size=2)
+    extractor = _extractor(checkpoint=state_dict_path, layer="features.9", batch_size=2)
     assert_close(extractor.fit_transform(images), pooled)
     assert extractor.n_features_out_ == captured["out"].shape[1] == 96
-    logits_extractor = _extractor(weights=state_dict_path, layer="classifier.3")
+    logits_extractor = _extractor(checkpoint=state_dict_path, layer="classifier.3")
     assert_close(logits_extractor.fit_transform(images), logits)
 
 
@@ -505,13 +505,13 @@ def test_unfitted_clone_and_pickle(images):
     with pytest.raises(NotFittedError):
         extractor.transform(images)
     expected = extractor.fit_transform(images)
-    assert not hasattr(clone(extractor), "model_")
+    assert not hasattr(clone(extractor), "module_")
     restored = pickle.loads(pickle.dumps(extractor))
     assert restored.device_ == extractor.device_
     assert_array_equal(restored.transform(images), expected)
     # The pickle holds the network, so it loads where the weights file is gone.
     assert len(pickle.dumps(extractor)) > 4 * sum(
-        p.numel() for p in extractor.model_.parameters()
+        p.numel() for p in extractor.module_.parameters()
     )
 
 
@@ -555,7 +555,7 @@ def test_pickle_holds_plain_tensors_only(
 ):
     weights = tmp_path / "weights.pt"
     weights.write_bytes(state_dict_path.read_bytes())
-    extractor = _extractor(weights=str(weights), layer=layer, batch_size=2)
+    extractor = _extractor(checkpoint=str(weights), layer=layer, batch_size=2)
     expected = extractor.fit_transform(images)
     payload = pickle.dumps(extractor)
     weights.unlink()  # the pickle alone rebuilds the network
@@ -574,7 +574,7 @@ def test_pickle_of_hub_weights_keeps_their_preprocessing(
     checkpoints = torch_home / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     (checkpoints / CACHE_FILE).write_bytes(state_dict_path.read_bytes())
-    extractor = _extractor(weights="DEFAULT", layer=None).fit(images)
+    extractor = _extractor(checkpoint="DEFAULT", layer=None).fit(images)
     expected = extractor.transform(images)
     payload = pickle.dumps(extractor)
     (checkpoints / CACHE_FILE).unlink()
@@ -698,3 +698,25 @@ def test_inside_modality_union_pipeline(images):
     union = search.best_estimator_[0]
     assert union.get_feature_names_out()[0] == "image__cnn0"
     assert union.transform(X).shape == (12, 16 if "1" in union["image"].layer else 24)
+
+
+def test_n_jobs_none_follows_the_joblib_context(images, monkeypatch):
+    # The glossary's n_jobs: None is 1 (no worker) unless a joblib context says more.
+    import joblib
+
+    seen = []
+    real = torch.utils.data.DataLoader
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["num_workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", spy)
+    extractor = _extractor(batch_size=2).fit(images)
+    expected = extractor.transform(images)
+    assert seen == []
+    with joblib.parallel_config(n_jobs=2):
+        assert_close(extractor.transform(images), expected)
+    assert seen == [2]
+    assert_array_equal(extractor.set_params(n_jobs=1).transform(images), expected)
+    assert seen == [2]

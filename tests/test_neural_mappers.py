@@ -21,7 +21,7 @@ from _estimator_checks import TABLE_CHECKS, expected_table_failures, run_check  
 from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal import make_frame  # noqa: E402
 from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
-from skcrossmodal.mapping._neural import _symmetric_info_nce  # noqa: E402
+from skcrossmodal._nn import symmetric_info_nce as _symmetric_info_nce  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -114,7 +114,7 @@ def test_linear_mlp_mapper_matches_least_squares():
         "image",
         "text",
         hidden_layer_sizes=(),
-        alpha=0.0,
+        weight_decay=0.0,
         batch_size=80,
         learning_rate=0.05,
         max_iter=2000,
@@ -200,8 +200,29 @@ def test_early_stopping_triggers_and_keeps_the_best_epoch():
 
 
 def test_verbose_prints_progress(capsys):
-    _small_mlp(max_iter=2, verbose=1).fit(_sine_data(n_samples=40))
-    assert "MLPMapper epoch 2/2: train loss" in capsys.readouterr().out
+    import re
+
+    mapper = _small_mlp(max_iter=2, verbose=1).fit(_sine_data(n_samples=40))
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    # The glossary's format: [ClassName] <step>: <what> (<seconds> s).
+    number = r"[0-9.e+-]+"
+    for epoch, line in enumerate(lines, start=1):
+        assert re.fullmatch(
+            rf"\[MLPMapper\] epoch {epoch}/2: loss {number}, val {number} \({number} s\)",
+            line,
+        ), line
+        loss, val = map(float, re.findall(r"(?:loss|val) ([0-9.e+-]+)", line))
+        assert loss == pytest.approx(mapper.loss_curve_[epoch - 1], rel=1e-3)
+        assert val == pytest.approx(mapper.validation_loss_curve_[epoch - 1], rel=1e-3)
+    assert len(lines) == 2
+    # verbose=2 adds one line per inference batch of transform.
+    mapper.set_params(verbose=2).transform(_sine_data(n_samples=40))
+    assert re.fullmatch(
+        rf"\[MLPMapper\] batch 1/1: 40 rows, {number} rows/s \({number} s\)",
+        capsys.readouterr().err.strip(),
+    )
 
 
 # --------------------------------------------------------------------------- #

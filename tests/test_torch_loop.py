@@ -3,6 +3,7 @@
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
 import warnings
 
 import numpy as np
@@ -12,14 +13,36 @@ from sklearn.exceptions import ConvergenceWarning
 torch = pytest.importorskip("torch")
 
 from _tolerance import FLOAT32  # noqa: E402
+
+from skcrossmodal._estimator import Progress  # noqa: E402
 from skcrossmodal._torch import (  # noqa: E402
+    EarlyStopping,
     check_hidden_layer_sizes,
+    fit_loop,
     fit_module,
+    iter_batches,
     make_mlp,
+    make_optimizer,
     predict_batches,
-    set_training_attributes,
+    run_epoch,
     torch_seed,
+    train_step,
 )
+
+
+class Probe:
+    """Stands for an estimator in Progress messages."""
+
+
+def _seeded_mlp(random_state, *args, **kwargs):
+    with torch_seed(random_state):
+        return make_mlp(*args, **kwargs)
+
+
+def _predict(net, tensors, batch_size=1024, names=None, **kwargs):
+    return predict_batches(
+        net, iter_batches(tensors, batch_size, names), device="cpu", **kwargs
+    )
 
 
 def _mse(module, batch):
@@ -43,34 +66,34 @@ def _weights(module):
 
 def _fit(random_state=0, **params):
     X, y = _regression_data()
-    net = make_mlp(3, (8,), 1, random_state=random_state)
-    kwargs = dict(max_iter=5, batch_size=16, random_state=random_state, device="cpu")
+    kwargs = dict(max_iter=5, batch_size=16, device="cpu")
     kwargs.update(params)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch_seed(random_state) as seed:
         warnings.simplefilter("ignore", ConvergenceWarning)
-        history = fit_module(net, _mse, (X, y), **kwargs)
+        net = make_mlp(3, (8,), 1)
+        history = fit_module(net, _mse, (X, y), seed=seed, **kwargs)
     return net, history
 
 
 def test_make_mlp_layers():
-    net = make_mlp(4, (8, 6), 2, activation="tanh", dropout=0.5, random_state=0)
+    net = make_mlp(4, (8, 6), 2, activation="tanh", dropout=0.5)
     kinds = [type(layer).__name__ for layer in net]
     assert kinds == ["Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout", "Linear"]
     assert (net[0].in_features, net[0].out_features) == (4, 8)
     assert (net[-1].in_features, net[-1].out_features) == (6, 2)
 
-    encoder = make_mlp(4, (8,), None, random_state=0)
+    encoder = make_mlp(4, (8,), None)
     assert [type(layer).__name__ for layer in encoder] == ["Linear", "ReLU"]
-    linear = make_mlp(4, (), 3, random_state=0)
+    linear = make_mlp(4, (), 3)
     assert len(linear) == 1 and linear[0].out_features == 3
 
 
 def test_make_mlp_is_seeded_and_leaves_global_rng_alone():
     state = torch.get_rng_state()
-    a = make_mlp(5, (7,), 2, random_state=3)
+    a = _seeded_mlp(3, 5, (7,), 2)
     assert torch.equal(torch.get_rng_state(), state)
-    b = make_mlp(5, (7,), 2, random_state=3)
-    c = make_mlp(5, (7,), 2, random_state=4)
+    b = _seeded_mlp(3, 5, (7,), 2)
+    c = _seeded_mlp(4, 5, (7,), 2)
     for pa, pb in zip(_weights(a), _weights(b)):
         assert torch.equal(pa, pb)
     assert not torch.equal(a[0].weight, c[0].weight)
@@ -95,23 +118,32 @@ def test_torch_seed_restores_global_state():
         second = torch.rand(3)
     assert seed == same_seed
     assert torch.equal(first, second)
+    # The seed is scikit-learn's first draw from random_state, so an int and
+    # the RandomState it stands for give the same fit.
+    expected = int(np.random.RandomState(0).randint(0, 2**31 - 1))
+    with torch_seed(np.random.RandomState(0)) as from_instance:
+        third = torch.rand(3)
+    assert seed == from_instance == expected
+    assert torch.equal(first, third)
+    # The global generator draws as if seeded by hand with that seed.
+    assert torch.equal(first, torch.rand(3, generator=torch.Generator().manual_seed(expected)))
 
 
 def test_fit_module_matches_least_squares():
     # A linear module trained to convergence must land on the closed form.
     X, y = _regression_data(n_samples=48)
-    net = make_mlp(3, (), 1, random_state=0)
+    net = _seeded_mlp(0, 3, (), 1)
     history = fit_module(
         net,
         _mse,
         (X, y),
+        seed=0,
         max_iter=2000,
         batch_size=48,
         learning_rate=0.1,
         optimizer="sgd",
         tol=1e-10,
         n_iter_no_change=20,
-        random_state=0,
         device="cpu",
     )
     design = np.hstack([X, np.ones((len(X), 1))])
@@ -141,10 +173,10 @@ def test_fit_module_dropout_is_deterministic_and_global_rng_untouched():
     state = torch.get_rng_state()
     weights = []
     for _ in range(2):
-        net = make_mlp(3, (16,), 1, dropout=0.5, random_state=0)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch_seed(0) as seed:
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit_module(net, _mse, (X, y), max_iter=3, random_state=0, device="cpu")
+            net = make_mlp(3, (16,), 1, dropout=0.5)
+            fit_module(net, _mse, (X, y), seed=seed, max_iter=3, device="cpu")
         weights.append(_weights(net))
     assert torch.equal(torch.get_rng_state(), state)
     for pa, pb in zip(*weights):
@@ -184,17 +216,15 @@ def test_training_loss_monitored_without_early_stopping():
 
 def test_convergence_warning_when_max_iter_reached():
     X, y = _regression_data()
-    net = make_mlp(3, (4,), 1, random_state=0)
+    net = _seeded_mlp(0, 3, (4,), 1)
     with pytest.warns(ConvergenceWarning, match="maximum iterations \\(2\\)"):
-        history = fit_module(
-            net, _mse, (X, y), max_iter=2, random_state=0, device="cpu"
-        )
+        history = fit_module(net, _mse, (X, y), seed=0, max_iter=2, device="cpu")
     assert history["n_iter"] == 2 and not history["stopped_early"]
 
 
 def test_weight_decay_spares_biases():
     X, y = _regression_data()
-    net = make_mlp(3, (), 1, random_state=0)
+    net = _seeded_mlp(0, 3, (), 1)
     weight, bias = net[0].weight.detach().clone(), net[0].bias.detach().clone()
 
     def no_gradient(module, batch):
@@ -206,10 +236,10 @@ def test_weight_decay_spares_biases():
             net,
             no_gradient,
             (X, y),
+            seed=0,
             max_iter=3,
             weight_decay=1.0,
             optimizer="adamw",
-            random_state=0,
             device="cpu",
         )
     assert torch.equal(net[0].bias.detach(), bias)
@@ -235,37 +265,59 @@ def test_stratified_validation_split_and_labels():
             seen.append(y.numpy().copy())
         return torch.nn.functional.cross_entropy(module(features), y)
 
-    net = make_mlp(2, (4,), 2, random_state=0)
+    net = _seeded_mlp(0, 2, (4,), 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fit_module(
             net,
             loss_fn,
             (X, labels),
+            seed=0,
             max_iter=1,
             early_stopping=True,
             validation_fraction=0.2,
             stratify=labels,
-            random_state=0,
             device="cpu",
         )
     assert np.bincount(np.concatenate(seen)).tolist() == [2, 2]
 
 
 def test_verbose_prints_epochs(capsys):
-    _fit(0, verbose=1, max_iter=2, name="Probe")
-    out = capsys.readouterr().out
-    assert "Probe epoch 1/2: train loss" in out
-    assert "Probe epoch 2/2" in out
+    import re
+
+    _, history = _fit(0, progress=Progress(Probe(), 1), max_iter=2, early_stopping=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 2
+    for epoch, line in enumerate(lines, start=1):
+        match = re.fullmatch(
+            rf"\[Probe\] epoch {epoch}/2: loss (\S+), val (\S+) \(\S+ s\)", line
+        )
+        assert match, line
+        assert float(match[1]) == pytest.approx(history["train_loss"][epoch - 1], rel=1e-3)
+        assert float(match[2]) == pytest.approx(
+            history["validation_loss"][epoch - 1], rel=1e-3
+        )
+    _fit(0, progress=Progress(Probe(), 1), max_iter=50, tol=1e3, n_iter_no_change=2)
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(
+        r"\[Probe\] early stopping: no improvement of at least tol=1000.0 in 2 "
+        r"epochs; keeping epoch \d \(\S+ s\)",
+        last,
+    ), last
+    _fit(0, progress=Progress(Probe(), 0), max_iter=2)
+    assert capsys.readouterr().err == ""
 
 
 def test_fit_module_errors():
     X, y = _regression_data(n_samples=8)
     net = make_mlp(3, (4,), 1)
+    fit = functools.partial(fit_module, seed=0)
     with pytest.raises(ValueError, match="same number of rows"):
-        fit_module(net, _mse, (X, y[:5]), device="cpu")
+        fit(net, _mse, (X, y[:5]), device="cpu")
     with pytest.raises(ValueError, match="too few to hold out"):
-        fit_module(
+        fit(
             net,
             _mse,
             (X[:2], y[:2]),
@@ -274,57 +326,147 @@ def test_fit_module_errors():
             device="cpu",
         )
     with pytest.raises(ValueError, match="needs at least 3 samples"):
-        fit_module(net, _mse, (X[:2], y[:2]), min_samples_per_split=3, device="cpu")
+        fit(net, _mse, (X[:2], y[:2]), min_samples_per_split=3, device="cpu")
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        fit_module(net, _mse, (X, y), optimizer="lbfgs", device="cpu")
+        fit(net, _mse, (X, y), optimizer="lbfgs", device="cpu")
     with pytest.raises(ValueError, match="device must be"):
-        fit_module(net, _mse, (X, y), device="quantum")
+        fit(net, _mse, (X, y), device="quantum")
     with pytest.raises(ValueError, match="training loss became nan at epoch 1"):
-        fit_module(net, lambda m, b: m(b[0]).sum() * float("nan"), (X, y), device="cpu")
+        fit(net, lambda m, b: m(b[0]).sum() * float("nan"), (X, y), device="cpu")
     with pytest.raises(TypeError, match="numeric arrays"):
-        fit_module(net, _mse, (X.astype(str), y), device="cpu")
+        fit(net, _mse, (X.astype(str), y), device="cpu")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
 def test_cuda_requested_without_cuda():
     X, y = _regression_data(n_samples=8)
     with pytest.raises(ValueError, match="CUDA is not available"):
-        fit_module(make_mlp(3, (4,), 1), _mse, (X, y), device="cuda")
+        fit_module(make_mlp(3, (4,), 1), _mse, (X, y), seed=0, device="cuda")
 
 
 def test_predict_batches_matches_a_single_forward():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(37, 3))
-    net = make_mlp(3, (5,), 2, dropout=0.5, random_state=0)
+    net = _seeded_mlp(0, 3, (5,), 2, dropout=0.5)
     net.train()
     expected = net.eval()(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
     net.train()
-    output = predict_batches(net, (X,), batch_size=8, device="cpu")
+    output = _predict(net, (X,), batch_size=8)
     assert isinstance(output, np.ndarray) and output.shape == (37, 2)
     np.testing.assert_allclose(output, expected, **FLOAT32)
     assert net.training  # training mode restored
     assert next(net.parameters()).device.type == "cpu"
 
-    doubled = predict_batches(
-        net, (X, X), batch_size=10, device="cpu", forward=lambda m, a, b: m(a) + m(b)
-    )
+    doubled = _predict(net, (X, X), batch_size=10, forward=lambda m, a, b: m(a) + m(b))
     np.testing.assert_allclose(doubled, 2 * expected, rtol=1e-5, atol=1e-5)
-    assert predict_batches(net, (X[:0],), device="cpu").shape == (0, 2)
+    assert _predict(net, (X[:0],)).shape == (0, 2)
 
 
-def test_set_training_attributes():
-    _, history = _fit(0, early_stopping=True, max_iter=3)
+def test_predict_batches_reports_batches(capsys):
+    import re
 
-    class Holder:
-        pass
+    X = np.zeros((10, 3))
+    net = make_mlp(3, (), 2)
+    _predict(net, (X,), batch_size=4, progress=Progress(Probe(), 1), n_batches=3)
+    lines = capsys.readouterr().err.splitlines()
+    done = [4, 8, 10]
+    for k, line in enumerate(lines):
+        assert re.fullmatch(
+            rf"\[Probe\] batch {k + 1}/3: {done[k]} rows, \S+ rows/s \(\S+ s\)", line
+        ), line
+    assert len(lines) == 3
 
-    holder = Holder()
-    set_training_attributes(holder, history)
-    assert holder.n_iter_ == 3
-    assert holder.loss_curve_ == history["train_loss"]
-    assert holder.validation_loss_curve_ == history["validation_loss"]
-    assert holder.best_epoch_ == history["best_epoch"]
-    assert holder.best_loss_ == history["best_loss"]
+
+def test_early_stopping_follows_the_mlp_rule():
+    # The rule of scikit-learn's MLP (_update_no_improvement_count), written out:
+    # a loss above best - tol counts against patience, the best loss is kept.
+    rng = np.random.default_rng(0)
+    net = make_mlp(2, (), 1)
+    for _ in range(20):
+        losses = np.cumsum(rng.normal(-0.05, 0.1, size=30)) + 5
+        patience, tol = int(rng.integers(1, 5)), float(rng.uniform(0, 0.1))
+        stopping = EarlyStopping(patience, tol)
+        best, count, expected_stop = np.inf, 0, None
+        for epoch, loss in enumerate(losses, start=1):
+            count = count + 1 if loss > best - tol else 0
+            best = min(best, loss)
+            if count >= patience:
+                expected_stop = epoch
+                break
+        for epoch, loss in enumerate(losses, start=1):
+            if stopping(epoch, float(loss), net):
+                break
+        assert (epoch if stopping.stopped else None) == expected_stop
+        seen = losses[:epoch]
+        assert stopping.best_loss == seen.min()
+        assert stopping.best_epoch == int(np.argmin(seen)) + 1
+
+
+def test_early_stopping_restores_the_best_weights_only_when_asked():
+    net = make_mlp(2, (), 1)
+    best = _weights(net)
+    for restore_best in (True, False):
+        stopping = EarlyStopping(patience=1, tol=0.0, restore_best=restore_best)
+        with torch.no_grad():
+            net[0].weight.copy_(best[0])
+        stopping(1, 0.5, net)
+        with torch.no_grad():
+            net[0].weight.add_(1.0)
+        stopping(2, 0.7, net)
+        stopping.restore(net)
+        changed = not torch.equal(net[0].weight, best[0])
+        assert changed is not restore_best
+
+
+def test_the_loop_is_fit_loop_run_epoch_train_step():
+    # The split loop against a hand-written one: same steps, same weights.
+    X, y = _regression_data(n_samples=40)
+    tensors = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32))
+    net = _seeded_mlp(0, 3, (6,), 1)
+    reference = _seeded_mlp(0, 3, (6,), 1)
+    optimizer = make_optimizer("sgd", net, 0.01, 0.0)
+    reference_optimizer = torch.optim.SGD(
+        reference.parameters(), lr=0.01, momentum=0.9, nesterov=True
+    )
+    generator = torch.Generator().manual_seed(5)
+    reference_generator = torch.Generator().manual_seed(5)
+
+    loss = train_step(net, _mse, optimizer, tensors)
+    expected = _mse(reference, tensors)
+    reference_optimizer.zero_grad()
+    expected.backward()
+    reference_optimizer.step()
+    assert float(loss) == pytest.approx(float(expected.detach()))
+    for a, b in zip(_weights(net), _weights(reference)):
+        assert torch.equal(a, b)
+
+    mean = run_epoch(net, _mse, optimizer, tensors, batch_size=16, generator=generator)
+    order = torch.randperm(40, generator=reference_generator)
+    total = 0.0
+    for start in range(0, 40, 16):
+        rows = order[start : start + 16]
+        batch_loss = _mse(reference, (tensors[0][rows], tensors[1][rows]))
+        reference_optimizer.zero_grad()
+        batch_loss.backward()
+        reference_optimizer.step()
+        total += float(batch_loss) * len(rows)
+    assert mean == pytest.approx(total / 40, rel=1e-6)
+    for a, b in zip(_weights(net), _weights(reference)):
+        assert torch.equal(a, b)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        history = fit_loop(
+            net, _mse, optimizer, tensors, max_iter=3, batch_size=16,
+            generator=generator, early_stopping=EarlyStopping(10, 0.0),
+        )
+    assert history["n_iter"] == 3 and history["validation_loss"] is None
+    assert history["best_epoch"] == int(np.argmin(history["train_loss"])) + 1
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_optimizer("lbfgs", make_mlp(2, (), 1), 0.1, 0.0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -332,14 +474,14 @@ def test_fit_module_on_cuda_matches_cpu_quality():
     X, y = _regression_data()
     losses = {}
     for device in ("cpu", "cuda"):
-        net = make_mlp(3, (8,), 1, random_state=0)
+        net = _seeded_mlp(0, 3, (8,), 1)
         history = fit_module(
             net,
             _mse,
             (X, y),
+            seed=0,
             max_iter=200,
             learning_rate=0.01,
-            random_state=0,
             device=device,
         )
         assert history["device"].startswith(device)
@@ -352,32 +494,34 @@ def test_values_beyond_float32_are_refused_before_training_or_inference():
     X, y = _regression_data(n_samples=16)
     huge = X.copy()
     huge[5, 2] = -1e300  # finite float64, infinite in float32
-    net = make_mlp(3, (4,), 1, random_state=0)
+    net = _seeded_mlp(0, 3, (4,), 1)
     before = _weights(net)
     message = r"Modality 'image' has the value -1e\+300 at row 5, beyond float32"
     with pytest.raises(ValueError, match=message):
-        fit_module(net, _mse, (huge, y), names=("Modality 'image'", "y"), device="cpu")
+        fit_module(
+            net, _mse, (huge, y), seed=0, names=("Modality 'image'", "y"), device="cpu"
+        )
     for old, new in zip(before, _weights(net)):  # refused before any step
         assert torch.equal(old, new)
     with pytest.raises(ValueError, match=message):
-        predict_batches(net, (huge,), names=("Modality 'image'",), device="cpu")
+        _predict(net, (huge,), names=("Modality 'image'",))
     # Unnamed, the array is still refused (it used to give NaN outputs).
     with pytest.raises(ValueError, match=r"An input array has the value -1e\+300 at row 5"):
-        predict_batches(net, (huge,), device="cpu")
+        _predict(net, (huge,))
     with pytest.raises(ValueError, match=r"non-finite value \(nan\) at row 0"):
-        predict_batches(net, (np.full((2, 3), np.nan),), device="cpu")
+        _predict(net, (np.full((2, 3), np.nan),))
     with pytest.raises(ValueError, match="names must name each of the 2 tensors, got 1"):
-        fit_module(net, _mse, (X, y), names=("X",), device="cpu")
+        fit_module(net, _mse, (X, y), seed=0, names=("X",), device="cpu")
     # The largest float32 itself is fine.
     edge = np.full((1, 3), np.finfo(np.float32).max, dtype=np.float64)
-    assert predict_batches(net, (edge,), device="cpu").shape == (1, 1)
+    assert _predict(net, (edge,)).shape == (1, 1)
 
 
 def test_stratified_early_stopping_needs_every_class_on_both_sides():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 2))
     labels = np.arange(20) % 3
-    net = make_mlp(2, (4,), 3, random_state=0)
+    net = _seeded_mlp(0, 2, (4,), 3)
 
     def loss_fn(module, batch):
         return torch.nn.functional.cross_entropy(module(batch[0]), batch[1])
@@ -386,8 +530,8 @@ def test_stratified_early_stopping_needs_every_class_on_both_sides():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return fit_module(
-                net, loss_fn, (X, labels), max_iter=1, early_stopping=True,
-                random_state=0, device="cpu", name="Probe", **params,
+                net, loss_fn, (X, labels), seed=0, max_iter=1, early_stopping=True,
+                device="cpu", name="Probe", **params,
             )
 
     # 2 held-out rows cannot hold 3 classes: scikit-learn's own message was

@@ -7,7 +7,6 @@ import difflib
 import io
 import os
 import sys
-import time
 import urllib.parse
 import warnings
 from enum import Enum
@@ -18,10 +17,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import Progress, fit_context
 from .._optional import import_optional
-from .._torch import import_torch, resolve_device, to_device, torch_generator
+from .._torch import (
+    check_device,
+    import_torch,
+    predict_batches,
+    to_device,
+    torch_seed,
+)
 
 _PURPOSE = "CNNFeatureExtractor"
 _CROP_SIZE = 224
@@ -32,8 +37,9 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     Each image is preprocessed with torchvision's ImageNet classification
     preset (resize to 256, centre crop 224, ImageNet mean/std; or the transforms
-    that come with ``weights``) and passed through the network in batches under
-    ``torch.inference_mode()``. By default the output is the pooled feature
+    that come with ``checkpoint``) and passed through the network in batches
+    under ``torch.inference_mode()`` (the shared inference loop
+    :func:`skcrossmodal._torch.predict_batches`). By default the output is the pooled feature
     vector that feeds the classifier (512 values for ``resnet18``).
 
     Parameters
@@ -43,7 +49,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         :func:`torchvision.models.get_model` (``"resnet50"``,
         ``"mobilenet_v3_small"``, ``"vit_b_16"``...).
 
-    weights : None, str, path-like or torchvision ``WeightsEnum``, default=None
+    checkpoint : None, str, path-like or torchvision ``WeightsEnum``, default=None
         Where the network's parameters come from:
 
         - ``None``: random initialisation (seeded by ``random_state``), with a
@@ -76,30 +82,33 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         Images decoded, preprocessed and passed through the network at once.
         Memory is bounded by the batch, not by the length of the column.
 
-    device : str, default="auto"
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
         Torch device; ``"auto"`` picks CUDA, then MPS, then the CPU. On CUDA,
         batches go through pinned memory and are copied asynchronously.
 
-    num_workers : int, default=0
+    n_jobs : int, default=None
         Worker processes of a :class:`torch.utils.data.DataLoader` that
-        decode and preprocess batches in parallel; 0 does it in the main
-        process.
+        decode and preprocess batches in parallel. ``None`` means 1 unless in
+        a :obj:`joblib.parallel_backend` context, ``-1`` means all
+        processors; 1 decodes in the main process (no worker).
 
     channels_last : bool, default=True
         Run the network and its inputs in the ``channels_last`` memory format,
         faster for convolutions on CPUs (oneDNN) and tensor-core GPUs.
 
-    verbose : int, default=0
-        Print progress (batches done, images per second) when positive.
-
     random_state : int, RandomState instance or None, default=None
-        Seeds the random initialisation when ``weights=None``, so that the
+        Seeds the random initialisation when ``checkpoint=None``, so that the
         same seed gives the same features; unused otherwise.
+
+    verbose : int, default=0
+        1 reports every batch on stderr (``[CNNFeatureExtractor] batch 3/8:
+        96 images, 41.2 images/s (2.3 s)``).
 
     Attributes
     ----------
-    model_ : torch.nn.Module
-        The truncated network, in eval mode, on ``device_``.
+    module_ : skcrossmodal._nn.PooledOutput
+        The truncated network (``module_.network``), in eval mode, on
+        ``device_``, whose ``forward`` returns one pooled vector per image.
 
     preprocess_ : torch.nn.Module
         The preprocessing applied to each image.
@@ -110,7 +119,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     n_features_out_ : int
         Number of features per image.
 
-    weights_ : str or None
+    checkpoint_ : str or None
         The weights used: ``"<Enum>.<NAME>"``, the state-dict path, or None.
 
     See Also
@@ -176,7 +185,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     >>> images = [rng.integers(0, 256, (32, 40, 3), dtype=np.uint8),
     ...           rng.random((28, 28))]
     >>> extractor = CNNFeatureExtractor(
-    ...     arch="squeezenet1_1", weights=None, random_state=0)
+    ...     arch="squeezenet1_1", checkpoint=None, random_state=0)
     >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")  # random init: features are untrained
@@ -189,11 +198,11 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "arch": [str],
-        "weights": [None, str, os.PathLike, Enum],
+        "checkpoint": [None, str, os.PathLike, Enum],
         "layer": [None, str],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
-        "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
         "channels_last": ["boolean"],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -202,24 +211,25 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         arch="resnet18",
-        weights=None,
+        checkpoint=None,
+        *,
         layer=None,
         batch_size=32,
         device="auto",
-        num_workers=0,
+        n_jobs=None,
         channels_last=True,
-        verbose=0,
         random_state=None,
+        verbose=0,
     ):
         self.arch = arch
-        self.weights = weights
+        self.checkpoint = checkpoint
         self.layer = layer
         self.batch_size = batch_size
         self.device = device
-        self.num_workers = num_workers
+        self.n_jobs = n_jobs
         self.channels_last = channels_last
-        self.verbose = verbose
         self.random_state = random_state
+        self.verbose = verbose
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -244,15 +254,15 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         torchvision = import_optional("torchvision", purpose=_PURPOSE)
         _check_arch(torchvision, self.arch)
 
-        model, preprocess, self.weights_ = self._load_network(torch, torchvision)
+        model, preprocess, self.checkpoint_ = self._load_network(torch, torchvision)
         model = _select_output(model, self.layer, torchvision)
-        self.device_ = resolve_device(self.device)
-        self.model_ = self._place(model, torch)
+        self.device_ = check_device(self.device)
+        self.module_ = self._place(model, torch)
         self.preprocess_ = preprocess
         crop_size = getattr(preprocess, "crop_size", [_CROP_SIZE])[0]
         probe = torch.zeros((1, 3, crop_size, crop_size), device=self.device_)
         with torch.inference_mode():
-            self.n_features_out_ = int(self._forward(probe, torch).shape[1])
+            self.n_features_out_ = int(self.module_(probe).shape[1])
         return self
 
     def transform(self, X):
@@ -271,28 +281,18 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         torch = import_torch(_PURPOSE)
         column, column_name = _as_column(X)
-        features = np.empty((len(column), self.n_features_out_), dtype=np.float32)
-        n_batches = -(-len(column) // self.batch_size)
-        start_time = time.perf_counter()
-        done = 0
         memory_format = (
             torch.channels_last if self.channels_last else torch.contiguous_format
         )
-        with torch.inference_mode():
-            for batch_number, (rows, batch) in enumerate(
-                self._iter_batches(column, column_name, torch), start=1
-            ):
-                batch = to_device(batch, self.device_, memory_format=memory_format)
-                features[rows] = self._forward(batch, torch).cpu().numpy()
-                done += len(batch)
-                if self.verbose:
-                    elapsed = time.perf_counter() - start_time
-                    print(
-                        f"[{type(self).__name__}] batch {batch_number}/{n_batches}: "
-                        f"{done} images, {done / elapsed:.1f} images/s",
-                        file=sys.stderr,
-                    )
-        return features
+        return predict_batches(
+            self.module_,
+            self._iter_batches(column, column_name, torch),
+            device=self.device_,
+            memory_format=memory_format,
+            progress=Progress(self, self.verbose),
+            n_batches=-(-len(column) // self.batch_size),
+            unit="images",
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names ``cnn0``, ``cnn1``, ...
@@ -319,7 +319,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
-        model = state.pop("model_", None)
+        model = state.pop("module_", None)
         if model is not None:
             torch = import_torch(_PURPOSE)
             # Tensors only (read back with weights_only=True) and plain values:
@@ -345,7 +345,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         torchvision = import_optional("torchvision", purpose=_PURPOSE)
         _check_arch(torchvision, self.arch)
         model = _select_output(
-            _new_network(torch, torchvision, self.arch, seed=0),
+            _new_network(torchvision, self.arch, random_state=0),
             self.layer,
             torchvision,
         )
@@ -353,6 +353,7 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
             tensors = torch.load(
                 io.BytesIO(network_tensors), map_location="cpu", weights_only=True
             )
+            model = _pooled(model)
             model.load_state_dict(tensors, strict=True)
         except Exception as exc:  # torch raises several unrelated types here
             raise ValueError(
@@ -361,20 +362,20 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                 f"plain tensors: {type(exc).__name__}: {exc}"
             ) from exc
         self.preprocess_ = _preset_from_settings(preprocess_settings)
-        self.device_ = resolve_device(self.device)
-        self.model_ = self._place(model, torch)
+        self.device_ = check_device(self.device)
+        self.module_ = self._place(model, torch)
 
     def _load_network(self, torch, torchvision):
         """Return ``(model, preprocess, weights_description)``."""
         from torchvision.transforms._presets import ImageClassification
 
         default_preprocess = ImageClassification(crop_size=_CROP_SIZE)
-        weights = self.weights
+        weights = self.checkpoint
         if weights is None:
             warnings.warn(
-                f"{_PURPOSE}(weights=None) uses a randomly initialised "
+                f"{_PURPOSE}(checkpoint=None) uses a randomly initialised "
                 f"{self.arch!r}: its features carry no learned visual knowledge. "
-                "Pass weights='DEFAULT' (read from the local torch hub cache) or "
+                "Pass checkpoint='DEFAULT' (read from the local torch hub cache) or "
                 "the path of a state dict.",
                 UserWarning,
                 stacklevel=4,
@@ -395,34 +396,28 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
         return model, enum.transforms(), f"{type(enum).__name__}.{enum.name}"
 
     def _random_network(self, torch, torchvision):
-        _, seed = torch_generator(self.random_state)
-        return _new_network(torch, torchvision, self.arch, seed=seed)
+        return _new_network(torchvision, self.arch, random_state=self.random_state)
 
     def _place(self, model, torch):
-        model = model.eval().requires_grad_(False).to(self.device_)
+        """``model`` wrapped to pool its output, in eval mode, on ``device_``."""
+        if not isinstance(model, _pooled_class()):
+            model = _pooled(model)
+        module = model.eval().requires_grad_(False).to(self.device_)
         if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return model
-
-    def _forward(self, batch, torch):
-        output = self.model_(batch)
-        if isinstance(output, dict):
-            (output,) = output.values()
-        if output.ndim == 4:
-            output = output.mean(dim=(2, 3))
-        elif output.ndim != 2:
-            output = torch.flatten(output, start_dim=1)
-        return output.float()
+            module = module.to(memory_format=torch.channels_last)
+        return module
 
     def _iter_batches(self, column, column_name, torch):
-        """Yield ``(rows, batch)``: a slice of rows and their preprocessed images."""
+        """Yield ``(batch,)``: the preprocessed images of consecutive rows."""
+        from joblib import effective_n_jobs
+
         n_samples = len(column)
         starts = range(0, n_samples, self.batch_size)
-        if self.num_workers == 0:
+        n_workers = effective_n_jobs(self.n_jobs)
+        if n_workers == 1:
             for start in starts:
                 rows = range(start, min(start + self.batch_size, n_samples))
                 yield (
-                    slice(rows.start, rows.stop),
                     _load_batch(
                         column, rows, self.preprocess_, self.device_, column_name, torch
                     ),
@@ -437,13 +432,13 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
             sampler=BatchSampler(
                 SequentialSampler(range(n_samples)), self.batch_size, drop_last=False
             ),
-            num_workers=self.num_workers,
+            num_workers=n_workers,
             pin_memory=self.device_.type == "cuda",
         )
         batches = iter(loader)
         try:
-            for start, batch in zip(starts, batches, strict=True):
-                yield slice(start, start + len(batch)), batch
+            for _, batch in zip(starts, batches, strict=True):
+                yield (batch,)
         finally:
             # After an error the traceback keeps the iterator alive, and workers
             # shut down by the garbage collector wait seconds for a timeout.
@@ -452,13 +447,22 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
                 shutdown()
 
 
-def _new_network(torch, torchvision, arch, *, seed):
-    """``arch`` randomly initialised from ``seed``; torch's global RNG is kept."""
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+def _new_network(torchvision, arch, *, random_state):
+    """``arch`` randomly initialised from ``random_state``; torch's global RNG is kept."""
+    with torch_seed(random_state), warnings.catch_warnings():
         # e.g. googlenet/inception warn about their init_weights default.
         warnings.simplefilter("ignore", FutureWarning)
-        torch.manual_seed(seed)
         return torchvision.models.get_model(arch)
+
+
+def _pooled_class():
+    from .._nn import PooledOutput
+
+    return PooledOutput
+
+
+def _pooled(model):
+    return _pooled_class()(model)
 
 
 def _preset_settings(preprocess):
@@ -703,7 +707,7 @@ def _weights_from_name(torchvision, arch, name):
     except KeyError:
         names = ["DEFAULT", *(n for n in enum_class.__members__ if n != "DEFAULT")]
         raise ValueError(
-            f"weights={name!r} is neither an existing state-dict file nor a weights "
+            f"checkpoint={name!r} is neither an existing state-dict file nor a weights "
             f"name of {arch!r}; valid names: {names}."
         ) from None
 
@@ -712,7 +716,7 @@ def _check_weights_member(torchvision, arch, weights):
     enum_class = torchvision.models.get_model_weights(arch)
     if not isinstance(weights, enum_class):
         raise ValueError(
-            f"weights={weights} are not weights of {arch!r}; expected a member of "
+            f"checkpoint={weights} are not weights of {arch!r}; expected a member of "
             f"{enum_class.__name__}."
         )
     return weights
@@ -729,7 +733,7 @@ def _network_from_cache(torch, torchvision, arch, weights):
             f"CNNFeatureExtractor never downloads; fetch {weights.url} where "
             "there is network access and copy it there (or set TORCH_HOME to a "
             "directory whose hub/checkpoints holds it), or pass the file's path "
-            "as weights=."
+            "as checkpoint=."
         )
     # torchvision reads an existing checkpoint from the cache and only
     # downloads a missing one, which was just ruled out.
