@@ -172,7 +172,7 @@ def evaluate(model, X_test, y_test, similarity="cosine"):
         for query, target in (("image", "text"), ("text", "image")):
             scores[query, interpolation] = mean_average_precision(
                 blocks[query], blocks[target], y_test, y_test, interpolation=interpolation,
-                metric=similarity,
+                similarity=similarity,
             )
     return scores
 
