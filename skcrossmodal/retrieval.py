@@ -199,7 +199,10 @@ class CrossModalRetriever(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = False
-        tags.non_deterministic = False
+        # An IVF index trains a k-means; unseeded, its lists differ between fits.
+        tags.non_deterministic = (
+            self.backend == "faiss" and self.index == "ivf" and self.random_state is None
+        )
         return tags
 
     # ------------------------------------------------------------------ fit

@@ -2,16 +2,16 @@ import pickle
 
 import numpy as np
 import pytest
+from _estimator_checks import expected_table_failures, run_check
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skcrossmodal._similarity as similarity_module
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
 from skcrossmodal.metrics import make_retrieval_scorer

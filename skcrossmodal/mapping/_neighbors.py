@@ -119,6 +119,12 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         self.batch_size = batch_size
         self.n_jobs = n_jobs
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Store the paired training rows of the source and target blocks.
