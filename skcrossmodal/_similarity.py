@@ -302,6 +302,8 @@ def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_thr
     else:
         rows = min(n_queries, int(batch_size))
     columns = min(n_gallery, max(keep, TILE_ENTRIES // rows))
+    # Tiles of equal width: no narrow last tile with its fixed costs.
+    columns = max(min(keep, n_gallery), -(-n_gallery // -(-n_gallery // columns)))
     if batch_size == "auto":
         budget = max(keep, working_memory_bytes() // (n_threads * itemsize))
         if rows * columns > budget:
@@ -377,7 +379,12 @@ class RunningTopK:
         if stride < self.keep:  # a narrow tile: screen every entry
             return _entries_at_least(S, self._lower_bounds(None))
         body = stride * GROUP_SIZE
-        maxima = S[:, :body].reshape(n_rows, GROUP_SIZE, stride).max(axis=1)
+        groups = S[:, :body].reshape(n_rows, GROUP_SIZE, stride)
+        # Elementwise maxima of contiguous slices: a SIMD pass, which
+        # ``groups.max(axis=1)`` (a reduction over a strided axis) is not.
+        maxima = np.maximum(groups[:, 0], groups[:, 1])
+        for j in range(2, GROUP_SIZE):
+            np.maximum(maxima, groups[:, j], out=maxima)
         bounds = self._lower_bounds(maxima)
         passing = np.flatnonzero(maxima >= bounds[:, None])
         if passing.size * GROUP_SIZE * GATHER_COST > S.size:
