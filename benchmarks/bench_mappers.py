@@ -366,7 +366,7 @@ def section_knn_mapper(quick):
             # n_jobs=-1: scikit-learn's brute search runs on every core (OpenMP)
             # whatever its n_jobs; ours threads its query blocks when asked to.
             mapper = KNNMapper(
-                "image", "text", n_neighbors=10, metric=metric, n_jobs=-1
+                "image", "text", n_neighbors=10, similarity=metric, n_jobs=-1
             ).fit(X)
             t_ours, ours = median_time(lambda: mapper.transform(queries), repeats)
             peer = KNeighborsRegressor(

@@ -213,7 +213,7 @@ def evaluate(model, X_test, y_test, similarity="cosine"):
                 y_test,
                 y_test,
                 interpolation=interpolation,
-                metric=similarity,
+                similarity=similarity,
             )
     return scores
 

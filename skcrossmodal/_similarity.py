@@ -1,24 +1,24 @@
-"""Similarity between query and gallery embeddings, computed in bounded blocks.
+"""Similarity between query and gallery embeddings, and the exact top-k search.
 
-The one implementation of cosine / dot / euclidean scoring, and of the exact
-top-k search over it, used by :mod:`skcrossmodal.metrics`,
+The one implementation of cosine / dot / euclidean scoring, of the block
+sizes that ``batch_size="auto"`` picks from scikit-learn's ``working_memory``,
+and of the running top-k that every search engine of
+:mod:`skcrossmodal._engines` shares, used by :mod:`skcrossmodal.metrics`,
 :mod:`skcrossmodal.retrieval` and :class:`skcrossmodal.mapping.KNNMapper`.
 """
 
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+import warnings
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from sklearn import get_config
 
-SIMILARITY_METRICS = ("cosine", "dot", "euclidean")
+SIMILARITIES = ("cosine", "dot", "euclidean")
 
-# Upper bound on the entries of one query x gallery score block (64 MiB of float64).
-DEFAULT_BLOCK_ENTRIES = 2**23
-# Entries of one score tile of a top-k search: 16 MiB of float32.
+# Entries of one score tile of a top-k search: 16 MiB of float32, small enough
+# to stay in a core's share of the last-level cache while it is screened.
 TILE_ENTRIES = 2**22
 # Largest block of queries of a top-k search with batch_size="auto".
 AUTO_BATCH_ROWS = 1024
@@ -29,27 +29,27 @@ GROUP_SIZE = 16
 GATHER_COST = 32
 
 
-def check_similarity_metric(metric):
-    if metric not in SIMILARITY_METRICS:
+def check_similarity(similarity):
+    if similarity not in SIMILARITIES:
         raise ValueError(
-            f"metric must be one of {SIMILARITY_METRICS}, got {metric!r}."
+            f"similarity must be one of {SIMILARITIES}, got {similarity!r}."
         )
 
 
-def prepare(A, metric):
+def prepare(A, similarity):
     """Return ``A`` (and its squared norms) ready for :func:`similarity`.
 
     Cosine rows are L2-normalised once by :func:`unit_rows` (a zero row stays
     zero, and no norm overflows); euclidean keeps the squared norms so that a
     block costs one matrix product.
     """
-    check_similarity_metric(metric)
+    check_similarity(similarity)
     A = np.asarray(A)
     if A.dtype.kind != "f":
         A = A.astype(np.float64)
-    if metric == "cosine":
+    if similarity == "cosine":
         return unit_rows(A), None
-    if metric == "euclidean":
+    if similarity == "euclidean":
         return A, np.einsum("ij,ij->i", A, A)
     return A, None
 
@@ -117,9 +117,9 @@ def check_finite_sq_norms(sq_norms, what):
     if not bad.size:
         return
     dtype = sq_norms.dtype
-    remedy = "rescale it or use metric='cosine'"
+    remedy = "rescale it or use similarity='cosine'"
     if dtype == np.float32:
-        remedy = "rescale it, use float64 or metric='cosine'"
+        remedy = "rescale it, use float64 or similarity='cosine'"
     raise ValueError(
         f"{what} is too large for its dtype {dtype.name}: the squared norm of its "
         f"row {bad[0]} overflows, and euclidean scores (2 q.g - |q|^2 - |g|^2) need "
@@ -130,7 +130,7 @@ def check_finite_sq_norms(sq_norms, what):
 def check_finite_scores(
     Q,
     G,
-    metric,
+    similarity,
     *,
     q_sq=None,
     g_sq=None,
@@ -154,8 +154,8 @@ def check_finite_scores(
     ----------
     Q, G : ndarray of shape (n_queries, d) and (n_gallery, d)
         Prepared queries and gallery.
-    metric : {"cosine", "dot", "euclidean"}
-        The similarity.
+    similarity : {"cosine", "dot", "euclidean"}
+        How the rows compare.
     q_sq, g_sq : ndarray, default=None
         Their squared norms, for ``"euclidean"``.
     g_peak : float, default=None
@@ -165,13 +165,13 @@ def check_finite_scores(
     queries, gallery : str
         What ``Q`` and ``G`` are, for the message.
     """
-    if metric == "cosine":
+    if similarity == "cosine":
         return
     dtype = np.dtype(Q.dtype if dtype is None else dtype)
     q_peak = peak_magnitude(Q)
     g_peak = peak_magnitude(G) if g_peak is None else g_peak
     n_features = Q.shape[1]
-    if metric == "dot":
+    if similarity == "dot":
         bound = n_features * q_peak * g_peak
     else:
         bound = n_features * (q_peak + g_peak) * (q_peak + g_peak)
@@ -182,14 +182,14 @@ def check_finite_scores(
     with np.errstate(over="ignore", invalid="ignore"):
         if cast:
             Q, G = Q.astype(dtype), G.astype(dtype)
-            if metric == "euclidean":
+            if similarity == "euclidean":
                 q_sq = np.einsum("ij,ij->i", Q, Q)
                 g_sq = np.einsum("ij,ij->i", G, G)
-        step = batch_rows(G.shape[0])
+        step = block_rows(G.shape[0] * dtype.itemsize)
         for start in range(0, Q.shape[0], step):
             stop = min(start + step, Q.shape[0])
-            S = similarity(
-                Q[start:stop], G, metric, prepared=True,
+            S = pairwise_similarity(
+                Q[start:stop], G, similarity, prepared=True,
                 q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
             )
             bad = np.flatnonzero(~np.isfinite(S).all(axis=1))
@@ -198,21 +198,21 @@ def check_finite_scores(
         else:
             return
     where = dtype.name
-    remedy = "rescale them or use metric='cosine'"
+    remedy = "rescale them or use similarity='cosine'"
     if cast:
         where += ", the dtype the search computes in"
     elif dtype == np.float32:
-        remedy = "rescale them, use metric='cosine' or float64 embeddings"
+        remedy = "rescale them, use similarity='cosine' or float64 embeddings"
     raise ValueError(
-        f"The {metric} scores of {queries} against {gallery} overflow {where} "
+        f"The {similarity} scores of {queries} against {gallery} overflow {where} "
         f"(first at query row {start + bad[0]}): the embeddings are too large for "
         f"their dtype (largest absolute entries {q_peak:.3g} and {g_peak:.3g}); "
         f"{remedy}."
     )
 
 
-def similarity(
-    Q, G, metric="cosine", *, prepared=False, q_sq=None, g_sq=None, out=None
+def pairwise_similarity(
+    Q, G, similarity="cosine", *, prepared=False, q_sq=None, g_sq=None, out=None
 ):
     """Similarity of every query row to every gallery row (higher is closer).
 
@@ -221,205 +221,131 @@ def similarity(
     (shape ``(len(Q), len(G))``), so that a tile loop can reuse one buffer.
     """
     if not prepared:
-        Q, q_sq = prepare(Q, metric)
-        G, g_sq = prepare(G, metric)
+        Q, q_sq = prepare(Q, similarity)
+        G, g_sq = prepare(G, similarity)
     S = np.matmul(Q, G.T, out=out)
-    if metric == "euclidean":
+    if similarity == "euclidean":
         S *= 2.0
         S -= q_sq[:, None]
         S -= g_sq[None, :]
     return S
 
 
-def batch_rows(n_columns, batch_size="auto", max_entries=DEFAULT_BLOCK_ENTRIES):
-    """Number of query rows per block so that a block holds at most ``max_entries``."""
-    if batch_size == "auto":
-        return max(1, max_entries // max(1, n_columns))
-    return int(batch_size)
+def working_memory_bytes():
+    """scikit-learn's ``working_memory`` setting (MiB), in bytes."""
+    return int(get_config()["working_memory"] * 2**20)
 
 
-def iter_similarity_blocks(Q, G, metric="cosine", batch_size="auto"):
-    """Yield ``(start, stop, S)`` with ``S = similarity(Q[start:stop], G)``.
+def block_rows(row_bytes, batch_size="auto", max_rows=None):
+    """Rows per block: ``batch_size``, or for ``"auto"`` as many as fit in
+    ``working_memory`` at ``row_bytes`` each.
 
-    Memory is bounded by one block of ``batch_size`` query rows (by default
-    about 64 MiB), never the full ``n_queries x n_gallery`` matrix.
+    ``"auto"`` is the rule of :func:`sklearn.metrics.pairwise_distances_chunked`
+    (``sklearn.utils._chunking.get_chunk_n_rows``): at least one row, with a
+    warning when one row does not fit.
     """
-    Q, q_sq = prepare(Q, metric)
-    G, g_sq = prepare(G, metric)
+    if batch_size != "auto":
+        rows = int(batch_size)
+    else:
+        rows = working_memory_bytes() // max(1, int(row_bytes))
+        if rows < 1:
+            warnings.warn(
+                "Could not adhere to working_memory config. Currently "
+                f"{get_config()['working_memory']:.0f}MiB, "
+                f"{np.ceil(row_bytes / 2**20):.0f}MiB required."
+            )
+            rows = 1
+    return rows if max_rows is None else max(1, min(rows, max_rows))
+
+
+def iter_similarity_blocks(Q, G, similarity="cosine", batch_size="auto"):
+    """Yield ``(start, stop, S)`` with ``S = pairwise_similarity(Q[start:stop], G)``.
+
+    Memory is bounded by one block of ``batch_size`` query rows (for
+    ``"auto"``, as many as fit in ``working_memory``), never the full
+    ``n_queries x n_gallery`` matrix.
+    """
+    Q, q_sq = prepare(Q, similarity)
+    G, g_sq = prepare(G, similarity)
     if Q.shape[1] != G.shape[1]:
         raise ValueError(
             f"Queries have {Q.shape[1]} features but the gallery has {G.shape[1]}; "
             "both must live in the same space."
         )
-    step = batch_rows(G.shape[0], batch_size)
+    itemsize = np.result_type(Q.dtype, G.dtype).itemsize
+    step = block_rows(G.shape[0] * itemsize, batch_size, max_rows=Q.shape[0])
     for start in range(0, Q.shape[0], step):
         stop = min(start + step, Q.shape[0])
-        yield start, stop, similarity(
+        yield start, stop, pairwise_similarity(
             Q[start:stop],
             G,
-            metric,
+            similarity,
             prepared=True,
             q_sq=None if q_sq is None else q_sq[start:stop],
             g_sq=g_sq,
         )
 
 
-def top_k_batch_rows(n_queries, batch_size="auto", n_threads=1):
-    """Queries per block of a top-k search.
+def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_threads=1):
+    """``(rows, columns)`` of the score tiles of a top-k search.
 
-    ``batch_size``, or for ``"auto"`` at most ``AUTO_BATCH_ROWS`` with a number
-    of blocks that ``n_threads`` share evenly.
+    Each of ``n_threads`` threads scores blocks of ``rows`` queries against
+    ``columns`` gallery rows at a time. ``rows`` is ``batch_size``, or for
+    ``"auto"`` at most ``AUTO_BATCH_ROWS``, in a number of blocks that the
+    threads share evenly; a tile holds about ``TILE_ENTRIES`` entries. With
+    ``"auto"``, the threads' tiles together also fit in ``working_memory``.
     """
-    if batch_size != "auto":
-        return min(n_queries, int(batch_size))
-    n_blocks = -(-n_queries // AUTO_BATCH_ROWS)
-    n_blocks = -(-n_blocks // n_threads) * n_threads
-    return -(-n_queries // n_blocks)
-
-
-def tile_columns(n_rows, keep):
-    """Gallery rows per score tile of ``n_rows`` queries (at least ``keep``)."""
-    return max(keep, TILE_ENTRIES // n_rows)
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    """numpy's BLAS, found once: scanning the loaded libraries costs ~5 ms."""
-    return ThreadpoolController()
-
-
-def top_k_candidates(
-    Q, G, keep, metric, *, q_sq=None, g_sq=None, batch_size="auto", n_threads=1
-):
-    """The ``keep`` highest scores of each query and their gallery rows, unordered.
-
-    ``Q`` and ``G`` are :func:`prepare`-d. Query blocks run in ``n_threads``
-    threads, each with one BLAS thread (numpy releases the GIL), scoring
-    tiles of about ``TILE_ENTRIES`` entries into one reused buffer and
-    keeping a :class:`RunningTopK`. The kept values are exact; which of
-    several entries equal to a query's cut-off is kept is not defined
-    (:func:`top_k_similarity` settles it).
-    """
-    n_gallery = G.shape[0]
-    rows = top_k_batch_rows(Q.shape[0], batch_size, n_threads)
-    cols = tile_columns(rows, keep)
-    euclidean = metric == "euclidean"
-    if euclidean:
-        # Within a query row, q.g - |g|^2 / 2 ranks as -|q - g|^2 does (it is
-        # half of it plus |q|^2 / 2) and costs one pass over a tile, not three.
-        half_g_sq = g_sq / 2
-
-    def block(start):
-        stop = min(start + rows, Q.shape[0])
-        q = Q[start:stop]
-        buffer = np.empty(q.shape[0] * min(cols, n_gallery), dtype=Q.dtype)
-        top = RunningTopK(q.shape[0], keep, Q.dtype)
-        for g_start in range(0, n_gallery, cols):
-            g_stop = min(g_start + cols, n_gallery)
-            tile = buffer[: q.shape[0] * (g_stop - g_start)].reshape(q.shape[0], -1)
-            S = np.matmul(q, G[g_start:g_stop].T, out=tile)
-            if euclidean:
-                S -= half_g_sq[g_start:g_stop]
-            top.push(S, g_start)
-        if euclidean:
-            return 2.0 * top.scores - q_sq[start:stop, None], top.indices
-        return top.scores, top.indices
-
-    starts = range(0, Q.shape[0], rows)
-    n_threads = min(n_threads, len(starts))
-    if n_threads == 1:
-        results = [block(start) for start in starts]
+    if batch_size == "auto":
+        n_blocks = -(-n_queries // AUTO_BATCH_ROWS)
+        n_blocks = -(-n_blocks // n_threads) * n_threads
+        rows = -(-n_queries // n_blocks)
     else:
-        with (
-            _blas_controller().limit(limits=1, user_api="blas"),
-            ThreadPoolExecutor(n_threads) as pool,
-        ):
-            results = list(pool.map(block, starts))
-    return (
-        np.concatenate([scores for scores, _ in results]),
-        np.concatenate([indices for _, indices in results]),
-    )
-
-
-def top_k_similarity(
-    Q,
-    G,
-    k,
-    metric="cosine",
-    *,
-    q_sq=None,
-    g_sq=None,
-    batch_size="auto",
-    n_threads=1,
-    candidates=None,
-):
-    """Exact top-k gallery rows of each query, best first, ties to the lower row.
-
-    ``Q`` and ``G`` are :func:`prepare`-d, ``k <= len(G)``. The ``k + 1``
-    best candidates come from :func:`top_k_candidates`, or from
-    ``candidates(keep)`` (another engine: torch, faiss); the extra candidate
-    shows whether a tie crosses the cut-off, and only the queries where one
-    does are rescored in full, so the result never depends on how an engine
-    orders equal scores.
-
-    Returns
-    -------
-    scores, indices : ndarray of shape (n_queries, k)
-    """
-    keep = min(k + 1, G.shape[0])
-    if candidates is None:
-        scores, indices = top_k_candidates(
-            Q, G, keep, metric, q_sq=q_sq, g_sq=g_sq, batch_size=batch_size,
-            n_threads=n_threads,
-        )
-    else:
-        scores, indices = candidates(keep)
-    scores, indices = sort_candidates(scores, indices)
-    if keep > k:
-        tied = np.flatnonzero(scores[:, k] == scores[:, k - 1])
-        if tied.size:
-            scores[tied, :k], indices[tied, :k] = _rescore_top_k(
-                Q[tied], G, k, metric, None if q_sq is None else q_sq[tied], g_sq
-            )
-    return scores[:, :k], indices[:, :k]
-
-
-def _rescore_top_k(Q, G, k, metric, q_sq, g_sq):
-    """Top-k of a few queries by scoring the whole gallery, ties to the lower row."""
-    n_gallery = G.shape[0]
-    rows = max(1, TILE_ENTRIES // n_gallery)
-    scores = np.empty((Q.shape[0], k), dtype=G.dtype)
-    indices = np.empty((Q.shape[0], k), dtype=np.int64)
-    for start in range(0, Q.shape[0], rows):
-        stop = min(start + rows, Q.shape[0])
-        S = similarity(
-            Q[start:stop], G, metric, prepared=True,
-            q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
-        )
-        kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
-        for r, (row, threshold) in enumerate(zip(S, kth)):
-            above = np.flatnonzero(row > threshold)
-            tied = np.flatnonzero(row == threshold)[: k - above.size]
-            chosen = np.concatenate([above, tied])
-            order = np.lexsort((chosen, -row[chosen]))
-            indices[start + r] = chosen[order]
-            scores[start + r] = row[chosen[order]]
-    return scores, indices
+        rows = min(n_queries, int(batch_size))
+    columns = min(n_gallery, max(keep, TILE_ENTRIES // rows))
+    # Tiles of equal width: no narrow last tile with its fixed costs.
+    columns = max(min(keep, n_gallery), -(-n_gallery // -(-n_gallery // columns)))
+    if batch_size == "auto":
+        budget = max(keep, working_memory_bytes() // (n_threads * itemsize))
+        if rows * columns > budget:
+            columns = min(columns, max(keep, budget // rows))
+            rows = max(1, min(rows, budget // columns))
+    return rows, columns
 
 
 class RunningTopK:
     """The ``keep`` highest scores of each query row over successive tiles.
 
-    A tile is screened by the maxima of its column groups (group ``j`` holds
-    the columns ``j, j + stride, j + 2 * stride, ...`` with ``stride = width //
-    GROUP_SIZE``): one vectorised pass over the tile. Only the groups whose
-    maximum beats the row's current cut-off (its ``keep``-th best score) are
-    read again, and once a few tiles have been seen almost none do, so the
-    selection costs little more than that pass (see ``benchmarks/bench_retrieval.py``).
+    The one result heap of every search engine, modelled on faiss's
+    ``ResultHeap`` (``faiss/python/extra_wrappers.py``): a per-query top-k
+    that each tile of scores is merged into. A tile is screened by the maxima
+    of its column groups (group ``j`` holds the columns ``j, j + stride, j +
+    2 * stride, ...`` with ``stride = width // GROUP_SIZE``): one vectorised
+    pass over the tile. Only the groups whose maximum beats the row's current
+    cut-off (its ``keep``-th best score) are read again, and once a few tiles
+    have been seen almost none do.
 
     The kept values are exact. Among entries equal to the cut-off, which are
-    kept is not defined; `top_k_similarity` rescores the rows
-    where that matters.
+    kept is not defined; :func:`settle_ties` rescores the rows where that
+    matters.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of queries.
+    keep : int
+        Number of scores kept per query.
+    dtype : data-type
+        Dtype of the scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._similarity import RunningTopK, sort_candidates
+    >>> top = RunningTopK(1, 2, np.float64)
+    >>> top.push(np.array([[0.1, 0.9, 0.3]]), offset=0)
+    >>> top.push(np.array([[0.5, 0.2]]), offset=3)
+    >>> sort_candidates(top.scores, top.indices)
+    (array([[0.9, 0.5]]), array([[1, 3]]))
     """
 
     def __init__(self, n_rows, keep, dtype):
@@ -453,7 +379,12 @@ class RunningTopK:
         if stride < self.keep:  # a narrow tile: screen every entry
             return _entries_at_least(S, self._lower_bounds(None))
         body = stride * GROUP_SIZE
-        maxima = S[:, :body].reshape(n_rows, GROUP_SIZE, stride).max(axis=1)
+        groups = S[:, :body].reshape(n_rows, GROUP_SIZE, stride)
+        # Elementwise maxima of contiguous slices: a SIMD pass, which
+        # ``groups.max(axis=1)`` (a reduction over a strided axis) is not.
+        maxima = np.maximum(groups[:, 0], groups[:, 1])
+        for j in range(2, GROUP_SIZE):
+            np.maximum(maxima, groups[:, j], out=maxima)
         bounds = self._lower_bounds(maxima)
         passing = np.flatnonzero(maxima >= bounds[:, None])
         if passing.size * GROUP_SIZE * GATHER_COST > S.size:
@@ -508,9 +439,85 @@ def _entries_at_least(S, bounds):
 
 
 def sort_candidates(scores, indices):
-    """Sort each row best first, equal scores by lower gallery row."""
-    order = np.lexsort((indices, -scores), axis=-1)
+    """Sort each row best first, equal scores by lower gallery row.
+
+    This is the tie order of every search. A missing result (index -1, as an
+    approximate index returns) comes after every found one.
+    """
+    order = np.lexsort((np.where(indices < 0, np.iinfo(np.int64).max, indices),
+                        -scores), axis=-1)
     return (
         np.take_along_axis(scores, order, axis=1),
         np.take_along_axis(indices, order, axis=1),
     )
+
+
+def merge_top_k(parts, k):
+    """Merge per-shard top-k results into the top-k of the whole gallery.
+
+    Parameters
+    ----------
+    parts : list of (scores, ids)
+        Each an ``(n_queries, k_i)`` pair of arrays: the scores and *global*
+        gallery rows of one shard's results for the same queries, as
+        :meth:`Engine.search` returns them.
+    k : int
+        Number of results kept per query.
+
+    Returns
+    -------
+    scores, ids : ndarray of shape (n_queries, min(k, sum of k_i))
+        Best first, equal scores by lower gallery row: the order of a search
+        of the whole gallery, when each part holds its shard's exact top-k.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrossmodal._similarity import merge_top_k
+    >>> merge_top_k([(np.array([[0.9, 0.5]]), np.array([[7, 2]])),
+    ...              (np.array([[0.5, 0.1]]), np.array([[1, 4]]))], 2)
+    (array([[0.9, 0.5]]), array([[7, 1]]))
+    """
+    scores = np.concatenate([np.asarray(s) for s, _ in parts], axis=1)
+    ids = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts], axis=1)
+    scores, ids = sort_candidates(scores, ids)
+    return scores[:, :k], ids[:, :k]
+
+
+def settle_ties(scores, indices, k, rescore):
+    """Sorted top-``k`` from ``k + 1`` unordered candidates per query.
+
+    ``k + 1`` candidates show whether a tie crosses the cut-off; only the
+    queries where one does are rescored in full by ``rescore(rows)``, so the
+    result never depends on how an engine orders equal scores.
+    """
+    scores, indices = sort_candidates(scores, indices)
+    if scores.shape[1] > k:
+        tied = np.flatnonzero(scores[:, k] == scores[:, k - 1])
+        if tied.size:
+            scores[tied, :k], indices[tied, :k] = rescore(tied)
+    return scores[:, :k], indices[:, :k]
+
+
+def rescore_top_k(Q, G, k, similarity, q_sq=None, g_sq=None):
+    """Top-k of a few prepared queries by scoring the whole gallery, ties to the
+    lower row."""
+    n_gallery = G.shape[0]
+    rows = max(1, TILE_ENTRIES // n_gallery)
+    scores = np.empty((Q.shape[0], k), dtype=G.dtype)
+    indices = np.empty((Q.shape[0], k), dtype=np.int64)
+    for start in range(0, Q.shape[0], rows):
+        stop = min(start + rows, Q.shape[0])
+        S = pairwise_similarity(
+            Q[start:stop], G, similarity, prepared=True,
+            q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
+        )
+        kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
+        for r, (row, threshold) in enumerate(zip(S, kth)):
+            above = np.flatnonzero(row > threshold)
+            tied = np.flatnonzero(row == threshold)[: k - above.size]
+            chosen = np.concatenate([above, tied])
+            order = np.lexsort((chosen, -row[chosen]))
+            indices[start + r] = chosen[order]
+            scores[start + r] = row[chosen[order]]
+    return scores, indices

@@ -64,7 +64,7 @@ from sklearn.utils._param_validation import (
 )
 
 from ._frame import split_modalities
-from ._similarity import SIMILARITY_METRICS, iter_similarity_blocks
+from ._similarity import SIMILARITIES, iter_similarity_blocks
 
 __all__ = [
     "average_precision_from_scores",
@@ -89,7 +89,7 @@ _EMBEDDING_PARAMS = {
     "target_embeddings": ["array-like"],
     "query_labels": ["array-like", None],
     "target_labels": ["array-like", None],
-    "metric": [StrOptions(set(SIMILARITY_METRICS))],
+    "similarity": [StrOptions(set(SIMILARITIES))],
     "unique": [StrOptions({"query", "target"}), None],
     "no_relevant": [_NO_RELEVANT],
     "batch_size": _BATCH_SIZE,
@@ -305,7 +305,7 @@ def _finite_score_range(scores, first_row, query_rows=None):
     )
 
 
-def _iter_score_chunks(problem, metric, batch_size):
+def _iter_score_chunks(problem, similarity, batch_size):
     """Yield ``(start, stop, scores, relevant, score_range)`` for cache-sized
     chunks of queries.
 
@@ -315,7 +315,7 @@ def _iter_score_chunks(problem, metric, batch_size):
     n_targets = problem.targets.shape[0]
     chunk_rows = max(1, _CHUNK_ENTRIES // n_targets)
     for block_start, block_stop, scores in iter_similarity_blocks(
-        problem.queries, problem.targets, metric, batch_size
+        problem.queries, problem.targets, similarity, batch_size
     ):
         for start in range(block_start, block_stop, chunk_rows):
             stop = min(start + chunk_rows, block_stop)
@@ -578,9 +578,9 @@ def _hit_ranks(scores, relevant, start):
     return ranks
 
 
-def _problem_hit_ranks(problem, metric, batch_size):
+def _problem_hit_ranks(problem, similarity, batch_size):
     ranks = np.empty(len(problem.queries))
-    for start, stop, scores, relevant, _ in _iter_score_chunks(problem, metric,
+    for start, stop, scores, relevant, _ in _iter_score_chunks(problem, similarity,
                                                                batch_size):
         ranks[start:stop] = _hit_ranks(scores, relevant, start)
     return ranks
@@ -707,7 +707,7 @@ def average_precision_from_scores(relevance, scores, *, k=None, normalize="relev
     prefer_skip_nested_validation=True,
 )
 def mean_average_precision(query_embeddings, target_embeddings, query_labels=None,
-                           target_labels=None, *, metric="cosine", k=None,
+                           target_labels=None, *, similarity="cosine", k=None,
                            normalize="relevant", interpolation=None, unique=None,
                            no_relevant="miss", batch_size="auto"):
     """Mean average precision (mAP) of cross-modal retrieval.
@@ -731,8 +731,8 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
     target_labels : array-like of shape (n_targets,) or (n_targets, n_labels), default=None
         Class (or indicator row) of each target. Give both label arrays or
         neither.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking (euclidean ranks by increasing distance).
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking (euclidean ranks by increasing distance).
     k : int or "R", default=None
         If given, mAP@k: only the top ``k`` ranks count. ``"R"``: each
         query's cut-off is its own number of relevant targets R, which with
@@ -758,8 +758,8 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
         warning), ``"skip"`` leaves it out of the mean, ``"error"`` raises a
         ValueError.
     batch_size : int or "auto", default="auto"
-        Queries scored per block; ``"auto"`` bounds a block at 2**23 scores
-        (64 MiB of float64).
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -791,7 +791,7 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
     precisions = np.empty(n_queries)
     missing = np.zeros(n_queries, dtype=bool)
     for start, stop, scores, relevant, score_range in _iter_score_chunks(
-        problem, metric, batch_size
+        problem, similarity, batch_size
     ):
         if relevant is None:
             # One relevant target: AP is the reciprocal of its rank.
@@ -820,10 +820,10 @@ def _check_cutoffs(k):
 
 
 def _hit_ranks_kept(query_embeddings, target_embeddings, query_labels, target_labels,
-                    metric, unique, no_relevant, batch_size, what):
+                    similarity, unique, no_relevant, batch_size, what):
     problem = _problem(query_embeddings, target_embeddings, query_labels, target_labels,
                        unique)
-    ranks = _problem_hit_ranks(problem, metric, batch_size)
+    ranks = _problem_hit_ranks(problem, similarity, batch_size)
     return _kept(ranks, np.isinf(ranks), no_relevant, what, problem.query_rows)
 
 
@@ -832,7 +832,7 @@ def _hit_ranks_kept(query_embeddings, target_embeddings, query_labels, target_la
     prefer_skip_nested_validation=True,
 )
 def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
-                target_labels=None, *, k=1, metric="cosine", unique=None,
+                target_labels=None, *, k=1, similarity="cosine", unique=None,
                 no_relevant="miss", batch_size="auto"):
     """Recall@k (R@k): fraction of queries with a relevant target in their top k.
 
@@ -854,8 +854,8 @@ def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
     k : int or array-like of int, default=1
         Cut-off rank(s). The hit's rank is one plus the number of non-relevant
         targets scoring at least as high (see the module documentation).
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking.
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking.
     unique : {"query", "target"}, default=None
         Keep only the first row of each distinct label on that side (see
         :func:`mean_average_precision`).
@@ -863,7 +863,8 @@ def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
         A query without relevant target: ``"miss"`` counts it as not recalled
         (with a warning), ``"skip"`` leaves it out, ``"error"`` raises.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -881,7 +882,7 @@ def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
     """
     cutoffs = _check_cutoffs(k)
     ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, metric, unique, no_relevant, batch_size,
+                            target_labels, similarity, unique, no_relevant, batch_size,
                             "not recalled")
     recall = (ranks[:, None] <= np.atleast_1d(cutoffs)[None, :]).mean(axis=0)
     return float(recall[0]) if cutoffs.ndim == 0 else recall
@@ -889,7 +890,7 @@ def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
 def median_rank(query_embeddings, target_embeddings, query_labels=None,
-                target_labels=None, *, metric="cosine", unique=None, no_relevant="miss",
+                target_labels=None, *, similarity="cosine", unique=None, no_relevant="miss",
                 batch_size="auto"):
     """Median over queries of the rank of the hit, the first relevant target (MedR).
 
@@ -908,8 +909,8 @@ def median_rank(query_embeddings, target_embeddings, query_labels=None,
     query_labels, target_labels : array-like, default=None
         Labels for category-level relevance, as in
         :func:`mean_average_precision`; None for instance-level relevance.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking.
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking.
     unique : {"query", "target"}, default=None
         Keep only the first row of each distinct label on that side (see
         :func:`mean_average_precision`).
@@ -917,7 +918,8 @@ def median_rank(query_embeddings, target_embeddings, query_labels=None,
         A query without relevant target: ``"miss"`` gives it rank infinity
         (with a warning), ``"skip"`` leaves it out, ``"error"`` raises.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -934,14 +936,14 @@ def median_rank(query_embeddings, target_embeddings, query_labels=None,
     1.0
     """
     ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, metric, unique, no_relevant, batch_size,
+                            target_labels, similarity, unique, no_relevant, batch_size,
                             "rank inf")
     return float(np.median(ranks))
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
 def mean_rank(query_embeddings, target_embeddings, query_labels=None,
-              target_labels=None, *, metric="cosine", unique=None, no_relevant="miss",
+              target_labels=None, *, similarity="cosine", unique=None, no_relevant="miss",
               batch_size="auto"):
     """Mean over queries of the rank of the hit, the first relevant target (MeanR).
 
@@ -958,8 +960,8 @@ def mean_rank(query_embeddings, target_embeddings, query_labels=None,
     query_labels, target_labels : array-like, default=None
         Labels for category-level relevance, as in
         :func:`mean_average_precision`; None for instance-level relevance.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking.
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking.
     unique : {"query", "target"}, default=None
         Keep only the first row of each distinct label on that side (see
         :func:`mean_average_precision`).
@@ -967,7 +969,8 @@ def mean_rank(query_embeddings, target_embeddings, query_labels=None,
         A query without relevant target: ``"miss"`` gives it rank infinity
         (with a warning), ``"skip"`` leaves it out, ``"error"`` raises.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -984,14 +987,14 @@ def mean_rank(query_embeddings, target_embeddings, query_labels=None,
     1.3333...
     """
     ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, metric, unique, no_relevant, batch_size,
+                            target_labels, similarity, unique, no_relevant, batch_size,
                             "rank inf")
     return float(np.mean(ranks))
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
 def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
-                         target_labels=None, *, metric="cosine", unique=None,
+                         target_labels=None, *, similarity="cosine", unique=None,
                          no_relevant="miss", batch_size="auto"):
     """Mean over queries of 1 / rank of the hit, the first relevant target (MRR).
 
@@ -1004,8 +1007,8 @@ def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
     query_labels, target_labels : array-like, default=None
         Labels for category-level relevance, as in
         :func:`mean_average_precision`; None for instance-level relevance.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking.
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking.
     unique : {"query", "target"}, default=None
         Keep only the first row of each distinct label on that side (see
         :func:`mean_average_precision`).
@@ -1013,7 +1016,8 @@ def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
         A query without relevant target: ``"miss"`` counts it as reciprocal
         rank 0 (with a warning), ``"skip"`` leaves it out, ``"error"`` raises.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -1030,7 +1034,7 @@ def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
     0.8333...
     """
     ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, metric, unique, no_relevant, batch_size,
+                            target_labels, similarity, unique, no_relevant, batch_size,
                             "reciprocal rank 0")
     return float(np.mean(1.0 / ranks))
 
@@ -1094,7 +1098,7 @@ def _check_unique(unique, query_labels):
 )
 def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
                        target_labels=None, *, unique=None, k=(1, 5, 10), n_folds=None,
-                       metric="cosine", no_relevant="miss", batch_size="auto"):
+                       similarity="cosine", no_relevant="miss", batch_size="auto"):
     """Retrieval in both directions, as the tables of image-text retrieval papers.
 
     Query rows retrieve target rows (``q2t``) and target rows retrieve query
@@ -1134,14 +1138,15 @@ def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
         order of first appearance, each fold holding all rows of its labels;
         without, they split the rows in order. Needs the rows of one table
         (as many queries as targets, the same labels).
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-        Similarity used for ranking.
+    similarity : {"cosine", "dot", "euclidean"}, default="cosine"
+        How queries and targets compare, for ranking.
     no_relevant : {"miss", "skip", "error"}, default="miss"
         A query without relevant target: ``"miss"`` counts it as not recalled
         with rank infinity (with a warning), ``"skip"`` leaves it out,
         ``"error"`` raises.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------
@@ -1194,7 +1199,7 @@ def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
             ("q2t", _Problem(q, t, q_labels, t_labels, unique, rows)),
             ("t2q", _Problem(t, q, t_labels, q_labels, reverse_unique, rows)),
         ):
-            ranks = _problem_hit_ranks(problem, metric, batch_size)
+            ranks = _problem_hit_ranks(problem, similarity, batch_size)
             ranks = _kept(ranks, np.isinf(ranks), no_relevant,
                           "not recalled, rank inf", problem.query_rows)
             for cutoff in cutoffs:
@@ -1236,13 +1241,12 @@ def _retriever_embedding(estimator):
     """Fitted transformers that embed X for a retriever, or a pipeline ending in one.
 
     None if ``estimator`` is neither. A :class:`~skcrossmodal.retrieval.CrossModalRetriever`
-    has no ``transform``: its ``X`` is embedded by the pipeline steps before it,
-    then by its own ``embedder`` if it has one.
+    has no ``transform``: its ``X`` is embedded by the pipeline steps before it.
     """
     from .retrieval import CrossModalRetriever
 
     if isinstance(estimator, CrossModalRetriever):
-        return [] if estimator.embedder is None else [estimator.embedder]
+        return []
     if not isinstance(estimator, Pipeline):
         return None
     *before, (_, last) = estimator.steps
@@ -1309,8 +1313,7 @@ class _RetrievalScorer(_BaseScorer):
             A mapper or a pipeline ending in one, whose ``transform`` returns
             a modality table with the query and target blocks; or a
             :class:`~skcrossmodal.retrieval.CrossModalRetriever` or a pipeline
-            ending in one, whose steps before it (then its ``embedder``)
-            produce that table.
+            ending in one, whose steps before it produce that table.
         X : pandas.DataFrame
             Input of the embedding.
         y : array-like of shape (n_samples,), default=None
@@ -1327,7 +1330,7 @@ class _RetrievalScorer(_BaseScorer):
         """
         return self._score(partial(_cached_call, None), estimator, X, y, **kwargs)
 
-    def _score(self, method_caller, estimator, X, y_true, **kwargs):
+    def _score(self, method_caller, estimator, X, y_true=None, **kwargs):
         if kwargs:
             raise TypeError(f"{self!r} takes no metadata, got {sorted(kwargs)}.")
         embedded = method_caller(_shared_space_embedding(estimator, self), "transform", X)
@@ -1338,7 +1341,7 @@ class _RetrievalScorer(_BaseScorer):
                 f"{self!r} needs the embedding of X to be a modality table (a "
                 "DataFrame with '<modality>__<feature>' columns), got "
                 f"{type(embedded).__name__}. End the pipeline with a skcrossmodal "
-                "mapper, or give the retriever an embedder."
+                "mapper, or put one before the retriever."
             ) from exc
         missing = [m for m in (self.query, self.target) if m not in blocks]
         if missing:
@@ -1354,7 +1357,7 @@ class _RetrievalScorer(_BaseScorer):
             )
         labels = None if y_true is None else np.asarray(y_true)
         common = {
-            "metric": self.similarity, "no_relevant": self.no_relevant,
+            "similarity": self.similarity, "no_relevant": self.no_relevant,
             "batch_size": self.batch_size,
         }
         if self.metric == "rsum":
@@ -1399,7 +1402,7 @@ class _RetrievalScorer(_BaseScorer):
         "metric": [StrOptions(set(_SCORERS))],
         "query": [str],
         "target": [str],
-        "similarity": [StrOptions(set(SIMILARITY_METRICS))],
+        "similarity": [StrOptions(set(SIMILARITIES))],
         **_AP_PARAMS,
         "unique": [str, None],
         "no_relevant": [_NO_RELEVANT],
@@ -1421,9 +1424,8 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
 
     The estimator is a mapper or a pipeline ending in one (X is embedded by
     its ``transform``), or a :class:`~skcrossmodal.retrieval.CrossModalRetriever`
-    or a pipeline ending in one (X is embedded by the steps before it, then by
-    the retriever's ``embedder`` if it has one; the retriever's gallery is not
-    used). Several retrieval scorers given together as a dict to
+    or a pipeline ending in one (X is embedded by the steps before it; the
+    retriever's gallery is not used). Several retrieval scorers given together as a dict to
     ``cross_validate`` or ``GridSearchCV`` embed X once per fold between them.
 
     Parameters
@@ -1440,8 +1442,8 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
     target : str
         Modality of the targets, e.g. ``"text"``.
     similarity : {"cosine", "dot", "euclidean"}, default="cosine"
-        Passed as ``metric`` to the metric function (also when scoring a
-        retriever, whose own ``metric`` is not used).
+        Passed to the metric function (also when scoring a retriever, whose
+        own ``similarity`` is not used).
     k : int or "R", default=None
         Cut-off for ``"map"`` (mAP@k; ``"R"`` for MAP@R) and, required, for
         ``"recall"``.
@@ -1461,7 +1463,8 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
         Also score ``target -> query`` retrieval and return the mean of both
         directions. Not with ``"rsum"``, which always covers both.
     batch_size : int or "auto", default="auto"
-        Queries scored per block.
+        Queries scored per block; it never changes the result. ``"auto"``
+        fits a block of scores in scikit-learn's ``working_memory``.
 
     Returns
     -------

@@ -42,7 +42,7 @@ def test_knn_matches_brute_force_and_sklearn(metric, weights, batch_size):
     source, target = make_pair()
     queries = make_pair(25, seed=1)[0]
     mapper = KNNMapper(
-        "image", "text", n_neighbors=4, metric=metric, weights=weights,
+        "image", "text", n_neighbors=4, similarity=metric, weights=weights,
         batch_size=batch_size,
     ).fit(make_frame(image=source, text=target))
     mapped = mapper.transform(make_frame(image=queries)).to_numpy()
@@ -63,7 +63,7 @@ def test_knn_distance_weights_exact_match_takes_all_weight():
     source, target = make_pair()
     X = make_frame(image=source, text=target)
     mapper = KNNMapper("image", "text", n_neighbors=3, weights="distance",
-                       metric="euclidean").fit(X)
+                       similarity="euclidean").fit(X)
     np.testing.assert_allclose(mapper.transform(make_frame(image=source)).to_numpy(), target)
     reference = KNeighborsRegressor(3, weights="distance").fit(source, target)
     assert mapper.score(X) == pytest.approx(reference.score(source, target))
@@ -93,8 +93,8 @@ def test_knn_errors():
         KNNMapper("image", "audio").fit(X)
     with pytest.raises(ValueError, match="at least 5 samples"):
         KNNMapper("image", "text").fit(X.iloc[:4])
-    with pytest.raises(ValueError, match="metric"):
-        KNNMapper("image", "text", metric="manhattan").fit(X)
+    with pytest.raises(ValueError, match="similarity"):
+        KNNMapper("image", "text", similarity="manhattan").fit(X)
 
 
 def test_knn_owns_its_training_rows():

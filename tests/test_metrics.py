@@ -14,6 +14,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -134,7 +135,7 @@ def test_map_category_level_matches_sklearn(embeddings, metric, dtype):
         [average_precision_score(relevance[i], scores[i]) for i in range(len(queries))]
     )
     result = mean_average_precision(
-        queries, targets, query_labels, target_labels, metric=metric
+        queries, targets, query_labels, target_labels, similarity=metric
     )
     # float32 scores are rounded differently from the float64 reference.
     assert result == pytest.approx(expected, abs=1e-12 if dtype == np.float64 else 1e-5)
@@ -147,7 +148,7 @@ def test_map_instance_level_matches_sklearn(paired, metric):
     expected = np.mean(
         [average_precision_score(np.arange(60) == i, scores[i]) for i in range(60)]
     )
-    assert mean_average_precision(queries, targets, metric=metric) == pytest.approx(
+    assert mean_average_precision(queries, targets, similarity=metric) == pytest.approx(
         expected, abs=1e-12
     )
 
@@ -350,13 +351,13 @@ def test_hit_rank_is_the_worst_case_over_tie_breaks(labelled):
     ranks = np.array([worst_case_hit_rank(scores[i], relevance[i]) for i in range(6)])
     assert len(np.unique(scores)) < scores.size / 3  # the data do tie
     args = (queries, targets, query_labels, target_labels)
-    assert median_rank(*args, metric="dot") == np.median(ranks)
-    assert mean_rank(*args, metric="dot") == pytest.approx(np.mean(ranks), abs=1e-15)
-    assert mean_reciprocal_rank(*args, metric="dot") == pytest.approx(
+    assert median_rank(*args, similarity="dot") == np.median(ranks)
+    assert mean_rank(*args, similarity="dot") == pytest.approx(np.mean(ranks), abs=1e-15)
+    assert mean_reciprocal_rank(*args, similarity="dot") == pytest.approx(
         np.mean(1 / ranks), abs=1e-15
     )
     np.testing.assert_array_equal(
-        recall_at_k(*args, k=list(range(1, 7)), metric="dot"),
+        recall_at_k(*args, k=list(range(1, 7)), similarity="dot"),
         [np.mean(ranks <= k) for k in range(1, 7)],
     )
 
@@ -442,14 +443,14 @@ def test_rank_metrics_match_loops(embeddings, metric, labelled):
         [loop_first_relevant_rank(relevance[i], scores[i]) for i in range(len(queries))]
     )
     args = (queries, targets, query_labels, target_labels)
-    assert median_rank(*args, metric=metric) == np.median(ranks)
-    assert mean_reciprocal_rank(*args, metric=metric) == pytest.approx(
+    assert median_rank(*args, similarity=metric) == np.median(ranks)
+    assert mean_reciprocal_rank(*args, similarity=metric) == pytest.approx(
         np.mean(1 / ranks), abs=1e-15
     )
     for k in (1, 2, 5):
-        assert recall_at_k(*args, k=k, metric=metric) == np.mean(ranks <= k)
+        assert recall_at_k(*args, k=k, similarity=metric) == np.mean(ranks <= k)
     np.testing.assert_array_equal(
-        recall_at_k(*args, k=[1, 2, 5], metric=metric),
+        recall_at_k(*args, k=[1, 2, 5], similarity=metric),
         [np.mean(ranks <= k) for k in (1, 2, 5)],
     )
 
@@ -458,9 +459,9 @@ def test_euclidean_ranks_by_distance():
     queries = np.array([[0.0, 0.0]])
     targets = np.array([[3.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
     labels_q, labels_t = [1], [0, 1, 0]
-    assert median_rank(queries, targets, labels_q, labels_t, metric="euclidean") == 1
+    assert median_rank(queries, targets, labels_q, labels_t, similarity="euclidean") == 1
     # Cosine cannot rank the zero query; dot ranks the largest inner product.
-    assert median_rank(np.array([[1.0, 0.0]]), targets, labels_q, labels_t, metric="dot") == 2
+    assert median_rank(np.array([[1.0, 0.0]]), targets, labels_q, labels_t, similarity="dot") == 2
 
 
 # --------------------------------------------------------------------------
@@ -512,7 +513,7 @@ def test_no_warning_when_every_query_has_a_relevant_target(embeddings):
         ({"target_labels": None}, "Only query_labels was given"),
         ({"query_labels": None}, "Only target_labels was given"),
         ({"k": 0}, "'k' parameter of mean_average_precision must be"),
-        ({"metric": "manhattan"}, "'metric' parameter"),
+        ({"similarity": "manhattan"}, "'similarity' parameter"),
         ({"interpolation": "linear"}, "'interpolation' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"query_embeddings": np.full((4, 2), np.nan)}, "query_embeddings"),
@@ -607,7 +608,7 @@ def test_average_precision_from_scores_errors():
 def test_overflowing_similarity_is_reported():
     huge = np.full((2, 2), 1e30, dtype=np.float32)
     with pytest.raises(ValueError, match="NaN or infinity"):
-        mean_average_precision(huge, huge, [0, 1], [0, 1], metric="dot")
+        mean_average_precision(huge, huge, [0, 1], [0, 1], similarity="dot")
 
 
 
@@ -633,11 +634,11 @@ def test_non_finite_scores_are_refused_by_every_metric(function, kwargs, labelle
     huge = 1e200 * rng.standard_normal((4, 3))
     labels = ([0, 1, 0, 1], [0, 1, 0, 1]) if labelled else ()
     with pytest.raises(ValueError, match=r"NaN or infinity \(.* for query 0, target 0\)"):
-        function(huge, huge, *labels, metric="euclidean", **kwargs)
+        function(huge, huge, *labels, similarity="euclidean", **kwargs)
     finite = rng.standard_normal((4, 3))
     with pytest.raises(ValueError, match="NaN or infinity .* for query 0"):
         function(finite.astype(np.float32) * 1e30, finite.astype(np.float32) * 1e30,
-                 *labels, metric="dot", **kwargs)
+                 *labels, similarity="dot", **kwargs)
 
 
 # --------------------------------------------------------------------------
@@ -722,7 +723,7 @@ def test_scorer_equals_direct_computation(planted):
          mean_average_precision(image, text, y, y, k=5, interpolation="11point")),
         (make_retrieval_scorer("recall", query="text", target="image", k=3,
                                similarity="euclidean"),
-         recall_at_k(text, image, y, y, k=3, metric="euclidean")),
+         recall_at_k(text, image, y, y, k=3, similarity="euclidean")),
         (make_retrieval_scorer("mrr", query="image", target="text"),
          mean_reciprocal_rank(image, text, y, y)),
         (make_retrieval_scorer("neg_median_rank", query="image", target="text"),
@@ -986,6 +987,14 @@ def test_scorer_on_a_pipeline_ending_in_a_retriever(planted):
     assert scorer(pipeline, raw, y) == mean_average_precision(
         shared["image"], shared["text"], y, y
     )
+    # The pipeline is the whole system: raw queries in, ranked gallery rows out,
+    # those of a brute-force cosine ranking of the shared space.
+    image = shared["image"] / np.linalg.norm(shared["image"], axis=1, keepdims=True)
+    text = shared["text"] / np.linalg.norm(shared["text"], axis=1, keepdims=True)
+    S = image[:7] @ text.T
+    expected = np.lexsort((np.broadcast_to(np.arange(S.shape[1]), S.shape), -S),
+                          axis=-1)[:, :10]
+    np.testing.assert_array_equal(pipeline.predict(raw.iloc[:7]), expected)
     # cross_val_score gives numbers (it gave [nan nan nan] with a warning).
     scores = cross_val_score(
         make_pipeline(union, CCA(n_components=3),
@@ -1002,17 +1011,18 @@ def test_scorer_on_a_pipeline_ending_in_a_retriever(planted):
     assert (scores > 0.5).all()
 
 
-def test_scorer_on_a_retriever_with_an_embedder(planted):
+def test_scorer_on_a_retriever_after_fitted_steps(planted):
     X, y = planted
     mapper = LeastSquaresMapper().fit(X)
-    retriever = CrossModalRetriever(mapper, query="image", target="text").fit(X)
     blocks = split_modalities(mapper.transform(X))
     expected = recall_at_k(blocks["image"], blocks["text"], y, y, k=5)
     scorer = make_retrieval_scorer("recall", query="image", target="text", k=5)
-    assert scorer(retriever, X, y) == expected
-    # Steps before the retriever, then its embedder; also in a nested pipeline.
+    retriever = CrossModalRetriever("image", "text").fit(mapper.transform(X))
+    assert scorer(retriever, mapper.transform(X), y) == expected
+    # The steps before the retriever embed X; also in a nested pipeline.
     pipeline = make_pipeline(
-        FunctionTransformer(lambda frame: frame, validate=False), retriever
+        FunctionTransformer(lambda frame: frame, validate=False), FrozenEstimator(mapper),
+        CrossModalRetriever("image", "text"),
     ).fit(X)
     assert scorer(pipeline, X, y) == expected
     nested = make_pipeline("passthrough", make_pipeline(pipeline)).fit(X)

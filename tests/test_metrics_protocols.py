@@ -148,7 +148,7 @@ def planted_text_to_image_ranks():
 def test_planted_ranks_and_the_median_of_an_even_number_of_queries():
     images, captions, image_id, planted = planted_text_to_image_ranks()
     ours = evaluate_retrieval(images, captions, image_id, image_id, unique="query",
-                              metric="dot")
+                              similarity="dot")
     assert ours["t2q_R@1"] == pytest.approx(100 * 8 / 30, rel=1e-15)
     assert ours["t2q_R@5"] == pytest.approx(100 * 27 / 30, rel=1e-15)
     assert ours["t2q_R@10"] == 100.0

@@ -130,7 +130,7 @@ def test_euclidean_gallery_whose_squared_norms_overflow_is_refused(rows, backend
     _needs(backend)
     _, G = rows
     retriever = CrossModalRetriever(
-        query="text", target="image", n_neighbors=3, metric="euclidean", backend=backend
+        query="text", target="image", n_neighbors=3, similarity="euclidean", backend=backend
     )
     message = (
         rf"The gallery \('image'\) is too large for its dtype {np.dtype(dtype).name}: "
@@ -154,7 +154,7 @@ def test_overflowing_scores_raise_naming_the_blocks(rows, backend, metric, dtype
     huge = HUGE[dtype]
     gallery_scale = huge if metric == "dot" else 1.0
     retriever = CrossModalRetriever(
-        query="text", target="image", n_neighbors=3, metric=metric, backend=backend
+        query="text", target="image", n_neighbors=3, similarity=metric, backend=backend
     )
     if backend == "faiss" and dtype == np.float64 and metric == "dot":
         message = (
@@ -190,7 +190,7 @@ def test_a_bound_beyond_the_dtype_is_no_false_alarm(backend):
     gallery = np.array([[0.0, 1e30], [0.0, -1e30], [1e-30, 0.0], [2e-30, 0.0]], dtype=np.float32)
     query = np.array([[1e30, 0.0]], dtype=np.float32)
     retriever = CrossModalRetriever(
-        query="text", target="image", n_neighbors=4, metric="dot", backend=backend
+        query="text", target="image", n_neighbors=4, similarity="dot", backend=backend
     ).fit(make_frame(image=gallery))
     scores, indices = retriever.search(make_frame(text=query))
     np.testing.assert_array_equal(indices, [[3, 2, 0, 1]])
@@ -202,13 +202,13 @@ def test_faiss_computes_in_float32_and_says_so(rows):
     pytest.importorskip("faiss")
     Q, G = rows
     retriever = CrossModalRetriever(
-        query="text", target="image", metric="dot", backend="faiss"
+        query="text", target="image", similarity="dot", backend="faiss"
     ).fit(make_frame(image=G * 1e20))
     with pytest.raises(ValueError, match="overflow float32, the dtype the search computes in"):
         retriever.search(make_frame(text=Q * 1e20))
     # numpy computes them in float64.
     numpy_retriever = CrossModalRetriever(
-        query="text", target="image", n_neighbors=3, metric="dot"
+        query="text", target="image", n_neighbors=3, similarity="dot"
     ).fit(make_frame(image=G * 1e20))
     _, indices = numpy_retriever.search(make_frame(text=Q * 1e20))
     np.testing.assert_array_equal(indices, np.argsort(-(Q @ G.T), axis=1, kind="stable")[:, :3])
@@ -218,7 +218,7 @@ def test_faiss_partial_fit_refuses_rows_beyond_float32(rows):
     pytest.importorskip("faiss")
     _, G = rows
     retriever = CrossModalRetriever(
-        query="text", target="image", metric="dot", backend="faiss"
+        query="text", target="image", similarity="dot", backend="faiss"
     ).fit(make_frame(image=G))
     message = (
         r"new 'image' block has entries up to .*beyond float32"
@@ -226,17 +226,17 @@ def test_faiss_partial_fit_refuses_rows_beyond_float32(rows):
     with pytest.raises(ValueError, match=message):
         retriever.partial_fit(make_frame(image=G * 1e200))
     assert retriever.gallery_.shape == G.shape
-    assert retriever.index_.ntotal == G.shape[0]
+    assert retriever.engine_.faiss_index.ntotal == G.shape[0]
 
 
 def test_knn_mapper_euclidean_overflow_raises(rows):
     Q, G = rows
     with pytest.raises(ValueError, match="training source block 'image' is too large"):
-        KNNMapper("image", "text", metric="euclidean").fit(
+        KNNMapper("image", "text", similarity="euclidean").fit(
             make_frame(image=G * 1e200, text=np.arange(40.0))
         )
     X = make_frame(image=G, text=np.arange(40.0))
-    mapper = KNNMapper("image", "text", n_neighbors=3, metric="euclidean").fit(X)
+    mapper = KNNMapper("image", "text", n_neighbors=3, similarity="euclidean").fit(X)
     message = (
         "The euclidean scores of the source block 'image' against the training "
         r"source rows overflow float64 \(first at query row 0\)"

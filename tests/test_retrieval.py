@@ -2,17 +2,19 @@ import pickle
 
 import numpy as np
 import pytest
+from _estimator_checks import expected_table_failures, run_check
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skcrossmodal._similarity as similarity_module
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
+from skcrossmodal.metrics import make_retrieval_scorer
 from skcrossmodal.retrieval import CrossModalRetriever
 
 METRICS = ["cosine", "dot", "euclidean"]
@@ -42,10 +44,9 @@ def _brute_force(Q, G, metric, k):
     return np.take_along_axis(S, order, axis=1), order
 
 
-def _retriever(embedder=None, **params):
-    params.setdefault("query", "text")
-    params.setdefault("target", "image")
-    return CrossModalRetriever(embedder, **params)
+def _retriever(**params):
+    return CrossModalRetriever(params.pop("query", "text"), params.pop("target", "image"),
+                               **params)
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
     Q, G = embeddings
     Q, G = Q.astype(dtype), G.astype(dtype)
     retriever = _retriever(
-        n_neighbors=7, metric=metric, backend=backend, batch_size=batch_size
+        n_neighbors=7, similarity=metric, backend=backend, batch_size=batch_size
     ).fit(make_frame(image=G))
     scores, indices = retriever.search(make_frame(text=Q))
     expected_scores, expected_indices = _brute_force(Q, G, metric, 7)
@@ -103,7 +104,7 @@ def test_ties_are_broken_by_lower_gallery_row(
     Q, G = (a.astype(dtype) for a in tied_embeddings)
     for k in (1, 4, 10, 59):
         retriever = _retriever(
-            n_neighbors=k, metric=metric, backend=backend, batch_size=3
+            n_neighbors=k, similarity=metric, backend=backend, batch_size=3
         ).fit(make_frame(image=G))
         scores, indices = retriever.search(make_frame(text=Q))
         expected_scores, expected_indices = _brute_force(Q, G, metric, k)
@@ -123,7 +124,7 @@ def test_group_screening_matches_brute_force(metric, dtype, group_size, monkeypa
     Q = rng.integers(-2, 3, size=(17, 5)).astype(dtype)
     G = rng.integers(-2, 3, size=(30, 5)).astype(dtype)[rng.integers(0, 30, size=403)]
     for k in (1, 4, 10):
-        retriever = _retriever(n_neighbors=k, metric=metric, backend="numpy")
+        retriever = _retriever(n_neighbors=k, similarity=metric, backend="numpy")
         scores, indices = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
         expected_scores, expected_indices = _brute_force(Q, G, metric, k)
         np.testing.assert_array_equal(indices, expected_indices)
@@ -156,7 +157,7 @@ def test_running_top_k_keeps_the_highest_values():
 
 def test_tie_rule_on_a_hand_made_example():
     G = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
-    retriever = _retriever(n_neighbors=3, metric="cosine").fit(make_frame(image=G))
+    retriever = _retriever(n_neighbors=3, similarity="cosine").fit(make_frame(image=G))
     scores, indices = retriever.search(make_frame(text=np.array([[3.0, 0.0]])))
     np.testing.assert_array_equal(indices, [[1, 2, 3]])
     np.testing.assert_array_equal(scores, [[1.0, 1.0, 1.0]])
@@ -178,7 +179,7 @@ def test_gallery_smaller_than_k_returns_all(embeddings, backend):
 def test_single_query_and_search_n_neighbors(embeddings, backend):
     _needs(backend)
     Q, G = embeddings
-    retriever = _retriever(backend=backend, metric="dot").fit(make_frame(image=G))
+    retriever = _retriever(backend=backend, similarity="dot").fit(make_frame(image=G))
     scores, indices = retriever.search(make_frame(text=Q[:1]), n_neighbors=3)
     assert scores.shape == indices.shape == (1, 3)
     np.testing.assert_array_equal(indices, _brute_force(Q[:1], G, "dot", 3)[1])
@@ -287,7 +288,7 @@ def test_ivf_with_every_list_probed_is_exact(embeddings):
     Q, G = embeddings
     for metric in METRICS:
         ivf = _retriever(
-            backend="faiss", index="ivf", nlist=8, nprobe=8, metric=metric, random_state=0
+            backend="faiss", index="ivf", nlist=8, nprobe=8, similarity=metric, random_state=0
         ).fit(make_frame(image=G))
         scores, indices = ivf.search(make_frame(text=Q))
         np.testing.assert_array_equal(indices, _brute_force(Q, G, metric, 10)[1])
@@ -319,23 +320,35 @@ def paired():
     return text, image, labels
 
 
-def test_text_query_through_a_fitted_mapper(paired):
+def test_text_query_through_a_pipeline(paired):
     text, image, _ = paired
-    cca = CCA(n_components=3).fit(make_frame(text=text, image=image))
-    retriever = _retriever(cca, n_neighbors=4).fit(make_frame(image=image))
-    scores, indices = retriever.search(make_frame(text=text[:5]))
-    shared = cca.transform(make_frame(text=text, image=image))
+    X = make_frame(text=text, image=image)
+    pipeline = make_pipeline(CCA(n_components=3), _retriever(n_neighbors=4)).fit(X)
+    scores, indices = pipeline[-1].search(pipeline[0].transform(make_frame(text=text[:5])))
+    shared = CCA(n_components=3).fit(X).transform(X)
     shared_text = shared.filter(like="text__").to_numpy()[:5]
     shared_image = shared.filter(like="image__").to_numpy()
     expected_scores, expected_indices = _brute_force(shared_text, shared_image, "cosine", 4)
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-10)
+    # predict: the ranked ids of raw queries, through the whole pipeline.
+    np.testing.assert_array_equal(pipeline.predict(make_frame(text=text[:5])),
+                                  expected_indices)
+
+
+def test_predict_returns_the_ranked_ids(embeddings):
+    Q, G = embeddings
+    ids = np.array([f"img{i}" for i in range(G.shape[0])])
+    retriever = _retriever(n_neighbors=4).fit(make_frame(image=G), ids=ids)
+    predicted = retriever.predict(make_frame(text=Q))
+    assert predicted.shape == (Q.shape[0], 4)
+    np.testing.assert_array_equal(predicted, ids[_brute_force(Q, G, "cosine", 4)[1]])
 
 
 def test_score_without_labels_is_instance_level_map(paired):
     text, image, _ = paired
     Z = make_frame(text=text, image=image @ np.linalg.pinv(image) @ text)
-    retriever = _retriever(metric="dot").fit(Z)
+    retriever = _retriever(similarity="dot").fit(Z)
     S = text @ Z.filter(like="image__").to_numpy().T
     # Average precision with one relevant item is the reciprocal of its rank.
     ranks = (S > np.diag(S)[:, None]).sum(axis=1) + 1
@@ -356,8 +369,10 @@ def test_score_with_labels_is_category_map(paired):
         [average_precision_score(labels == labels[i], S[i]) for i in range(len(T))]
     )
     assert retriever.score(Z, labels) == pytest.approx(expected)
-    # The same number through the embedder.
-    through = _retriever(cca).fit(make_frame(image=image))
+    # The same number through a pipeline with the fitted space.
+    through = make_pipeline(FrozenEstimator(cca), _retriever()).fit(
+        make_frame(text=text, image=image)
+    )
     assert through.score(make_frame(text=text, image=image), labels) == pytest.approx(
         expected
     )
@@ -374,7 +389,8 @@ def test_grid_search_with_the_retriever_as_final_step(paired):
         for train, test in cv.split(X):
             cca = CCA(n_components=n_components).fit(X.iloc[train])
             manual.append(
-                _retriever(cca).fit(X.iloc[train]).score(X.iloc[test], labels[test])
+                _retriever().fit(cca.transform(X.iloc[train]))
+                .score(cca.transform(X.iloc[test]), labels[test])
             )
         assert search.cv_results_["mean_test_score"][i] == pytest.approx(np.mean(manual))
     assert search.best_params_ == {"cca__n_components": 3}
@@ -421,15 +437,6 @@ def test_ivf_needs_enough_items(embeddings):
         _retriever(backend="faiss", index="ivf", nlist=500).fit(make_frame(image=G))
 
 
-def test_unfitted_embedder_is_refused(paired):
-    from sklearn.exceptions import NotFittedError
-
-    text, image, _ = paired
-    message = r"The embedder CCA is not fitted.*FrozenEstimator.*make_pipeline\(mapper"
-    with pytest.raises(NotFittedError, match=message):
-        _retriever(CCA()).fit(make_frame(image=image))
-
-
 def _instance_map(query, gallery):
     """Instance-level mAP by cosine: AP with one relevant item is 1 / its rank."""
     query = query / np.linalg.norm(query, axis=1, keepdims=True)
@@ -439,42 +446,12 @@ def _instance_map(query, gallery):
     return np.mean(1.0 / ranks)
 
 
-def test_frozen_embedder_in_cross_val_score_and_grid_search(paired):
-    from sklearn.exceptions import NotFittedError
-    from sklearn.frozen import FrozenEstimator
+def test_pipeline_in_cross_val_score_and_grid_search(paired):
     from sklearn.model_selection import cross_val_score
 
     text, image, _ = paired
     X = make_frame(text=text, image=image)
-    cca = CCA(n_components=3).fit(X)
     cv = KFold(n_splits=4, shuffle=True, random_state=0)
-    # A plain fitted mapper is cloned unfitted by cross_val_score: the error
-    # says what to do (it was a bare "This CCA instance is not fitted yet").
-    with pytest.raises(NotFittedError, match="FrozenEstimator"):
-        cross_val_score(_retriever(cca), X, cv=cv, error_score="raise")
-    frozen = _retriever(FrozenEstimator(cca))
-    scores = cross_val_score(frozen, X, cv=cv, error_score="raise")
-    shared = cca.transform(X)
-    shared_text = shared.filter(like="text__").to_numpy()
-    shared_image = shared.filter(like="image__").to_numpy()
-    expected = [
-        _instance_map(shared_text[test], shared_image[test]) for _, test in cv.split(X)
-    ]
-    np.testing.assert_allclose(scores, expected, rtol=1e-12)
-    assert clone(frozen).embedder.estimator is cca  # cloning keeps it fitted
-    search = GridSearchCV(
-        frozen, {"metric": ["cosine", "dot"]}, cv=cv, error_score="raise"
-    ).fit(X)
-    np.testing.assert_allclose(
-        search.cv_results_["mean_test_score"][0], np.mean(expected), rtol=1e-12
-    )
-    assert search.best_estimator_.embedder.estimator is cca
-    # The alternative: learn the space on each training fold in a pipeline.
-    from sklearn.pipeline import make_pipeline
-
-    pipeline_scores = cross_val_score(
-        make_pipeline(CCA(n_components=3), _retriever()), X, cv=cv, error_score="raise"
-    )
     manual = []
     for train, test in cv.split(X):
         fold = CCA(n_components=3).fit(X.iloc[train]).transform(X.iloc[test])
@@ -483,20 +460,51 @@ def test_frozen_embedder_in_cross_val_score_and_grid_search(paired):
                 fold.filter(like="text__").to_numpy(), fold.filter(like="image__").to_numpy()
             )
         )
-    np.testing.assert_allclose(pipeline_scores, manual, rtol=1e-12)
+    pipeline = make_pipeline(CCA(n_components=3), _retriever())
+    scores = cross_val_score(pipeline, X, cv=cv, error_score="raise")
+    np.testing.assert_allclose(scores, manual, rtol=1e-12)
+    # A retrieval scorer on the pipeline ending in the retriever: the same mAP.
+    scorer = make_retrieval_scorer("map", query="text", target="image")
+    scores = cross_val_score(pipeline, X, cv=cv, scoring=scorer, error_score="raise")
+    np.testing.assert_allclose(scores, manual, rtol=1e-12)
+    search = GridSearchCV(
+        pipeline,
+        {"crossmodalretriever__similarity": ["cosine", "dot"]},
+        cv=cv,
+        scoring={"map": scorer, "r1": make_retrieval_scorer(
+            "recall", query="text", target="image", k=1)},
+        refit="map",
+        error_score="raise",
+    ).fit(X)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_map"][0], np.mean(manual), rtol=1e-12
+    )
+    # The refitted pipeline predicts ranked gallery rows for raw queries.
+    predicted = search.predict(make_frame(text=text[:3]))
+    assert predicted.shape == (3, 10)
+    # A fixed, already fitted space: FrozenEstimator keeps it through cloning.
+    cca = CCA(n_components=3).fit(X)
+    frozen = make_pipeline(FrozenEstimator(cca), _retriever())
+    shared = cca.transform(X)
+    expected = [
+        _instance_map(shared.filter(like="text__").to_numpy()[test],
+                      shared.filter(like="image__").to_numpy()[test])
+        for _, test in cv.split(X)
+    ]
+    np.testing.assert_allclose(cross_val_score(frozen, X, cv=cv), expected, rtol=1e-12)
 
 
 def test_gallery_is_a_private_copy(embeddings):
     _, G = embeddings
     frame = make_frame(image=G.copy())
-    retriever = _retriever(metric="dot").fit(frame)
+    retriever = _retriever(similarity="dot").fit(frame)
     frame.iloc[0, 0] = 100.0
     np.testing.assert_array_equal(retriever.gallery_, G)
 
 
 def test_clone_refit_and_params_on_frames(embeddings):
     Q, G = embeddings
-    retriever = _retriever(n_neighbors=3, metric="dot", backend="numpy")
+    retriever = _retriever(n_neighbors=3, similarity="dot", backend="numpy")
     first = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
     second = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
     cloned = clone(retriever)
@@ -548,6 +556,6 @@ RETRIEVER_TABLE_CHECKS = (
 EXPECTED_FAILURES = expected_table_failures(RETRIEVER_TABLE_CHECKS)
 
 
-@parametrize_with_checks([CrossModalRetriever(query="text", target="image")])
+@parametrize_with_checks([CrossModalRetriever("text", "image")])
 def test_sklearn_compatible_estimator(estimator, check):
     run_check(estimator, check, EXPECTED_FAILURES)

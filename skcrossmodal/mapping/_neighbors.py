@@ -7,20 +7,14 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._engines import NumpyEngine
 from .._estimator import fit_context
 from .._frame import validate_blocks
-from .._similarity import (
-    DEFAULT_BLOCK_ENTRIES,
-    check_finite_scores,
-    check_finite_sq_norms,
-    prepare,
-    top_k_similarity,
-)
+from .._similarity import block_rows, check_finite_sq_norms, prepare
 from ._base import SharedSpaceMixin, validate_source_target
 from ._linear import _score_prediction
 
@@ -29,7 +23,7 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
     """Map a source item to the mean target of its nearest training sources.
 
     For each source row, the ``n_neighbors`` training rows whose source block
-    is most similar are found by the exact search of
+    is most similar are found by the exact search engine of
     :class:`~skcrossmodal.retrieval.CrossModalRetriever` (BLAS products of
     bounded tiles and a running top-k, no loop over samples), and the row is
     mapped to the (weighted) mean of the target blocks paired with them. The
@@ -48,12 +42,13 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         ``"uniform"``: plain mean. ``"distance"``: weights ``1 / distance``
         (as :class:`sklearn.neighbors.KNeighborsRegressor`: a neighbour at
         distance 0 takes all the weight, shared with other such neighbours).
-    metric : {"cosine", "euclidean"}, default="cosine"
-        Similarity of source rows; the distance is ``1 - cosine`` or the
+    similarity : {"cosine", "euclidean"}, default="cosine"
+        How source rows compare; the distance is ``1 - cosine`` or the
         Euclidean distance.
     batch_size : int or "auto", default="auto"
         Query rows scored per block, against tiles of about 2**22 training
-        rows x queries; ``"auto"`` uses blocks of at most 1024 rows.
+        rows x queries; it never changes the result. ``"auto"`` uses blocks
+        of at most 1024 rows within scikit-learn's ``working_memory``.
     n_jobs : int, default=None
         Number of threads scoring blocks of queries in parallel, each with one
         BLAS thread (numpy releases the GIL). None means 1 unless in a joblib
@@ -100,7 +95,7 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         "target": [str],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "weights": [StrOptions({"uniform", "distance"})],
-        "metric": [StrOptions({"cosine", "euclidean"})],
+        "similarity": [StrOptions({"cosine", "euclidean"})],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
     }
@@ -112,7 +107,7 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         *,
         n_neighbors=5,
         weights="uniform",
-        metric="cosine",
+        similarity="cosine",
         batch_size="auto",
         n_jobs=None,
     ):
@@ -120,9 +115,15 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         self.target = target
         self.n_neighbors = n_neighbors
         self.weights = weights
-        self.metric = metric
+        self.similarity = similarity
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -147,9 +148,9 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         # Copies: a block may be a view of X's data (sklearn's
         # KNeighborsRegressor copies its training data too).
         source = np.array(blocks[self.source])
-        if self.metric == "euclidean":
+        if self.similarity == "euclidean":
             check_finite_sq_norms(
-                prepare(source, self.metric)[1],
+                prepare(source, self.similarity)[1],
                 f"The training source block {self.source!r}",
             )
         self.source_fit_ = source
@@ -205,35 +206,25 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         return validate_blocks(self, frame, reset=False)[self.source]
 
     def _kneighbors(self, source, return_distance=True):
-        queries, q_sq = prepare(source, self.metric)
-        gallery, g_sq = prepare(self.source_fit_, self.metric)
-        check_finite_scores(
-            queries,
-            gallery,
-            self.metric,
-            q_sq=q_sq,
-            g_sq=g_sq,
-            queries=f"the source block {self.source!r}",
-            gallery="the training source rows",
+        engine = NumpyEngine(self.similarity).build(
+            self.source_fit_, name="The training source rows", copy=False
         )
-        similarities, indices = top_k_similarity(
-            queries,
-            gallery,
+        similarities, indices = engine.search(
+            source,
             self.n_neighbors,
-            self.metric,
-            q_sq=q_sq,
-            g_sq=g_sq,
             batch_size=self.batch_size,
-            n_threads=effective_n_jobs(self.n_jobs),
+            n_jobs=self.n_jobs,
+            name=f"the source block {self.source!r}",
+            gallery_name="the training source rows",
         )
         if not return_distance:
             return indices
-        if self.metric == "cosine":
+        if self.similarity == "cosine":
             return 1.0 - similarities, indices
         # Recompute the k distances directly: the expansion used for the
         # search loses the exact zero of a duplicated row.
         distances = np.empty(indices.shape)
-        step = max(1, DEFAULT_BLOCK_ENTRIES // (indices.shape[1] * source.shape[1]))
+        step = block_rows(indices.shape[1] * source.shape[1] * source.itemsize)
         for start in range(0, source.shape[0], step):
             block = slice(start, start + step)
             differences = source[block, None, :] - self.source_fit_[indices[block]]
