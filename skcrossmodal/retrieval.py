@@ -19,9 +19,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask import is_dask_collection
 from ._estimator import fit_context
 from ._frame import check_finite, modality_slices, split_modalities
 from ._optional import import_optional
+from ._sharded import add_sharded, is_sharded, search_sharded
 from ._similarity import (
     SIMILARITY_METRICS,
     check_finite_scores,
@@ -259,6 +261,8 @@ class CrossModalRetriever(BaseEstimator):
             "n_features_in_", "feature_names_in_",
         ):
             self.__dict__.pop(attribute, None)
+        if is_dask_collection(X):
+            return add_sharded(self, X, ids)
         return self._add(X, ids)
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -282,6 +286,8 @@ class CrossModalRetriever(BaseEstimator):
         self : object
             The retriever with the enlarged gallery.
         """
+        if is_dask_collection(X) or is_sharded(self):
+            return add_sharded(self, X, ids)
         return self._add(X, ids)
 
     def _add(self, X, ids):
@@ -459,6 +465,8 @@ class CrossModalRetriever(BaseEstimator):
             an id) and score ``-inf``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X) or is_sharded(self):
+            return search_sharded(self, X, n_neighbors)
         n_neighbors = self.n_neighbors if n_neighbors is None else n_neighbors
         if not isinstance(n_neighbors, Integral) or n_neighbors < 1:
             raise ValueError(
