@@ -294,7 +294,8 @@ def add_sharded(retriever, X, ids):
                 f"ids must be 1-D with one entry per gallery row ({n_new}), got "
                 f"shape {client_ids.shape}."
             )
-    ids_dtype = np.dtype(ids.dtype) if dask_ids else None
+    # The dtype numpy gives the ids of a partition (object for pandas strings).
+    ids_dtype = np.asarray(ids._meta).dtype if dask_ids else None
 
     if first:
         retriever.backend_ = "numpy" if retriever.backend == "auto" else retriever.backend
