@@ -6,6 +6,7 @@ definition (best score first, equal scores by lower gallery row).
 """
 
 import inspect
+import itertools
 import pickle
 import subprocess
 import sys
@@ -18,10 +19,11 @@ dd = pytest.importorskip("dask.dataframe")
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
-from _tolerance import FLOAT32  # noqa: E402
-from skcrossmodal import make_frame  # noqa: E402
-from skcrossmodal._sharded import ShardedGallery, add_sharded, merge_top_k  # noqa: E402
-from skcrossmodal.retrieval import CrossModalRetriever  # noqa: E402
+from _tolerance import FLOAT32
+
+from skcrossmodal import make_frame
+from skcrossmodal._sharded import ShardedGallery, add_sharded, merge_top_k
+from skcrossmodal.retrieval import CrossModalRetriever
 
 SIMILARITIES = ["cosine", "dot", "euclidean"]
 # The retriever's similarity parameter ("metric" before the glossary rename).
@@ -42,7 +44,7 @@ def _uneven(frame, sizes):
     """A Dask DataFrame whose partitions have the given sizes (0 allowed)."""
     edges = np.cumsum([0, *sizes])
     assert edges[-1] == len(frame)
-    parts = [frame.iloc[start:stop] for start, stop in zip(edges[:-1], edges[1:])]
+    parts = [frame.iloc[start:stop] for start, stop in itertools.pairwise(edges)]
     return dd.from_delayed([dask.delayed(p) for p in parts], meta=frame.iloc[:0])
 
 
@@ -138,12 +140,12 @@ def test_ids_on_the_client_and_on_the_workers(dask_client):
     queries = make_frame(text=Q)
     ddf = _uneven(gallery, SIZES)
     expected = _retriever().fit(gallery, ids=labels).search(queries)
-    scores, ids = _retriever().fit(ddf, ids=labels).search(queries)
+    _, ids = _retriever().fit(ddf, ids=labels).search(queries)
     np.testing.assert_array_equal(ids, expected[1])
     assert ids.dtype == expected[1].dtype
     # Index labels as ids: a Dask Index stays with its partitions.
     expected = _retriever().fit(gallery, ids=gallery.index).search(queries)
-    scores, ids = _retriever().fit(ddf, ids=ddf.index).search(queries)
+    _, ids = _retriever().fit(ddf, ids=ddf.index).search(queries)
     np.testing.assert_array_equal(ids, expected[1])
     assert ids.dtype == expected[1].dtype
     with pytest.raises(ValueError, match=r"one entry per gallery row \(103\)"):
@@ -233,7 +235,7 @@ def test_merge_top_k_is_the_sorted_union():
             np.take_along_axis(part_scores, order, axis=1),
             np.take_along_axis(part_rows, order, axis=1),
         ))
-    merged_scores, merged_rows = merge_top_k(shards[::-1], 10)
+    _, merged_rows = merge_top_k(shards[::-1], 10)
     np.testing.assert_array_equal(merged_rows, reference)
     pairwise = merge_top_k([merge_top_k(shards[:2], 10), shards[2]], 10)
     np.testing.assert_array_equal(pairwise[1], reference)
