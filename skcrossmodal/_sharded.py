@@ -279,10 +279,11 @@ def add_sharded(retriever, X, ids):
                 f"The {retriever.target!r} block of partition {i} has {d} features "
                 f"but {where} has {reference[1]}."
             )
-        if first and dtype != reference[2]:
+        if dtype != reference[2]:
+            where = f"partition {reference[0]}" if first else "the gallery"
             raise ValueError(
                 f"The {retriever.target!r} block of partition {i} has dtype "
-                f"{np.dtype(dtype).name} but partition {reference[0]} has "
+                f"{np.dtype(dtype).name} but {where} has "
                 f"{np.dtype(reference[2]).name}; cast X to one dtype first."
             )
     n_new = int(sizes.sum())

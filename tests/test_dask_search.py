@@ -181,6 +181,9 @@ def test_partial_fit_appends_shards(dask_client):
     assert len(retriever.gallery_.shards) == 5
     expected = _retriever(n_neighbors=6).fit(gallery).search(queries)
     np.testing.assert_array_equal(retriever.search(queries)[1], expected[1])
+    with pytest.raises(ValueError, match="has dtype float32 but the gallery has float64"):
+        retriever.partial_fit(gallery.astype(np.float32))
+    assert len(retriever.gallery_.shards) == 5  # unchanged by the failed call
     with pytest.raises(ValueError, match="fitted in memory"):
         _retriever().fit(gallery).partial_fit(_uneven(gallery, SIZES))
 
