@@ -455,20 +455,26 @@ def sort_candidates(scores, indices):
 def merge_top_k(parts, k):
     """Merge per-shard top-k results into the top-k of the whole gallery.
 
+    The merge is associative (any grouping of the shards gives the same
+    result), so it can run as a tree reduction over shards.
+
     Parameters
     ----------
-    parts : list of (scores, ids)
-        Each an ``(n_queries, k_i)`` pair of arrays: the scores and *global*
-        gallery rows of one shard's results for the same queries, as
-        :meth:`Engine.search` returns them.
+    parts : list of tuple
+        ``(scores, rows, *payload)`` per shard: ``(n_queries, k_i)`` arrays of
+        the scores and *global* gallery rows of one shard's results for the
+        same queries, as :meth:`Engine.search` returns them; a payload (e.g.
+        the gallery ids) is reordered along with the rows.
     k : int
         Number of results kept per query.
 
     Returns
     -------
-    scores, ids : ndarray of shape (n_queries, min(k, sum of k_i))
-        Best first, equal scores by lower gallery row: the order of a search
-        of the whole gallery, when each part holds its shard's exact top-k.
+    merged : tuple
+        ``(scores, rows, *payload)`` of shape ``(n_queries, min(k, sum of
+        k_i))``, in the order of :func:`sort_candidates`: best first, equal
+        scores by lower gallery row, missing results last. When each part
+        holds its shard's exact top-k, this is a search of the whole gallery.
 
     Examples
     --------
@@ -478,10 +484,16 @@ def merge_top_k(parts, k):
     ...              (np.array([[0.5, 0.1]]), np.array([[1, 4]]))], 2)
     (array([[0.9, 0.5]]), array([[7, 1]]))
     """
-    scores = np.concatenate([np.asarray(s) for s, _ in parts], axis=1)
-    ids = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in parts], axis=1)
-    scores, ids = sort_candidates(scores, ids)
-    return scores[:, :k], ids[:, :k]
+    columns = [
+        np.concatenate([np.asarray(part[j]) for part in parts], axis=1)
+        for j in range(len(parts[0]))
+    ]
+    columns[1] = columns[1].astype(np.int64, copy=False)
+    scores, rows = columns[0], columns[1]
+    order = np.lexsort(
+        (np.where(rows < 0, np.iinfo(np.int64).max, rows), -scores), axis=-1
+    )[:, :k]
+    return tuple(np.take_along_axis(column, order, axis=1) for column in columns)
 
 
 def settle_ties(scores, indices, k, rescore):

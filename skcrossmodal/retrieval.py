@@ -15,9 +15,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask import is_dask_collection
 from ._engines import make_engine
 from ._estimator import Progress, fit_context
 from ._frame import check_finite, modality_slices, split_modalities
+from ._sharded import add_sharded, is_sharded, search_sharded
 from ._similarity import SIMILARITIES
 
 __all__ = ["CrossModalRetriever"]
@@ -231,6 +233,8 @@ class CrossModalRetriever(BaseEstimator):
             "feature_names_in_",
         ):
             self.__dict__.pop(attribute, None)
+        if is_dask_collection(X):
+            return add_sharded(self, X, ids)
         return self._add(X, ids)
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -254,6 +258,8 @@ class CrossModalRetriever(BaseEstimator):
         self : object
             The retriever with the enlarged gallery.
         """
+        if is_dask_collection(X) or is_sharded(self):
+            return add_sharded(self, X, ids)
         return self._add(X, ids)
 
     def _add(self, X, ids):
@@ -390,6 +396,8 @@ class CrossModalRetriever(BaseEstimator):
             an id) and score ``-inf``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X) or is_sharded(self):
+            return search_sharded(self, X, n_neighbors)
         n_neighbors = self.n_neighbors if n_neighbors is None else n_neighbors
         if not isinstance(n_neighbors, Integral) or n_neighbors < 1:
             raise ValueError(
