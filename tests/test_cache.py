@@ -258,3 +258,29 @@ def test_parallel_search_with_cache_gives_the_same_scores(tmp_path):
     cached = _search(tmp_path)
     cached.set_params(n_jobs=2).fit(X, y)
     assert_array_equal(cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+
+
+class FailsOn(ImageStats):
+    """ImageStats whose transform raises on an image of maximum ``bad``."""
+
+    def __init__(self, gain=1.0, random_state=0, bad=-1):
+        super().__init__(gain=gain, random_state=random_state)
+        self.bad = bad
+
+    def transform(self, X):
+        if any(np.max(image) == self.bad for image in X):
+            raise RuntimeError("corrupt image")
+        return super().transform(X)
+
+
+def test_failed_cached_fit_keeps_the_previous_state_and_no_partial_store(tmp_path):
+    X, _ = _images(n=12)
+    union = make_modality_union(memory=tmp_path, image=(FailsOn(), "image")).fit(X)
+    before = union.transform(X)
+    bad = int(np.max(X["image"].iloc[3]))
+    union.set_params(image__bad=bad)
+    with pytest.raises(RuntimeError, match="corrupt image"):
+        union.fit(X)
+    assert union.named_transformers_.image.bad == -1  # the previous fit, intact
+    pd.testing.assert_frame_equal(union.transform(X), before)
+    assert not list((tmp_path / "skcrossmodal").rglob("*.tmp"))

@@ -635,3 +635,10 @@ PARAMETRIZED_EXPECTED_FAILURES = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_parameters_after_transformers_are_keyword_only():
+    with pytest.raises(TypeError):
+        ModalityUnion([("x", "passthrough", [0])], None)
+    with pytest.raises(TypeError):
+        make_modality_union(None, x=("passthrough", [0]))
