@@ -64,6 +64,7 @@ def pipeline_grid(arch, union_memory=None, pipeline_memory=None):
 
 def run(kind, X, arch):
     _cache._STORES.clear()
+    _cache._FITS.clear()
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         if kind == "extract once":

@@ -33,8 +33,8 @@ Everything is written with :func:`joblib.dump` under
 ``<memory.location>/skcrossmodal/``, each file to a temporary name and then
 renamed, so concurrent processes (``GridSearchCV(n_jobs=...)``) see complete
 files only; deleting that folder empties the cache. Files read are also kept
-in memory for the process (the last few stores), so a search in one process
-reads each file once.
+in memory for the process (the last 16 feature stores and 32 fits), so a
+search in one process reads each file once.
 """
 
 # Authors: The skcrossmodal developers
@@ -62,6 +62,9 @@ _FORMAT = 1
 # Stores kept in memory per process (each holds the features read so far).
 _MAX_STORES_IN_MEMORY = 16
 _STORES = OrderedDict()
+# Fits read or made in this process, by file: a search's candidates share a fold's fit.
+_MAX_FITS_IN_MEMORY = 32
+_FITS = OrderedDict()
 
 
 def cache_location(memory):
@@ -210,7 +213,9 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
     Returns
     -------
     fitted : estimator
-        A fitted clone (a fresh object on every call).
+        A fitted clone. A fit found in the cache is the object already loaded
+        in this process, if any, shared by the callers: the union never
+        modifies a fitted transformer, and neither should its user.
     fitted_key : str
         The key of its feature store, given to :func:`transform_cached`.
     """
@@ -221,15 +226,26 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
             (_FORMAT, transformer, _input_signature(X), keys, y, fit_params)
         )
         path = location / "fits" / f"{key}.joblib"
+        if path in _FITS:
+            _FITS.move_to_end(path)
+            return _FITS[path]
         try:
-            return joblib.load(path)
+            return _remember_fit(path, joblib.load(path))
         except FileNotFoundError:
             pass
     fitted = transformer.fit(X, y, **fit_params)
     fitted_key = fitted_state_key(fitted, X)
     if path is not None:
         _write(path, (fitted, fitted_key))
+        _remember_fit(path, (fitted, fitted_key))
     return fitted, fitted_key
+
+
+def _remember_fit(path, entry):
+    _FITS[path] = entry
+    while len(_FITS) > _MAX_FITS_IN_MEMORY:
+        _FITS.popitem(last=False)
+    return entry
 
 
 def fitted_state_key(fitted, X):

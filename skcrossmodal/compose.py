@@ -60,8 +60,8 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     :class:`~sklearn.compose.ColumnTransformer`, with three differences: the
     output is always a DataFrame of modality blocks (a sparse extractor
     output becomes a sparse-backed block, see ``transformers``), and at
-    transform time a modality whose columns are all absent is skipped (a text-only query
-    yields only the text block). Columns of the fitted DataFrame that no
+    transform time a modality whose columns are all absent is skipped (a
+    text-only query yields only the text block). Columns of the fitted DataFrame that no
     modality selects are allowed (and ignored) at transform time, but a column
     the union was not fitted with raises a ``ValueError`` that names it, so
     that a renamed raw column (``audio`` -> ``wav``) cannot silently drop its
@@ -416,6 +416,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         self.transformers_ = []
         self._names_out = {}
         self._cache_keys = {}
+        self._passthrough = passthrough
         outputs = {}
         for modality, trans, _ in self.transformers:
             resolved_column, positions, _ = resolved[modality]
@@ -506,7 +507,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
                 named[modality],
                 self._select(X, positions, is_1d, by_label=by_label),
                 routed_params[modality],
-                None if self._is_passthrough(modality) else location,
+                None if modality in self._passthrough else location,
                 cache_keys[modality],
             )
             for modality, positions, is_1d in present
@@ -552,12 +553,6 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             f"columns of the DataFrame it was fitted on.{hint} Drop them, or give "
             "them their fitted names; a modality is left out by leaving out all "
             "of its columns."
-        )
-
-    def _is_passthrough(self, modality):
-        return any(
-            name == modality and _is_passthrough(trans)
-            for name, trans, _ in self.transformers
         )
 
     def _modality_labels(self, modality):

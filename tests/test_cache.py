@@ -61,6 +61,7 @@ def _reset_counts():
     TRANSFORMED.clear()
     FITS.clear()
     _cache._STORES.clear()
+    _cache._FITS.clear()
 
 
 def _search(memory, **params):
@@ -95,6 +96,7 @@ def test_grid_search_extracts_each_distinct_row_once(tmp_path):
     # a second search reads everything from the disk cache
     TRANSFORMED.clear()
     _cache._STORES.clear()
+    _cache._FITS.clear()
     again = _search(str(tmp_path)).fit(X, y)
     assert sum(TRANSFORMED.values()) == 0
     assert_array_equal(again.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
