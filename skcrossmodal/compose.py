@@ -9,14 +9,16 @@ mappers, fusers and retrieval.
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-import time
+import os
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.base import TransformerMixin, clone
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -31,8 +33,6 @@ from sklearn.utils.validation import (
     _num_samples,
     check_is_fitted,
 )
-from ._dask import is_dask_collection
-from ._estimator import fit_context
 from sklearn_compat.utils._indexing import _get_column_indices, _safe_indexing
 from sklearn_compat.utils.validation import (
     _check_feature_names,
@@ -41,6 +41,9 @@ from sklearn_compat.utils.validation import (
     validate_data,
 )
 
+from . import _cache
+from ._dask import is_dask_collection
+from ._estimator import Progress, fit_context
 from ._frame import SEPARATOR, BlockOutputMixin, _check_modality_name
 
 __all__ = ["ModalityUnion", "make_modality_union"]
@@ -56,9 +59,10 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     a DataFrame whose columns are named ``<modality>__<feature>``: the modality
     table that mappers, fusers and retrieval take (DESIGN.md §1). It works like
     :class:`~sklearn.compose.ColumnTransformer`, with three differences: the
-    output is always a dense DataFrame of modality blocks, and at transform
-    time a modality whose columns are all absent is skipped (a text-only query
-    yields only the text block). Columns of the fitted DataFrame that no
+    output is always a DataFrame of modality blocks (a sparse extractor
+    output becomes a sparse-backed block, see ``transformers``), and at
+    transform time a modality whose columns are all absent is skipped (a
+    text-only query yields only the text block). Columns of the fitted DataFrame that no
     modality selects are allowed (and ignored) at transform time, but a column
     the union was not fitted with raises a ``ValueError`` that names it, so
     that a renamed raw column (``audio`` -> ``wav``) cannot silently drop its
@@ -75,20 +79,44 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             (``"<modality>__<parameter>"``).
         transformer : {"passthrough", "drop"} or estimator
             An estimator with ``fit`` (or ``fit_transform``) and ``transform``;
-            it is cloned, never fitted in place. ``"passthrough"`` copies the
-            (numeric) column(s), ``"drop"`` leaves the modality out.
+            it is cloned, never fitted in place. ``"passthrough"`` stands for a
+            :class:`~sklearn.preprocessing.FunctionTransformer` with one-to-one
+            feature names that keeps the (numeric) column(s) as they are, and
+            appears as one in ``transformers_``; ``"drop"`` leaves the
+            modality out. A sparse output (a text vectorizer's) is kept
+            sparse: its block has ``pandas.SparseDtype`` columns, never
+            densified behind the user's back. Estimators that need dense
+            blocks refuse it by name; reduce it first (e.g. with
+            :class:`~sklearn.decomposition.TruncatedSVD` in the modality's
+            pipeline) or densify it knowingly (``X.sparse.to_dense()``).
         column : str, int, list, slice, boolean mask or callable
             A single name (or integer position for arrays) gives the
             transformer a 1-D input, as text vectorizers need; a list, slice or
             mask gives a 2-D input. A callable is called on ``X`` at fit time
             and must return one of these.
 
+    memory : str, path-like or joblib.Memory, default=None
+        A feature cache (``skcrossmodal._cache``). ``None`` caches nothing.
+        Otherwise each transformer is fitted (a fit is itself cached under
+        its parameters and the content of its input, unless a
+        ``random_state`` among its parameters is None or a ``RandomState``)
+        and then each **distinct row** (hashed by raw content: a file path
+        with the file's modification time and size, an array's bytes...) is
+        transformed once per fitted state, across folds, candidates and
+        scorers of a search, and stored on disk with :mod:`joblib` under
+        ``<location>/skcrossmodal/``. The scores are those without the cache
+        provided the transformers' ``transform`` is row-wise and
+        deterministic (each output row depends only on its input row and the
+        fitted state), as feature extractors are; do not cache one that is
+        not. ``"passthrough"`` modalities are never cached.
     n_jobs : int, default=None
         Number of modalities fitted or transformed in parallel with joblib.
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context;
         ``-1`` means all processors.
-    verbose : bool or int, default=False
-        If true, print the time taken to fit each modality.
+    verbose : int, default=0
+        With 1 or more, print one line to stderr per transformer fitted or
+        applied, ``[ModalityUnion] fit 1/2: modality 'text', TfidfVectorizer
+        (0.1 s)`` (with a cache, how many rows were computed).
 
     Attributes
     ----------
@@ -135,12 +163,14 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
 
     _parameter_constraints: dict = {
         "transformers": [list],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, transformers, *, n_jobs=None, verbose=False):
+    def __init__(self, transformers, *, memory=None, n_jobs=None, verbose=0):
         self.transformers = transformers
+        self.memory = memory
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -337,7 +367,8 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         Returns
         -------
         X_blocks : pandas.DataFrame of shape (n_samples, n_features_out)
-            One dense block ``<modality>__<feature>`` per modality not dropped.
+            One block ``<modality>__<feature>`` per modality not dropped
+            (sparse-backed for a sparse transformer output).
         """
         _raise_for_params(params, self, "fit_transform")
         if is_dask_collection(X):
@@ -353,8 +384,9 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         resolved = {}
         for modality, _, column in self.transformers:
             resolved[modality] = self._resolve_column(X, modality, column)
+        passthrough = {m for m, trans, _ in self.transformers if _is_passthrough(trans)}
         self._columns = {
-            modality: (positions, is_1d)
+            modality: (positions, is_1d and modality not in passthrough)
             for modality, (_, positions, is_1d) in resolved.items()
         }
         active = [
@@ -363,30 +395,42 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             if not _is_drop(trans)
         ]
 
-        results = Parallel(n_jobs=self.n_jobs)(
+        location = _cache.cache_location(self.memory)
+        progress = Progress(self, self.verbose)
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_transform_one)(
-                trans if isinstance(trans, str) else clone(trans),
+                _passthrough_transformer(modality) if _is_passthrough(trans)
+                else clone(trans),
                 self._select(X, positions, is_1d, by_label=False),
                 y,
-                modality,
                 routed_params[modality],
+                None if _is_passthrough(trans) else location,
             )
             for modality, trans, positions, is_1d in active
         )
+        fitted = {}
+        for k, ((modality, *_), result) in enumerate(zip(active, results), 1):
+            fitted[modality] = result
+            progress(
+                f"fit {k}/{len(active)}",
+                f"modality {modality!r}, {type(result[1]).__name__}{result[3]}",
+            )
 
-        fitted = dict(zip((entry[0] for entry in active), results))
         n_samples = _num_samples(X)
         input_names = _check_feature_names_in(self)
         self.transformers_ = []
         self._names_out = {}
+        self._cache_keys = {}
+        self._passthrough = passthrough
         outputs = {}
         for modality, trans, _ in self.transformers:
             resolved_column, positions, _ = resolved[modality]
             if _is_drop(trans):
                 self.transformers_.append((modality, "drop", resolved_column))
                 continue
-            Xt, fitted_trans, elapsed = fitted[modality]
+            Xt, fitted_trans, cache_key, _ = fitted[modality]
             self.transformers_.append((modality, fitted_trans, resolved_column))
+            self._cache_keys[modality] = cache_key
             outputs[modality] = _as_block(Xt, modality, n_samples)
             self._names_out[modality] = _block_names(
                 modality,
@@ -394,12 +438,6 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
                 input_names[positions],
                 outputs[modality].shape[1],
             )
-            if self.verbose:
-                print(
-                    f"[ModalityUnion] ({len(outputs)} of {len(active)}) fitted "
-                    f"modality {modality!r} in {elapsed:.3f}s",
-                    flush=True,
-                )
         self.modalities_ = list(outputs)
         self.output_indices_ = {}
         start = 0
@@ -429,7 +467,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         Returns
         -------
         X_blocks : pandas.DataFrame of shape (n_samples, n_features_present)
-            One dense block ``<modality>__<feature>`` per modality present, in
+            One block ``<modality>__<feature>`` per modality present, in
             fitted order.
         """
         _raise_for_params(params, self, "transform")
@@ -470,17 +508,26 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             )
 
         named = self.named_transformers_
-        Xts = Parallel(n_jobs=self.n_jobs)(
+        location = _cache.cache_location(self.memory)
+        progress = Progress(self, self.verbose)
+        cache_keys = self._cache_keys
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_transform_one)(
                 named[modality],
                 self._select(X, positions, is_1d, by_label=by_label),
                 routed_params[modality],
+                None if modality in self._passthrough else location,
+                cache_keys[modality],
             )
             for modality, positions, is_1d in present
         )
         n_samples = _num_samples(X)
         outputs = {}
-        for (modality, _, _), Xt in zip(present, Xts):
+        for k, ((modality, _, _), (Xt, note)) in enumerate(zip(present, results), 1):
+            progress(
+                f"transform {k}/{len(present)}",
+                f"modality {modality!r}, {type(named[modality]).__name__}{note}",
+            )
             block = _as_block(Xt, modality, n_samples)
             expected_width = len(self._names_out[modality])
             if block.shape[1] != expected_width:
@@ -524,7 +571,19 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         index = X.index if isinstance(X, pd.DataFrame) else None
         names = [name for m in outputs for name in self._names_out[m]]
         blocks = list(outputs.values())
-        if len({block.dtype for block in blocks}) <= 1:
+        if any(sparse.issparse(block) for block in blocks):
+            frames = [
+                pd.DataFrame.sparse.from_spmatrix(
+                    block, index=index, columns=self._names_out[m]
+                )
+                if sparse.issparse(block)
+                else pd.DataFrame(block, index=index, columns=self._names_out[m])
+                for m, block in outputs.items()
+            ]
+            frame = pd.concat(frames, axis=1)
+            if index is None:
+                frame.index = pd.RangeIndex(_num_samples(X))
+        elif len({block.dtype for block in blocks}) <= 1:
             data = np.hstack(blocks) if blocks else np.empty((_num_samples(X), 0))
             frame = pd.DataFrame(data, columns=names, index=index, copy=False)
         else:
@@ -622,39 +681,67 @@ def _is_drop(trans):
     return isinstance(trans, str) and trans == "drop"
 
 
-def _fit_transform_one(trans, X, y, modality, params):
-    """Fit one modality's transformer; return (output, fitted, seconds)."""
-    start = time.perf_counter()
-    if isinstance(trans, str):  # "passthrough"
-        Xt = _passthrough(X, modality)
-    elif hasattr(trans, "fit_transform"):
-        Xt = trans.fit_transform(X, y, **params.get("fit_transform", {}))
-    else:
-        Xt = trans.fit(X, y, **params.get("fit", {})).transform(
-            X, **params.get("transform", {})
-        )
-    return Xt, trans, time.perf_counter() - start
+def _is_passthrough(trans):
+    return isinstance(trans, str) and trans == "passthrough"
 
 
-def _transform_one(trans, X, params):
-    if isinstance(trans, str):  # "passthrough"
-        return _passthrough(X, None)
-    return trans.transform(X, **params.get("transform", {}))
+def _fit_transform_one(trans, X, y, params, location):
+    """Fit one modality's transformer; return (output, fitted, cache key, note)."""
+    if location is None:
+        if hasattr(trans, "fit_transform"):
+            Xt = trans.fit_transform(X, y, **params.get("fit_transform", {}))
+        else:
+            Xt = trans.fit(X, y, **params.get("fit", {})).transform(
+                X, **params.get("transform", {})
+            )
+        return Xt, trans, None, ""
+    # With a cache, fit then transform: only a fitted transformer is cached.
+    keys = _cache.row_keys(X)
+    fit_params = {**params.get("fit", {}), **params.get("fit_transform", {})}
+    trans, key = _cache.fit_cached(location, trans, X, y, keys, fit_params)
+    Xt, n_computed = _cache.transform_cached(
+        location, trans, key, X, keys, params.get("transform", {})
+    )
+    return Xt, trans, key, f", {n_computed} of {len(keys)} rows computed"
 
 
-def _passthrough(X, modality):
+def _transform_one(trans, X, params, location, key):
+    """Transform one modality; return (output, note)."""
+    if location is None:
+        return trans.transform(X, **params.get("transform", {})), ""
+    if key is None:  # fitted without a cache
+        key = _cache.fitted_state_key(trans, X)
+    keys = _cache.row_keys(X)
+    Xt, n_computed = _cache.transform_cached(
+        location, trans, key, X, keys, params.get("transform", {})
+    )
+    return Xt, f", {n_computed} of {len(keys)} rows computed"
+
+
+def _passthrough_transformer(modality):
+    """What ``"passthrough"`` stands for: numeric columns kept as they are."""
+    return FunctionTransformer(
+        _check_numeric,
+        kw_args={"modality": modality},
+        accept_sparse=True,
+        check_inverse=False,
+        feature_names_out="one-to-one",
+    )
+
+
+def _check_numeric(X, modality):
+    """The columns of a ``"passthrough"`` modality, refused unless numeric."""
     if sparse.issparse(X):
         return X
-    if isinstance(X, (pd.DataFrame, pd.Series)):
-        frame = X.to_frame() if isinstance(X, pd.Series) else X
-        non_numeric = [c for c, t in frame.dtypes.items() if t.kind not in "biuf"]
+    if isinstance(X, pd.DataFrame):
+        non_numeric = [c for c, t in X.dtypes.items() if t.kind not in "biuf"]
         if non_numeric:
             raise TypeError(
                 f"Modality {modality!r} is 'passthrough' but column "
-                f"{non_numeric[0]!r} has dtype {frame.dtypes[non_numeric[0]]}; "
+                f"{non_numeric[0]!r} has dtype {X.dtypes[non_numeric[0]]}; "
                 "passthrough needs numeric columns. Give it a feature extractor."
             )
-        return frame.to_numpy()
+        return X.to_numpy()
     X = np.asarray(X)
     if X.dtype.kind in "biuf":
         return X
@@ -670,14 +757,15 @@ def _passthrough(X, modality):
 
 
 def _as_block(Xt, modality, n_samples):
-    """A dense 2-D ndarray from a transformer's output."""
+    """A 2-D ndarray, or a CSR matrix for sparse output, from a transformer."""
     if sparse.issparse(Xt):
-        Xt = Xt.toarray()
-    elif hasattr(Xt, "to_numpy"):
-        Xt = Xt.to_numpy()
-    Xt = np.asarray(Xt)
-    if Xt.ndim == 1:
-        Xt = Xt.reshape(-1, 1)
+        Xt = sparse.csr_matrix(Xt)
+    else:
+        if hasattr(Xt, "to_numpy"):
+            Xt = Xt.to_numpy()
+        Xt = np.asarray(Xt)
+        if Xt.ndim == 1:
+            Xt = Xt.reshape(-1, 1)
     if Xt.ndim != 2 or Xt.shape[0] != n_samples:
         raise ValueError(
             f"The transformer of modality {modality!r} must return a 2-D output "
@@ -688,13 +776,10 @@ def _as_block(Xt, modality, n_samples):
 
 def _block_names(modality, trans, input_names, width):
     """``<modality>__<feature>`` names of one fitted modality's output."""
-    if isinstance(trans, str):  # "passthrough"
-        features = [str(name) for name in input_names]
-    else:
-        try:
-            features = [str(name) for name in trans.get_feature_names_out(input_names)]
-        except (AttributeError, NotImplementedError):
-            features = [str(k) for k in range(width)]
+    try:
+        features = [str(name) for name in trans.get_feature_names_out(input_names)]
+    except (AttributeError, NotImplementedError):
+        features = [str(k) for k in range(width)]
     if len(features) != width:
         raise ValueError(
             f"The transformer of modality {modality!r} names {len(features)} output "
@@ -703,15 +788,17 @@ def _block_names(modality, trans, input_names, width):
     return [f"{modality}{SEPARATOR}{feature}" for feature in features]
 
 
-def make_modality_union(n_jobs=None, verbose=False, **named):
+def make_modality_union(*, memory=None, n_jobs=None, verbose=0, **named):
     """Build a :class:`ModalityUnion` from ``modality=(transformer, column)``.
 
     Parameters
     ----------
+    memory : str, path-like or joblib.Memory, default=None
+        The feature cache; see :class:`ModalityUnion`.
     n_jobs : int, default=None
         Number of modalities fitted in parallel; see :class:`ModalityUnion`.
-    verbose : bool or int, default=False
-        If true, print the time taken to fit each modality.
+    verbose : int, default=0
+        Progress messages; see :class:`ModalityUnion`.
     **named : tuple (transformer, column)
         One keyword per modality, in output order: the modality name, and the
         transformer with the column(s) it reads, as in :class:`ModalityUnion`.
@@ -741,4 +828,6 @@ def make_modality_union(n_jobs=None, verbose=False, **named):
                 f"{modality}={value!r}."
             )
         transformers.append((modality, *value))
-    return ModalityUnion(transformers, n_jobs=n_jobs, verbose=verbose)
+    return ModalityUnion(
+        transformers, memory=memory, n_jobs=n_jobs, verbose=verbose
+    )

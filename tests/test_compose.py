@@ -1,6 +1,7 @@
 """Tests of ModalityUnion / make_modality_union (skcrossmodal.compose)."""
 
 import pickle
+import re
 
 import joblib
 import numpy as np
@@ -132,12 +133,27 @@ def test_output_matches_column_transformer(raw):
     assert_array_equal(union.get_feature_names_out(), reference.get_feature_names_out())
 
 
-def test_sparse_output_is_densified(raw):
+def test_sparse_output_stays_sparse(raw):
+    """A sparse extractor gives a sparse-backed block, never a silent dense one."""
     X, _ = raw
-    out = make_modality_union(text=(CountVectorizer(), "caption")).fit_transform(X)
-    assert not any(isinstance(t, pd.SparseDtype) for t in out.dtypes)
-    expected = CountVectorizer().fit_transform(X["caption"]).toarray()
-    assert_array_equal(out.to_numpy(), expected)
+    union = make_modality_union(
+        text=(CountVectorizer(), "caption"), size=("passthrough", ["w", "h"])
+    )
+    out = union.fit_transform(X)
+    reference = CountVectorizer().fit_transform(X["caption"])
+    text = out.filter(like="text__")
+    assert all(isinstance(t, pd.SparseDtype) for t in text.dtypes)
+    assert not any(isinstance(t, pd.SparseDtype) for t in out.filter(like="size__").dtypes)
+    assert (text.sparse.to_coo().tocsr() != reference).nnz == 0
+    assert_array_equal(out.index, X.index)
+    assert_array_equal(out.filter(like="size__").to_numpy(), X[["w", "h"]].to_numpy())
+    assert_array_equal(union.transform(X).filter(like="text__").sparse.to_dense(),
+                       reference.toarray())
+    # a consumer that needs dense blocks refuses the sparse one by name
+    from skcrossmodal.mapping import CCA
+
+    with pytest.raises(TypeError, match="column 'text__[a-z]+' of modality 'text' is sparse"):
+        CCA(n_components=1).fit(out)
 
 
 def test_mixed_output_dtypes_are_kept(raw):
@@ -220,6 +236,26 @@ def test_passthrough_and_drop(raw):
     assert union.modalities_ == ["size"]
     # A dropped modality's column is not needed at transform time.
     assert_array_equal(union.transform(X[["w", "h"]]).to_numpy(), out.to_numpy())
+
+
+def test_passthrough_is_a_one_to_one_function_transformer(raw):
+    X, _ = raw
+    union = make_modality_union(
+        one=("passthrough", "w"), two=("passthrough", ["h", "d"])
+    ).fit(X)
+    for modality, columns in [("one", ["w"]), ("two", ["h", "d"])]:
+        fitted = union.named_transformers_[modality]
+        assert isinstance(fitted, FunctionTransformer)
+        assert_array_equal(fitted.get_feature_names_out(), columns)
+        # the reference: scikit-learn's ColumnTransformer passthrough
+        reference = ColumnTransformer([(modality, "passthrough", columns)]).fit(X)
+        assert_array_equal(
+            union.transform(X).filter(like=f"{modality}__").to_numpy(),
+            reference.transform(X),
+        )
+    assert list(union.get_feature_names_out()) == ["one__w", "two__h", "two__d"]
+    # the parameter keeps the string: clone and get_params see "passthrough"
+    assert clone(union).transformers[0][1] == "passthrough"
 
 
 def test_passthrough_of_text_raises(raw):
@@ -502,16 +538,32 @@ def test_n_jobs_gives_the_same_output(raw):
         pd.testing.assert_frame_equal(union.transform(X), expected)
 
 
-def test_verbose_prints_one_timing_per_modality(raw, capsys):
+def test_verbose_prints_one_line_per_transformer_to_stderr(raw, capsys):
     X, _ = raw
-    _union(verbose=True).fit(X)
-    lines = capsys.readouterr().out.strip().splitlines()
+    union = _union(verbose=1).fit(X)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    kinds = ["TfidfVectorizer", "Pipeline", "FunctionTransformer"]
     assert len(lines) == 3
-    for i, modality in enumerate(["text", "size", "ratio"], start=1):
-        assert lines[i - 1].startswith(f"[ModalityUnion] ({i} of 3) fitted modality")
-        assert f"'{modality}' in " in lines[i - 1] and lines[i - 1].endswith("s")
-    _union().fit(X)
-    assert capsys.readouterr().out == ""
+    for k, (line, modality, kind) in enumerate(
+        zip(lines, ["text", "size", "ratio"], kinds), start=1
+    ):
+        assert re.fullmatch(
+            rf"\[ModalityUnion\] fit {k}/3: modality '{modality}', {kind} "
+            r"\(\d+\.\d s\)",
+            line,
+        )
+    union.transform(X[["caption"]])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(
+        r"\[ModalityUnion\] transform 1/1: modality 'text', TfidfVectorizer "
+        r"\(\d+\.\d s\)",
+        lines[0],
+    )
+    _union().fit(X).transform(X)
+    assert capsys.readouterr().err == ""
 
 
 def test_metadata_routing_reaches_the_transformer(raw):
@@ -583,3 +635,10 @@ PARAMETRIZED_EXPECTED_FAILURES = {
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_parameters_after_transformers_are_keyword_only():
+    with pytest.raises(TypeError):
+        ModalityUnion([("x", "passthrough", [0])], None)
+    with pytest.raises(TypeError):
+        make_modality_union(None, x=("passthrough", [0]))

@@ -20,6 +20,7 @@ from sklearn.model_selection import (
     GridSearchCV,
     KFold,
     StratifiedKFold,
+    check_cv,
     cross_val_predict,
     cross_val_score,
 )
@@ -289,32 +290,88 @@ def test_get_and_set_params_reach_members(as_list):
         estimators = list(estimators.items())
     fusion = LateFusionClassifier(estimators)
     params = fusion.get_params(deep=True)
-    assert params["estimators__text__C"] == 1.0
-    assert params["estimators__image"] is dict(fusion._members())["image"]
-    fusion.set_params(estimators__text__C=0.1, estimators__audio=KNeighborsClassifier())
+    assert params["text__C"] == 1.0
+    assert params["image"] is dict(fusion._members())["image"]
+    assert not any(key.startswith("estimators__") for key in params)
+    fusion.set_params(text__C=0.1, audio=KNeighborsClassifier())
     assert dict(fusion._members())["text"].C == 0.1
     assert isinstance(dict(fusion._members())["audio"], KNeighborsClassifier)
     assert isinstance(fusion.estimators, list if as_list else dict)
-    with pytest.raises(ValueError, match="no member for modality 'video'"):
-        fusion.set_params(estimators__video__C=1.0)
+    with pytest.raises(ValueError, match="Invalid parameter 'video'"):
+        fusion.set_params(video__C=1.0)
+
+
+def test_member_keys_route_like_modality_union():
+    """The grid keys of a member are those of ModalityUnion: <modality>__<param>."""
+    from skcrossmodal.compose import ModalityUnion
+
+    fusion = LateFusionClassifier(members())
+    union = ModalityUnion(
+        [(name, est, [name]) for name, est in members().items()]
+    )
+    member_keys = {k for k in fusion.get_params() if "__" in k or k in members()}
+    union_keys = {k for k in union.get_params() if "__" in k or k in members()}
+    assert member_keys == union_keys
+    # set_params with 'estimators' and a member parameter: the new member is set
+    fusion.set_params(estimators=members(), text__C=0.5)
+    assert fusion.estimators["text"].C == 0.5
+
+
+def test_modality_named_like_a_parameter_is_refused():
+    X, y = make_views()
+    X = X.rename(columns=lambda c: c.replace("text__", "cv__"))
+    estimators = {"cv": LogisticRegression(), "image": LogisticRegression()}
+    with pytest.raises(ValueError, match=r"\['cv'\] clash with parameters"):
+        LateFusionClassifier(estimators).fit(X, y)
 
 
 def test_grid_search_over_weights_and_member_parameters():
     X, y = make_views()
-    grid = GridSearchCV(
-        LateFusionClassifier(members()),
-        {
-            "weights": [{"text": 1, "image": 1, "audio": 1}, [0, 1, 1]],
-            "estimators__text__C": [0.01, 1.0],
-        },
-        cv=3,
-    ).fit(X, y)
-    assert set(grid.cv_results_["params"][0]) == {"weights", "estimators__text__C"}
+    param_grid = {
+        "weights": [{"text": 1, "image": 1, "audio": 1}, [0, 1, 1]],
+        "text__C": [0.01, 1.0],
+        "image": [LogisticRegression(), LogisticRegression(C=0.01)],
+    }
+    grid = GridSearchCV(LateFusionClassifier(members()), param_grid, cv=3).fit(X, y)
+    assert set(grid.cv_results_["params"][0]) == {"weights", "text__C", "image"}
     best = grid.best_estimator_
-    assert best.named_estimators_["text"].C == grid.best_params_["estimators__text__C"]
+    assert best.named_estimators_["text"].C == grid.best_params_["text__C"]
     assert best.weights == grid.best_params_["weights"]
     # the searched object itself is left untouched
     assert grid.estimator.estimators["text"].C == 1.0
+    # reference: every candidate fitted by hand with the same folds
+    cv = check_cv(3, y, classifier=True)
+    for params, mean_score in zip(
+        grid.cv_results_["params"], grid.cv_results_["mean_test_score"]
+    ):
+        estimators = members()
+        estimators["text"] = clone(estimators["text"]).set_params(C=params["text__C"])
+        estimators["image"] = clone(params["image"])
+        scores = []
+        for train, test in cv.split(X, y):
+            model = LateFusionClassifier(estimators, weights=params["weights"])
+            model.fit(X.iloc[train], y[train])
+            scores.append(model.score(X.iloc[test], y[test]))
+        assert mean_score == pytest.approx(np.mean(scores), rel=1e-12)
+
+
+def test_verbose_prints_one_line_per_member(capsys):
+    X, y = make_views()
+    LateFusionClassifier(members(), verbose=1).fit(X, y)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 3
+    for k, (line, name) in enumerate(zip(lines, ["text", "image", "audio"]), 1):
+        assert re.fullmatch(
+            rf"\[LateFusionClassifier\] {k}/3: fit member '{name}' \(\d+\.\d s\)",
+            line,
+        )
+    LateFusionClassifier(members(), rule="stacking", cv=2, verbose=1).fit(X, y)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 7 and "out-of-fold outputs of member 'audio'" in lines[5]
+    LateFusionClassifier(members()).fit(X, y)
+    assert capsys.readouterr().err == ""
 
 
 def test_cross_val_score_and_fusion_beats_weakest_view():

@@ -4,23 +4,17 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numbers
-from collections import defaultdict
 from copy import deepcopy
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    MetaEstimatorMixin,
-    RegressorMixin,
-    clone,
-    is_classifier,
-)
+from sklearn.base import ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._tags import get_tags
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -31,14 +25,12 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
-from .._estimator import fit_context
+from .._estimator import Progress, fit_context
 from .._frame import check_class_labels, validate_blocks
 
-_PREFIX = "estimators__"
 
-
-class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
-    """Members per modality, ``estimators__<modality>__<param>`` routing, fitting."""
+class _BaseLateFusion(_BaseHeterogeneousEnsemble):
+    """Members per modality, ``<modality>__<param>`` routing, fitting."""
 
     _parameter_constraints = {
         "estimators": [dict, list],
@@ -88,6 +80,13 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"estimators names the modalities {duplicated} twice.")
+        clashes = sorted(set(names) & set(self.get_params(deep=False)))
+        if clashes:
+            raise ValueError(
+                f"The modalities {clashes} clash with parameters of "
+                f"{type(self).__name__} (a grid key '<modality>__<param>' would be "
+                "ambiguous); rename the blocks."
+            )
         for name, estimator in members:
             if not (estimator == "drop" or hasattr(estimator, "fit")):
                 raise TypeError(
@@ -99,36 +98,39 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
             raise ValueError("Every estimator is 'drop'; at least one must be kept.")
         return kept
 
+    # scikit-learn's composition machinery routes ``<modality>`` and
+    # ``<modality>__<param>`` through this list view of ``estimators``.
+    @property
+    def _estimators(self):
+        return self._members()
+
+    @_estimators.setter
+    def _estimators(self, value):
+        self.estimators = dict(value) if isinstance(self.estimators, dict) else value
+
     def get_params(self, deep=True):
-        """Get parameters, members included as ``estimators__<modality>[__<param>]``.
+        """Get parameters, members included as ``<modality>[__<param>]``.
 
         Parameters
         ----------
         deep : bool, default=True
-            If True, also return each member as ``estimators__<modality>`` and
-            its parameters as ``estimators__<modality>__<param>``.
+            If True, also return each member as ``<modality>`` and its
+            parameters as ``<modality>__<param>``.
 
         Returns
         -------
         params : dict
             Parameter names mapped to their values.
         """
-        params = super().get_params(deep=deep)
-        if not deep:
-            return params
-        for name, estimator in self._members():
-            params[_PREFIX + name] = estimator
-            if hasattr(estimator, "get_params"):
-                for key, value in estimator.get_params(deep=True).items():
-                    params[f"{_PREFIX}{name}__{key}"] = value
-        return params
+        return self._get_params("_estimators", deep=deep)
 
     def set_params(self, **params):
         """Set parameters, members included.
 
-        ``estimators__<modality>`` replaces a member (or drops it with
-        ``"drop"``); ``estimators__<modality>__<param>`` sets a parameter of it,
-        so ``GridSearchCV`` reaches inside the members.
+        ``<modality>`` replaces a member (or drops it with ``"drop"``);
+        ``<modality>__<param>`` sets a parameter of it, so ``GridSearchCV``
+        reaches inside the members with the keys of
+        :class:`~skcrossmodal.compose.ModalityUnion`.
 
         Parameters
         ----------
@@ -141,30 +143,23 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
         """
         if "estimators" in params:
             self.estimators = params.pop("estimators")
-        replacements, nested = {}, defaultdict(dict)
-        names = [name for name, _ in self._members()]
-        for key in [k for k in params if k.startswith(_PREFIX)]:
-            name, _, sub_key = key[len(_PREFIX) :].partition("__")
-            if name not in names:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for {type(self).__name__}: no member "
-                    f"for modality {name!r}; the members are {names}."
-                )
-            value = params.pop(key)
-            if sub_key:
-                nested[name][sub_key] = value
-            else:
-                replacements[name] = value
-        if replacements:
-            members = [(n, replacements.get(n, e)) for n, e in self._members()]
-            self.estimators = (
-                dict(members) if isinstance(self.estimators, dict) else members
+        return self._set_params("_estimators", **params)
+
+    def __sklearn_tags__(self):
+        # _BaseHeterogeneousEnsemble's tags read a list of pairs only.
+        tags = super(_BaseHeterogeneousEnsemble, self).__sklearn_tags__()
+        try:
+            kept = [e for _, e in self._members() if not _is_drop(e)]
+            tags.input_tags.allow_nan = all(
+                get_tags(e).input_tags.allow_nan for e in kept
             )
-        members = dict(self._members())
-        for name, sub_params in nested.items():
-            members[name].set_params(**sub_params)
-        super().set_params(**params)
-        return self
+        except Exception:
+            # Malformed members: fit raises the informative error.
+            pass
+        # A modality table is a DataFrame of blocks, never a sparse matrix.
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        return tags
 
     def _present_weights(self, present):
         return renormalise_weights(self.weights_, self.modalities_, present)
@@ -218,7 +213,16 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                 )
                 for name, est in members
             ]
-        results = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(jobs)
+        progress = Progress(self, self.verbose)
+        steps = [f"fit member {name!r}" for name in names]
+        if stacking:
+            steps += [f"out-of-fold outputs of member {name!r}" for name in names]
+        results = []
+        for k, result in enumerate(
+            Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+        ):
+            results.append(result)
+            progress(f"{k + 1}/{len(jobs)}", steps[k])
 
         self.estimators_ = results[: len(members)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
@@ -242,6 +246,7 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                 final_params,
                 "final_estimator",
             )
+            progress("stacking", "fit the final estimator")
         return self
 
     def _stack_columns(self, prediction):
@@ -299,6 +304,10 @@ class _BaseLateFusion(MetaEstimatorMixin, BaseEstimator):
                 method_mapping=MethodMapping().add(caller="fit", callee="fit"),
             )
         return router
+
+
+def _is_drop(estimator):
+    return isinstance(estimator, str) and estimator == "drop"
 
 
 def check_modality_weights(weights, names):
@@ -411,9 +420,11 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
     estimators : dict or list of (str, estimator) tuples
         The member of each modality, e.g. ``{"text": LogisticRegression(),
         "image": SVC(probability=True)}``; the keys are block names of X.
-        A member may be ``"drop"``. Members' parameters are reached as
-        ``estimators__<modality>__<param>`` (e.g. in a ``GridSearchCV`` grid),
-        whether ``estimators`` is a dict or a list.
+        A member may be ``"drop"``. A member is reached as ``<modality>`` and
+        its parameters as ``<modality>__<param>`` (e.g. in a ``GridSearchCV``
+        grid), whether ``estimators`` is a dict or a list, as in
+        :class:`~skcrossmodal.compose.ModalityUnion`. A modality may not be
+        named like a parameter of this estimator (``"rule"``, ``"cv"``...).
     rule : {"mean", "product", "max", "stacking"}, default="mean"
         How member probabilities ``p_m`` with weights ``w_m`` (normalised to
         sum to 1 over the present modalities) are combined:
@@ -448,7 +459,8 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         in parallel. None means 1 unless in a :obj:`joblib.parallel_backend`
         context, -1 all processors.
     verbose : int, default=0
-        Verbosity of the parallel fitting.
+        With 1 or more, print one line per member fitted (and per member's
+        out-of-fold outputs, and the stacker) to stderr.
 
     Attributes
     ----------
@@ -669,8 +681,9 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
     ----------
     estimators : dict or list of (str, estimator) tuples
         The member of each modality; the keys are block names of X. A member
-        may be ``"drop"``. Members' parameters are reached as
-        ``estimators__<modality>__<param>``.
+        may be ``"drop"``. A member is reached as ``<modality>`` and its
+        parameters as ``<modality>__<param>``, as in
+        :class:`LateFusionClassifier`.
     rule : {"mean", "stacking"}, default="mean"
         ``"mean"``: ``sum_m w_m y_m`` with the weights normalised over the
         present modalities. ``"stacking"``: ``final_estimator`` is trained on
@@ -689,7 +702,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
     n_jobs : int, default=None
         Number of jobs fitting the members in parallel.
     verbose : int, default=0
-        Verbosity of the parallel fitting.
+        With 1 or more, print one line per member fitted (and per member's
+        out-of-fold outputs, and the stacker) to stderr.
 
     Attributes
     ----------

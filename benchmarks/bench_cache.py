@@ -1,0 +1,129 @@
+"""ModalityUnion's feature cache in a grid search (issue #12, point 2).
+
+GridSearchCV over ``Pipeline(ModalityUnion(image=CNN, audio=MFCC) -> CCA)``,
+4 candidates (CCA ``reg``) x 3 folds, on 150 AV-MNIST rows built from the raw
+sources in ``../shared/data/avmnist_sources`` (MNIST images, FSDD recordings).
+Four ways to run the same search, timed in the same process:
+
+* ``no cache``: every fit and score extracts its rows again (25 union calls);
+* ``Pipeline(memory)``: scikit-learn's cache of whole ``fit_transform`` calls;
+* ``ModalityUnion(memory)``: the content-keyed row cache (skcrossmodal._cache);
+* ``extract once``: ``union.fit_transform`` on the 150 rows, then the grid over
+  CCA on the features (the lower bound; valid here because both extractors
+  learn nothing from the data).
+
+The cache and extract-once runs are repeated and interleaved (medians); the
+slow runs once each unless ``--repeats-slow`` says otherwise. Each run uses a
+fresh cache folder and an empty in-process store. Prints the medians, the
+ratios against ``extract once``, and checks that the best parameters agree and
+the scores match (the largest absolute difference is printed).
+
+Usage: python benchmarks/bench_cache.py [--repeats 3] [--repeats-slow 1]
+       [--arch squeezenet1_1] [--sources DIR]
+"""
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline
+
+from skcrossmodal import _cache
+from skcrossmodal.compose import make_modality_union
+from skcrossmodal.datasets import make_avmnist
+from skcrossmodal.feature_extraction import CNNFeatureExtractor, MFCCExtractor
+from skcrossmodal.mapping import CCA
+
+DEFAULT_SOURCES = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "avmnist_sources"
+)
+GRID = {"reg": [0.1, 0.3, 0.6, 0.9]}
+CV = KFold(3, shuffle=True, random_state=0)
+
+
+def union(arch, memory=None):
+    return make_modality_union(
+        memory=memory,
+        image=(CNNFeatureExtractor(arch=arch, random_state=0), "image"),
+        audio=(MFCCExtractor(sample_rate=8000), "audio"),
+    )
+
+
+def pipeline_grid(arch, union_memory=None, pipeline_memory=None):
+    pipeline = Pipeline(
+        [("union", union(arch, union_memory)), ("cca", CCA(n_components=4))],
+        memory=pipeline_memory,
+    )
+    grid = {f"cca__{key}": values for key, values in GRID.items()}
+    return GridSearchCV(pipeline, grid, cv=CV)
+
+
+def run(kind, X, arch):
+    _cache._STORES.clear()
+    _cache._FITS.clear()
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        if kind == "extract once":
+            features = union(arch).fit_transform(X)
+            search = GridSearchCV(CCA(n_components=4), GRID, cv=CV).fit(features)
+            best = {f"cca__{k}": v for k, v in search.best_params_.items()}
+        else:
+            search = pipeline_grid(
+                arch,
+                union_memory=folder if kind == "ModalityUnion(memory)" else None,
+                pipeline_memory=folder if kind == "Pipeline(memory)" else None,
+            ).fit(X)
+            best = search.best_params_
+        elapsed = time.perf_counter() - start
+    return elapsed, best, search.cv_results_["mean_test_score"]
+
+
+def main(repeats=3, repeats_slow=1, arch="squeezenet1_1", sources=DEFAULT_SOURCES):
+    warnings.filterwarnings("ignore", message=".*random.*", category=UserWarning)
+    av = make_avmnist(
+        sources / "fsdd", sources / "mnist", n_train=150, n_test=10,
+        subset="train", random_state=0,
+    )
+    X = av.data
+    print(f"{len(X)} rows, CNN {arch} (random weights, seed 0) + MFCC, "
+          f"{len(GRID['reg'])} candidates x {CV.get_n_splits()} folds")
+    union(arch).fit(X.iloc[:2])  # imports and first-call set-up, not timed
+
+    times = {}
+    results = {}
+    plan = []
+    for r in range(max(repeats, repeats_slow)):
+        if r < repeats:
+            plan += ["extract once", "ModalityUnion(memory)"]
+        if r < repeats_slow:
+            plan += ["no cache", "Pipeline(memory)"]
+    for kind in plan:
+        elapsed, best, scores = run(kind, X, arch)
+        times.setdefault(kind, []).append(elapsed)
+        results[kind] = (best, scores)
+        print(f"  {kind:<22} {elapsed:7.1f} s", flush=True)
+
+    reference = np.median(times["extract once"])
+    best_ref, scores_ref = results["extract once"]
+    print(f"\n{'run':<22} {'median s':>9} {'runs':>5} {'vs extract once':>16}"
+          f" {'best params':>26} {'max |score diff|':>17}")
+    for kind, values in times.items():
+        best, scores = results[kind]
+        print(f"{kind:<22} {np.median(values):9.1f} {len(values):5d} "
+              f"{np.median(values) / reference:15.2f}x {best!s:>26} "
+              f"{np.max(np.abs(scores - scores_ref)):17.2e}")
+        assert best == best_ref, (kind, best, best_ref)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats-slow", type=int, default=1)
+    parser.add_argument("--arch", default="squeezenet1_1")
+    parser.add_argument("--sources", type=Path, default=DEFAULT_SOURCES)
+    args = parser.parse_args()
+    main(args.repeats, args.repeats_slow, args.arch, args.sources)

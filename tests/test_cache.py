@@ -1,0 +1,288 @@
+"""Tests of ModalityUnion's content-keyed feature cache (skcrossmodal._cache)."""
+
+import os
+import re
+from collections import Counter
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline
+
+from skcrossmodal import _cache
+from skcrossmodal.compose import ModalityUnion, make_modality_union
+
+# What the counting extractors did, in this process (GridSearchCV n_jobs=1).
+TRANSFORMED = Counter()
+FITS = []
+
+
+class ImageStats(TransformerMixin, BaseEstimator):
+    """A row-wise deterministic extractor of 2-D array cells that counts its rows."""
+
+    def __init__(self, gain=1.0, random_state=0):
+        self.gain = gain
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        FITS.append(len(X))
+        # a data-dependent fitted state: the mean pixel of the training column
+        self.mean_ = float(np.mean([np.mean(image) for image in X]))
+        return self
+
+    def transform(self, X):
+        rows = []
+        for image in X:
+            image = np.asarray(image, dtype=np.float64)
+            TRANSFORMED[image.tobytes()] += 1
+            rows.append([image.mean() - self.mean_, image.std(), image.max()])
+        return self.gain * np.asarray(rows)
+
+
+def _images(n=60, n_distinct=None, seed=0):
+    rng = np.random.default_rng(seed)
+    n_distinct = n if n_distinct is None else n_distinct
+    pool = [rng.integers(0, 256, (4, 5)).astype(np.uint8) for _ in range(n_distinct)]
+    column = np.empty(n, dtype=object)
+    for i in range(n):
+        column[i] = pool[i % n_distinct].copy()  # equal content, other objects
+    y = np.asarray([int(image.mean() > 127.5) for image in column])
+    return pd.DataFrame({"image": column, "w": rng.normal(size=n)}), y
+
+
+@pytest.fixture(autouse=True)
+def _reset_counts():
+    TRANSFORMED.clear()
+    FITS.clear()
+    _cache._STORES.clear()
+    _cache._FITS.clear()
+
+
+def _search(memory, **params):
+    union = ModalityUnion(
+        [("image", ImageStats(), "image"), ("w", "passthrough", ["w"])],
+        memory=memory,
+    )
+    pipeline = Pipeline([("union", union), ("clf", LogisticRegression())])
+    grid = {"clf__C": [0.1, 1.0, 10.0, 100.0], **params}
+    return GridSearchCV(pipeline, grid, cv=KFold(3, shuffle=True, random_state=0))
+
+
+def test_grid_search_extracts_each_distinct_row_once(tmp_path):
+    X, y = _images(n=60, n_distinct=45)
+    plain = _search(None).fit(X, y)
+    calls_without_cache = sum(TRANSFORMED.values())
+    TRANSFORMED.clear()
+    FITS.clear()
+    cached = _search(tmp_path).fit(X, y)
+    # 12 fits + 12 test folds + the refit, every row of each: 4 x 3 x 60 + 60
+    assert calls_without_cache == 4 * 3 * 60 + 60
+    # with the cache: each distinct row once per fitted state (3 folds + refit)
+    distinct = {np.asarray(image, dtype=np.float64).tobytes() for image in X["image"]}
+    assert set(TRANSFORMED) == distinct
+    assert sum(TRANSFORMED.values()) <= 4 * len(distinct)
+    # the 4 candidates of a fold share its fit: 3 fold fits + the refit
+    assert len(FITS) == 4
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        assert_array_equal(cached.cv_results_[key], plain.cv_results_[key])
+    assert cached.best_params_ == plain.best_params_
+    assert_array_equal(cached.predict(X), plain.predict(X))
+    # a second search reads everything from the disk cache
+    TRANSFORMED.clear()
+    _cache._STORES.clear()
+    _cache._FITS.clear()
+    again = _search(str(tmp_path)).fit(X, y)
+    assert sum(TRANSFORMED.values()) == 0
+    assert_array_equal(again.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+    assert (tmp_path / "skcrossmodal" / "features").is_dir()
+
+
+def test_features_are_keyed_by_the_fitted_state(tmp_path):
+    """A refit that learns another state never reads the features of the first."""
+    X, _ = _images(n=20)
+    other, _ = _images(n=20, seed=1)
+    first = make_modality_union(memory=tmp_path, image=(ImageStats(), "image"))
+    second = make_modality_union(memory=tmp_path, image=(ImageStats(), "image"))
+    first.fit(X)
+    second.fit(other)  # another mean_: another store
+    reference = ImageStats().fit(other["image"]).transform(X["image"])
+    assert_allclose(second.transform(X).to_numpy(), reference)
+    assert first.named_transformers_.image.mean_ != second.named_transformers_.image.mean_
+    # a parameter that changes the output changes the key too
+    louder = make_modality_union(
+        memory=tmp_path, image=(ImageStats(gain=2.0), "image")
+    ).fit(X)
+    assert_allclose(
+        louder.transform(X).to_numpy(),
+        ImageStats(gain=2.0).fit(X["image"]).transform(X["image"]),
+    )
+
+
+def test_duplicate_rows_are_computed_once_and_output_keeps_row_order(tmp_path):
+    X, _ = _images(n=30, n_distinct=7)
+    union = make_modality_union(memory=tmp_path, image=(ImageStats(), "image"))
+    out = union.fit_transform(X)
+    assert sum(TRANSFORMED.values()) == 7
+    # a shuffled subset comes back in its own order, from the cache
+    order = np.random.default_rng(0).permutation(30)[:12]
+    subset = union.transform(X.iloc[order]).to_numpy()
+    assert sum(TRANSFORMED.values()) == 7
+    reference = ImageStats().fit(X["image"]).transform(X["image"])
+    assert_array_equal(out.to_numpy(), reference)
+    assert_array_equal(subset, reference[order])
+
+
+def test_random_state_none_fits_are_not_cached(tmp_path):
+    X, _ = _images(n=10)
+    for _ in range(2):
+        make_modality_union(
+            memory=tmp_path, image=(ImageStats(random_state=None), "image")
+        ).fit(X)
+    assert len(FITS) == 2
+    for _ in range(2):
+        make_modality_union(memory=tmp_path, image=(ImageStats(), "image")).fit(X)
+    assert len(FITS) == 3
+
+
+class PathLength(TransformerMixin, BaseEstimator):
+    """Reads each .npy file of a path column; counts the files read."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        rows = []
+        for path in X:
+            TRANSFORMED[os.fspath(path)] += 1
+            rows.append([np.load(path).sum()])
+        return np.asarray(rows, dtype=np.float64)
+
+
+def test_path_cells_are_keyed_by_file_mtime_and_size(tmp_path):
+    paths = []
+    for k in range(3):
+        path = tmp_path / f"x{k}.npy"
+        np.save(path, np.full(3, k, dtype=np.int64))
+        paths.append(str(path))
+    X = pd.DataFrame({"file": paths})
+    union = make_modality_union(memory=tmp_path / "cache", x=(PathLength(), "file"))
+    assert_array_equal(union.fit_transform(X).to_numpy().ravel(), [0, 3, 6])
+    assert_array_equal(union.transform(X).to_numpy().ravel(), [0, 3, 6])
+    assert sum(TRANSFORMED.values()) == 3
+    # the same path with another content (another size and time) is read again
+    np.save(paths[1], np.full(5, 7, dtype=np.int64))
+    os.utime(paths[1], ns=(10**18, 10**18))
+    assert_array_equal(union.transform(X).to_numpy().ravel(), [0, 35, 6])
+    assert TRANSFORMED[paths[1]] == 2 and sum(TRANSFORMED.values()) == 4
+
+
+def test_row_keys_hash_content():
+    a = np.arange(6, dtype=np.int32).reshape(2, 3)
+    keys = _cache.row_keys([a, a.copy(), a.astype(np.int64), a.T, "a", ("a",), 1, 1.0])
+    assert keys[0] == keys[1]
+    assert len(set(keys)) == len(keys) - 1  # dtype, shape, str, tuple, int, float differ
+    numeric = np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]])
+    keys = _cache.row_keys(numeric)
+    assert keys[0] == keys[1] != keys[2]
+    frame = pd.DataFrame({"a": [1, 1, 1], "b": ["x", "x", "y"]})
+    keys = _cache.row_keys(frame)
+    assert keys[0] == keys[1] != keys[2]
+
+
+def test_sparse_features_are_cached_and_stay_sparse(tmp_path):
+    X = pd.DataFrame({"caption": ["a red car", "a blue sky", "red sky", "a red car"]})
+    union = make_modality_union(memory=tmp_path, text=(CountVectorizer(), "caption"))
+    out = union.fit_transform(X)
+    reference = CountVectorizer().fit(X["caption"]).transform(X["caption"]).toarray()
+    assert all(isinstance(t, pd.SparseDtype) for t in out.dtypes)
+    assert_array_equal(out.sparse.to_dense().to_numpy(), reference)
+    assert_array_equal(
+        union.transform(X.iloc[[3, 1]]).sparse.to_dense().to_numpy(), reference[[3, 1]]
+    )
+
+
+def test_memory_accepts_joblib_memory_and_none_caches_nothing(tmp_path):
+    X, _ = _images(n=10)
+    union = make_modality_union(
+        memory=joblib.Memory(tmp_path, verbose=0), image=(ImageStats(), "image")
+    )
+    union.fit(X).transform(X)
+    assert sum(TRANSFORMED.values()) == 10
+    assert (tmp_path / "skcrossmodal").is_dir()
+    TRANSFORMED.clear()
+    union = make_modality_union(
+        memory=joblib.Memory(None), image=(ImageStats(), "image")
+    )
+    union.fit(X).transform(X)
+    assert sum(TRANSFORMED.values()) == 20
+    assert _cache.cache_location(None) is None
+
+
+def test_cache_set_after_fit_is_used_at_transform(tmp_path):
+    X, _ = _images(n=10)
+    union = make_modality_union(image=(ImageStats(), "image")).fit(X)
+    union.set_params(memory=tmp_path)
+    first = union.transform(X)
+    TRANSFORMED.clear()
+    assert_array_equal(union.transform(X).to_numpy(), first.to_numpy())
+    assert sum(TRANSFORMED.values()) == 0
+
+
+def test_verbose_reports_rows_computed(tmp_path, capsys):
+    X, _ = _images(n=10, n_distinct=4)
+    union = make_modality_union(
+        memory=tmp_path, verbose=1, image=(ImageStats(), "image"), w=("passthrough", ["w"])
+    )
+    union.fit(X)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(
+        r"\[ModalityUnion\] fit 1/2: modality 'image', ImageStats, 4 of 10 rows "
+        r"computed \(\d+\.\d s\)",
+        lines[0],
+    )
+    assert re.fullmatch(
+        r"\[ModalityUnion\] fit 2/2: modality 'w', FunctionTransformer \(\d+\.\d s\)",
+        lines[1],
+    )
+    union.transform(X)
+    assert "0 of 10 rows computed" in capsys.readouterr().err
+
+
+def test_parallel_search_with_cache_gives_the_same_scores(tmp_path):
+    X, y = _images(n=45)
+    plain = _search(None).fit(X, y)
+    cached = _search(tmp_path)
+    cached.set_params(n_jobs=2).fit(X, y)
+    assert_array_equal(cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+
+
+class FailsOn(ImageStats):
+    """ImageStats whose transform raises on an image of maximum ``bad``."""
+
+    def __init__(self, gain=1.0, random_state=0, bad=-1):
+        super().__init__(gain=gain, random_state=random_state)
+        self.bad = bad
+
+    def transform(self, X):
+        if any(np.max(image) == self.bad for image in X):
+            raise RuntimeError("corrupt image")
+        return super().transform(X)
+
+
+def test_failed_cached_fit_keeps_the_previous_state_and_no_partial_store(tmp_path):
+    X, _ = _images(n=12)
+    union = make_modality_union(memory=tmp_path, image=(FailsOn(), "image")).fit(X)
+    before = union.transform(X)
+    bad = int(np.max(X["image"].iloc[3]))
+    union.set_params(image__bad=bad)
+    with pytest.raises(RuntimeError, match="corrupt image"):
+        union.fit(X)
+    assert union.named_transformers_.image.bad == -1  # the previous fit, intact
+    pd.testing.assert_frame_equal(union.transform(X), before)
+    assert not list((tmp_path / "skcrossmodal").rglob("*.tmp"))
