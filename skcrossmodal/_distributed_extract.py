@@ -176,8 +176,17 @@ def _modality_columns(union, fitted_columns):
     return labels
 
 
+def _is_passthrough(trans):
+    """``"passthrough"``, or the FunctionTransformer ModalityUnion fits for it."""
+    from .compose import _check_numeric
+
+    if isinstance(trans, str):
+        return trans == "passthrough"
+    return getattr(trans, "func", None) is _check_numeric
+
+
 def _block_dtype(trans, input_dtypes):
-    if isinstance(trans, str):  # "passthrough"
+    if _is_passthrough(trans):
         return np.result_type(*input_dtypes)
     if hasattr(trans, "_output_dtype"):
         return trans._output_dtype()
