@@ -20,6 +20,7 @@ from ._base import (
     mean_paired_correlation,
     validate_paired_blocks,
 )
+from ._distributed import fit_from_dask, is_dask_collection
 from ._cca import _shrink_toward_diagonal, _whitening
 
 
@@ -159,6 +160,8 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         self : MCCA
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         blocks = validate_paired_blocks(self, X, reset=True, exactly_two=False)
         check_squares_finite(self, blocks)
         n_samples = X.shape[0]
