@@ -31,7 +31,7 @@ from .._dask import (
     on_partition,
     tree_reduce,
 )
-from .._frame import check_n_components, modality_slices, validate_blocks
+from .._frame import check_n_components, validate_blocks
 
 __all__ = ["fit_from_dask", "is_dask_collection", "transform_dask"]
 

@@ -20,8 +20,8 @@ from ._base import (
     mean_paired_correlation,
     validate_paired_blocks,
 )
-from ._distributed import fit_from_dask, is_dask_collection
 from ._cca import _shrink_toward_diagonal, _whitening
+from ._distributed import fit_from_dask, is_dask_collection
 
 
 def _joint_covariance(blocks):
