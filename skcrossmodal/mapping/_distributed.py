@@ -181,7 +181,9 @@ def _reduce_moments(estimator, X, spec, *, fourth=False, min_samples=2):
 
 def _spans(estimator):
     """Slices of each fitted modality in the joint moments, in fitted order."""
-    sizes = [len(estimator.feature_names_per_modality_[m]) for m in estimator.modalities_]
+    sizes = [
+        len(estimator.feature_names_per_modality_[m]) for m in estimator.modalities_
+    ]
     edges = np.cumsum([0, *sizes])
     return {
         m: slice(int(start), int(stop))
