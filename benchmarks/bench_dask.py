@@ -1,8 +1,8 @@
 """skcrossmodal on a Dask cluster against single-process runs, in the same run.
 
 (a) CCA fit on rows generated chunk by chunk on the workers (never materialised
-    on the client), 300 + 200 float32 features, at n = 1e6, 1e7 and 3e7 rows (the
-    last is about 60 GB, far over this machine's memory), against an in-memory
+    on the client), 300 + 200 float32 features, at n = 1e6, 1e7 and 3e7 rows
+    (the last is 60 GB as float32, far over this machine's memory), against an in-memory
     fit at 1e6 and a single-process ``partial_fit`` loop over the same chunks.
     Reported: seconds, rows per second, the client's and each worker's peak
     resident memory, and the largest difference of the canonical correlations
@@ -14,9 +14,9 @@
 
 The cluster is a ``LocalCluster`` of 2 worker processes with one thread each
 (this machine has 2 cores); the single-process peers of (a) run in a fresh
-child process each, with 1 BLAS thread (``--threads``; 2 threads oversubscribe a loaded 2-core machine). Times are medians of
-``--repeats`` interleaved runs. ``--quick`` runs (a) at 1e5 rows in chunks of
-1e4, for ``make bench``.
+child process each, with 1 BLAS thread (``--threads``: 2 oversubscribe a
+shared 2-core machine). Times are medians of ``--repeats`` interleaved runs.
+``--quick`` runs (a) at 1e5 rows in chunks of 1e4, for ``make bench``.
 
 Usage: ``python benchmarks/bench_dask.py [--quick] [--only cca|search]
 [--sizes 1e6 1e7] [--repeats 3]``
