@@ -11,6 +11,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._frame import SEPARATOR, BlockOutputMixin, validate_blocks
+from ._distributed import is_dask_collection, transform_dask
 
 
 class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
@@ -62,6 +63,8 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
             One block ``<modality>__<mapper><k>`` per present modality, all in
             the same space and comparable by cosine or dot product.
         """
+        if is_dask_collection(X):
+            return transform_dask(self, X)
         self._check_fitted()
         blocks = validate_blocks(self, X, reset=False)
         shared = self._shared_frame(self._embed(blocks), index=X.index)

@@ -23,6 +23,7 @@ from ._base import (
     mean_paired_correlation,
     validate_paired_blocks,
 )
+from ._distributed import fit_from_dask, is_dask_collection
 
 
 class CCASolution(NamedTuple):
@@ -553,6 +554,8 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         self : CCA
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         blocks = validate_paired_blocks(
             self, X, reset=True, exactly_two=True, ensure_min_samples=2
         )

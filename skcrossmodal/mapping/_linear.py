@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._estimator import fit_context
 from .._frame import validate_blocks
 from ._base import SharedSpaceMixin, check_squares_finite, validate_source_target
+from ._distributed import fit_from_dask, is_dask_collection
 
 # Eigenvalues of the Gram/covariance matrix at or below this fraction of the
 # largest are treated as zero (they only matter when alpha is 0).
@@ -168,6 +169,8 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
                 f"alpha must be a non-negative number or a non-empty list of them, "
                 f"got {self.alpha!r}."
             )
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         blocks = validate_source_target(self, X, reset=True)
         check_squares_finite(self, blocks)
         source, target = blocks[self.source], blocks[self.target]

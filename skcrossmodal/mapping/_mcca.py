@@ -21,6 +21,7 @@ from ._base import (
     validate_paired_blocks,
 )
 from ._cca import _shrink_toward_diagonal, _whitening
+from ._distributed import fit_from_dask, is_dask_collection
 
 
 def _joint_covariance(blocks):
@@ -159,6 +160,8 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         self : MCCA
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         blocks = validate_paired_blocks(self, X, reset=True, exactly_two=False)
         check_squares_finite(self, blocks)
         n_samples = X.shape[0]

@@ -19,6 +19,7 @@ from ._base import (
     mean_paired_correlation,
     validate_paired_blocks,
 )
+from ._distributed import fit_from_dask, is_dask_collection
 
 
 class PLS(SharedSpaceMixin, BaseEstimator):
@@ -128,6 +129,8 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         self : PLS
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
         check_squares_finite(self, blocks)
         (a, block_a), (b, block_b) = blocks.items()
