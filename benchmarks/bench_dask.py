@@ -27,13 +27,15 @@ Usage: ``python benchmarks/bench_dask.py [--quick] [--only cca|search]
 
 import argparse
 import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from skcrossmodal.mapping import CCA
-from skcrossmodal.retrieval import CrossModalRetriever
 
 N_FEATURES = (300, 200)
 N_COMPONENTS = 10
@@ -197,61 +199,11 @@ def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max):
 
 
 def bench_search(args):
-    """Part (b), sharded exact search on Dask: TO BE FILLED (not part (a)'s work).
-
-    The draft's ``run_search`` below is kept untouched for it.
-    """
-    print("\n(b) sharded search: not implemented yet (see bench_search).")
-
-
-def run_search(client, n_gallery, repeats):
-    print(f"\n(b) exact top-{K} cosine search, {N_QUERIES:,} queries, d={D_SEARCH}")
-    queries = pd.DataFrame(
-        np.random.default_rng(-1 % 2**32).standard_normal(
-            (N_QUERIES, D_SEARCH), dtype=np.float32
-        ),
-        columns=_columns("text", D_SEARCH),
-    )
-    client.restart()
-    ddf = dask_frame(gallery_chunk, n_gallery)
-    start = time.perf_counter()
-    sharded = CrossModalRetriever("text", "image", n_neighbors=K).fit(ddf)
-    fit_seconds = time.perf_counter() - start
-    search_seconds, (dask_scores, dask_ids) = timed(
-        lambda: sharded.search(queries), repeats
-    )
-    workers = client.run(peak_rss_mib)
-    print(
-        f"{'gallery':>12} {'method':<28} {'fit s':>8} {'search s':>9} "
-        f"{'client MiB':>11} {'worker MiB':>16}"
-    )
-    print(
-        f"{n_gallery:>12,} {'sharded on Dask, 2 workers':<28} {fit_seconds:>8.1f} "
-        f"{search_seconds:>9.2f} {peak_rss_mib():>11.0f} "
-        f"{'/'.join(f'{v:.0f}' for v in workers.values()):>16}"
-    )
-    del sharded
-    client.restart()
-    gallery = pd.concat(
-        [gallery_chunk(seed) for seed in range(n_gallery // CHUNK_ROWS)]
-    )
-    start = time.perf_counter()
-    single = CrossModalRetriever("text", "image", n_neighbors=K, n_jobs=-1).fit(gallery)
-    fit_seconds = time.perf_counter() - start
-    del gallery
-    search_seconds_single, (scores, ids) = timed(
-        lambda: single.search(queries), repeats
-    )
-    print(
-        f"{n_gallery:>12,} {'one process, in memory':<28} {fit_seconds:>8.1f} "
-        f"{search_seconds_single:>9.2f} {peak_rss_mib():>11.0f} {'':>16}"
-    )
-    same = int(np.sum(np.all(ids == dask_ids, axis=1)))
-    print(
-        f"identical ranked ids for {same}/{N_QUERIES} queries; max |score difference| "
-        f"{np.abs(scores - dask_scores).max():.1e}; Dask / one process: "
-        f"{search_seconds / search_seconds_single:.2f}x"
-    )
+    """Part (b): ``bench_dask_search.py``, run in its own process and cluster."""
+    script = Path(__file__).with_name("bench_dask_search.py")
+    command = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    print(f"\n(b) sharded search: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, check=True)
 
 
 def main():
