@@ -263,23 +263,38 @@ def make_modality_selector(*modalities):
         raise ValueError("make_modality_selector needs at least one modality name.")
     for modality in modalities:
         _check_modality_name(modality)
+    return ModalitySelector(modalities)
 
-    def selector(X):
+
+class ModalitySelector:
+    """Picks the columns of some modality blocks; see :func:`make_modality_selector`.
+
+    A class rather than a closure, so that a router holding it can be pickled,
+    hashed by joblib and shipped to Dask workers (as scikit-learn's
+    ``make_column_selector`` is).
+    """
+
+    def __init__(self, modalities):
+        self.modalities = tuple(modalities)
+
+    def __repr__(self):
+        names = ", ".join(repr(m) for m in self.modalities)
+        return f"make_modality_selector({names})"
+
+    def __call__(self, X):
         if not isinstance(X, pd.DataFrame):
             raise ModalityNamesError(
                 f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, "
                 f"got {type(X).__name__}. " + _HOW_TO_NAME
             )
         slices = modality_slices(X.columns)
-        missing = [m for m in modalities if m not in slices]
+        missing = [m for m in self.modalities if m not in slices]
         if missing:
             raise ValueError(
                 f"X has no block for the modalities {missing}; its blocks are "
                 f"{list(slices)}."
             )
-        return [name for m in modalities for name in X.columns[slices[m]]]
-
-    return selector
+        return [name for m in self.modalities for name in X.columns[slices[m]]]
 
 
 def check_finite(block, modality, columns=None):
@@ -453,7 +468,7 @@ def validate_blocks(
                     f"{modality!r} has columns {_abbreviate(columns)} but {name} was "
                     f"fitted with {_abbreviate(expected)}."
                 )
-        block = _numeric_block(X.iloc[:, slices[modality]], name, modality, dtype)
+        block = numeric_block(X.iloc[:, slices[modality]], name, modality, dtype)
         check_finite(block, modality, columns)
         blocks[modality] = block
     if reset:
@@ -479,7 +494,7 @@ def _how_to_name(X):
     return _HOW_TO_NAME
 
 
-def _numeric_block(frame, name, modality, dtype):
+def numeric_block(frame, name, modality, dtype):
     """One block's columns as a numeric ndarray, refusing what is not features.
 
     Sparse columns are refused (densifying could exhaust memory), complex

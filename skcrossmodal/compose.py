@@ -315,6 +315,11 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
 
     def _check_X(self, X):
         if isinstance(X, pd.DataFrame):
+            if X.shape[1] == 0:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                    "of 1 is required by ModalityUnion."
+                )
             if _num_samples(X) == 0:
                 raise ValueError(
                     f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
@@ -495,7 +500,9 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
                     continue
                 if missing:
                     raise ValueError(
-                        f"Modality {modality!r} needs columns {labels}, but X lacks "
+                        f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                        f"expecting {self.n_features_in_} features as input: "
+                        f"modality {modality!r} needs columns {labels}, but X lacks "
                         f"{missing}; give all of them, or none to leave the "
                         "modality out."
                     )
@@ -735,13 +742,24 @@ def _check_numeric(X, modality):
         return X
     if isinstance(X, pd.DataFrame):
         non_numeric = [c for c, t in X.dtypes.items() if t.kind not in "biuf"]
-        if non_numeric:
-            raise TypeError(
-                f"Modality {modality!r} is 'passthrough' but column "
-                f"{non_numeric[0]!r} has dtype {X.dtypes[non_numeric[0]]}; "
-                "passthrough needs numeric columns. Give it a feature extractor."
-            )
-        return X.to_numpy()
+        for column in non_numeric:
+            # An object column holding only real numbers is read as numbers.
+            values = X[column]
+            reason = None
+            if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes"):
+                reason = "holds text"
+            else:
+                try:
+                    values.to_numpy(dtype=np.float64)
+                except (TypeError, ValueError) as exc:
+                    reason = f"holds a value that is not a number ({exc})"
+            if reason is not None:
+                raise TypeError(
+                    f"Modality {modality!r} is 'passthrough' but column {column!r} "
+                    f"(dtype {values.dtype}) {reason}; passthrough needs numeric "
+                    "columns. Give it a feature extractor."
+                )
+        return X.to_numpy(dtype=np.float64) if non_numeric else X.to_numpy()
     X = np.asarray(X)
     if X.dtype.kind in "biuf":
         return X

@@ -18,7 +18,12 @@ from sklearn.utils.validation import check_is_fitted
 from ._dask import is_dask_collection
 from ._engines import make_engine
 from ._estimator import Progress, fit_context
-from ._frame import check_finite, modality_slices, split_modalities
+from ._frame import (
+    ModalityNamesError,
+    check_finite,
+    modality_slices,
+    numeric_block,
+)
 from ._sharded import add_sharded, is_sharded, search_sharded
 from ._similarity import SIMILARITIES
 
@@ -269,10 +274,12 @@ class CrossModalRetriever(BaseEstimator):
                 f"index='ivf' needs backend='faiss', got backend={self.backend!r}."
             )
         progress = Progress(self, self.verbose)
-        blocks, columns = self._blocks(X)
-        if self.target not in blocks:
-            raise ValueError(self._missing_block_message("target", self.target, blocks))
-        gallery = self._finite_float(blocks[self.target], self.target, columns)
+        columns = self._blocks(X, reset=first)
+        if self.target not in columns:
+            raise ValueError(
+                self._missing_block_message("target", self.target, columns)
+            )
+        gallery = self._finite_float(X, self.target, columns)
         if gallery.shape[0] == 0:
             raise ValueError("The gallery is empty: X has no rows.")
         if not first and gallery.shape[1] != self.gallery_.shape[1]:
@@ -324,19 +331,28 @@ class CrossModalRetriever(BaseEstimator):
 
     # ------------------------------------------------------------ validation
 
-    @staticmethod
-    def _blocks(X):
-        """Blocks of the shared-space table ``X``, and their column names."""
-        try:
-            blocks = split_modalities(X)
-        except ValueError as exc:
+    def _blocks(self, X, *, reset=False):
+        """The blocks of the shared-space table ``X``: ``{modality: columns}``."""
+        if not hasattr(X, "columns"):
+            raise ModalityNamesError(
+                f"{type(self).__name__} needs a shared-space table, but X is a "
+                f"{type(X).__name__} and a bare array has no modality names. Put the "
+                "mapper that makes the shared space before the retriever in a "
+                "pipeline, or name the blocks with skcrossmodal.make_frame."
+            )
+        if reset and X.shape[1] == 0:
             raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+                f"1 is required: X has no modality block for {type(self).__name__}."
+            )
+        try:
+            slices = modality_slices(X.columns)
+        except ValueError as exc:
+            raise ModalityNamesError(
                 f"X is not a modality table: {exc} Put the mapper that makes the "
                 "shared space before the retriever in a pipeline."
             ) from exc
-        slices = modality_slices(X.columns)
-        columns = {m: list(X.columns[where]) for m, where in slices.items()}
-        return blocks, columns
+        return {m: list(X.columns[where]) for m, where in slices.items()}
 
     @staticmethod
     def _missing_block_message(role, modality, blocks):
@@ -344,23 +360,19 @@ class CrossModalRetriever(BaseEstimator):
             f"The {role} block {modality!r} is not in X; it has blocks {list(blocks)}."
         )
 
-    @staticmethod
-    def _finite_float(block, modality, columns):
-        if block.dtype.kind not in "biuf":
-            raise TypeError(
-                f"Block {modality!r} must be numeric, got dtype {block.dtype} "
-                f"(column {columns[modality][0]!r})."
-            )
-        if block.dtype not in (np.float32, np.float64):
-            block = block.astype(np.float32 if block.dtype == np.float16 else np.float64)
+    def _finite_float(self, X, modality, columns):
+        """One block as a finite float32/float64 array (float32 is kept)."""
+        block = numeric_block(
+            X[columns[modality]], type(self).__name__, modality, (np.float64, np.float32)
+        )
         check_finite(block, modality, columns[modality])
         return block
 
     def _query_block(self, X):
-        blocks, columns = self._blocks(X)
-        if self.query not in blocks:
-            raise ValueError(self._missing_block_message("query", self.query, blocks))
-        Q = self._finite_float(blocks[self.query], self.query, columns)
+        columns = self._blocks(X)
+        if self.query not in columns:
+            raise ValueError(self._missing_block_message("query", self.query, columns))
+        Q = self._finite_float(X, self.query, columns)
         if Q.shape[0] == 0:
             raise ValueError("The query set is empty: X has no rows.")
         if Q.shape[1] != self.gallery_.shape[1]:
@@ -369,7 +381,7 @@ class CrossModalRetriever(BaseEstimator):
                 f"gallery ({self.target!r}) has {self.gallery_.shape[1]}; both must "
                 "live in the same shared space."
             )
-        return Q, blocks, columns
+        return Q, columns
 
     # --------------------------------------------------------------- search
 
@@ -403,7 +415,7 @@ class CrossModalRetriever(BaseEstimator):
             raise ValueError(
                 f"n_neighbors must be a positive integer, got {n_neighbors!r}."
             )
-        Q, _, _ = self._query_block(X)
+        Q, _ = self._query_block(X)
         options = {"nprobe": self.nprobe} if self.backend_ == "faiss" else {}
         scores, indices = self.engine_.search(
             Q,
@@ -466,10 +478,12 @@ class CrossModalRetriever(BaseEstimator):
         from .metrics import mean_average_precision
 
         check_is_fitted(self)
-        Q, blocks, columns = self._query_block(X)
-        if self.target not in blocks:
-            raise ValueError(self._missing_block_message("target", self.target, blocks))
-        T = self._finite_float(blocks[self.target], self.target, columns)
+        Q, columns = self._query_block(X)
+        if self.target not in columns:
+            raise ValueError(
+                self._missing_block_message("target", self.target, columns)
+            )
+        T = self._finite_float(X, self.target, columns)
         return float(
             mean_average_precision(
                 Q, T, y, y, similarity=self.similarity, batch_size=self.batch_size

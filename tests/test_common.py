@@ -164,7 +164,12 @@ def _two_blocks(array, duplicate):
 def _as_table(X, duplicate=False, layout="halves"):
     """A modality table for a 2-D array; anything else is passed on as is."""
     if isinstance(X, pd.DataFrame):
-        return X
+        if any("__" in str(column) for column in X.columns):
+            return X
+        # scikit-learn's own DataFrames (columns 0, 1, ... or "col_0", ...)
+        # get block names; the names' own contract is tested in test_frame.py.
+        renamed = X.set_axis(_block_columns(X.shape[1], layout), axis=1)
+        return renamed
     if sp.issparse(X):
         if X.ndim != 2:
             return X

@@ -8,7 +8,7 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 
-from skcrossmodal import make_frame, split_modalities
+from skcrossmodal import make_frame, make_modality_selector, split_modalities
 from skcrossmodal._frame import (
     SEPARATOR,
     BlockOutputMixin,
@@ -419,3 +419,16 @@ def test_select_modalities_matches_whole_names_only():
         select_modalities(X, "audio")
     with pytest.raises(ValueError, match="at least one modality"):
         make_modality_selector()
+
+
+def test_modality_selector_pickles_and_hashes(blocks):
+    import pickle
+
+    import joblib
+
+    selector = make_modality_selector("image", "text")
+    X = make_frame(**blocks)
+    restored = pickle.loads(pickle.dumps(selector))
+    assert restored(X) == selector(X)
+    assert joblib.hash(selector) == joblib.hash(make_modality_selector("image", "text"))
+    assert repr(selector) == "make_modality_selector('image', 'text')"

@@ -7,6 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from _fusion_data import (  # noqa: E402
+    _two_view_task,
+    make_views,
+)
 from joblib import parallel_backend
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
@@ -27,7 +31,6 @@ from sklearn.model_selection import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import make_frame
 from skcrossmodal.fusion import (
@@ -36,19 +39,6 @@ from skcrossmodal.fusion import (
     WeightedSumFusion,
 )
 from skcrossmodal.mapping._base import SharedSpaceMixin
-
-from _fusion_data import (  # noqa: E402
-    _CLASSIFIER_NEEDS_TABLE,
-    _NEEDS_TABLE,
-    _REGRESSOR_NEEDS_TABLE,
-    _SUPERVISED_NEEDS_TABLE,
-    _TRANSFORMER_NEEDS_TABLE,
-    NEEDS_TABLE,
-    _error_chain,
-    _two_view_task,
-    make_views,
-)
-
 
 # ---- data -----------------------------------------------------------------------
 
@@ -68,53 +58,6 @@ def block(X, modality):
 def member_probas(X, y):
     return {m: LogisticRegression().fit(block(X, m), y).predict_proba(block(X, m))
             for m in ("text", "image", "audio")}
-
-
-# ---- estimator checks -------------------------------------------------------------
-
-# Checks that feed a bare ndarray (or a DataFrame with integer column names) fail
-# by design: there are no modality names (DESIGN §1). The same behaviours (fit
-# returns self, idempotent fit, pickling, subset invariance, NaN errors, ...) are
-# tested on modality tables below.
-
-
-def _expected_failed_checks(estimator):
-    failing = set(_NEEDS_TABLE)
-    if isinstance(estimator, WeightedSumFusion):
-        failing |= _TRANSFORMER_NEEDS_TABLE
-    else:
-        failing |= _SUPERVISED_NEEDS_TABLE
-    if isinstance(estimator, LateFusionClassifier):
-        failing |= _CLASSIFIER_NEEDS_TABLE
-        if estimator.rule == "stacking":
-            failing.add("check_decision_proba_consistency")
-    if isinstance(estimator, LateFusionRegressor):
-        failing |= _REGRESSOR_NEEDS_TABLE
-    return {name: NEEDS_TABLE for name in failing}
-
-
-# The expected failures are asserted in the body instead of being marked xfail:
-# pytest formats a long traceback for each of the ~150 xfails, which tripled the
-# run time of this file. This is stricter: an expected failure that starts to
-# pass, or fails for another reason, fails the test.
-@parametrize_with_checks(
-    [
-        LateFusionClassifier({"x": LogisticRegression()}),
-        LateFusionClassifier({"x": LogisticRegression()}, rule="stacking"),
-        LateFusionRegressor({"x": Ridge()}),
-        WeightedSumFusion(),
-    ]
-)
-def test_sklearn_compatible(estimator, check):
-    name = getattr(check, "func", check).__name__
-    if name not in _expected_failed_checks(estimator):
-        check(estimator)
-        return
-    with pytest.raises(Exception) as failure:
-        check(estimator)
-    assert re.search(
-        "modality|make_frame|sample_weight|numeric targets", _error_chain(failure.value)
-    ), _error_chain(failure.value)
 
 
 # ---- late fusion: hand computations ------------------------------------------------

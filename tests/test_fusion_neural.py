@@ -1,23 +1,17 @@
 """Tests of skcrossmodal.fusion.MLPFusionClassifier (neural fusion)."""
 
-import importlib.util
 import pickle
-import re
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from _fusion_data import (
-    _CLASSIFIER_NEEDS_TABLE,
-    _NEEDS_TABLE,
-    _error_chain,
     _two_view_task,
     make_views,
 )
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
 
 def _mlp(**params):
     from skcrossmodal.fusion import MLPFusionClassifier
@@ -30,26 +24,6 @@ def _mlp(**params):
 @pytest.fixture
 def needs_torch():
     pytest.importorskip("torch")
-
-
-_MLP_NEEDS_TABLE = _NEEDS_TABLE | (
-    _CLASSIFIER_NEEDS_TABLE - {"check_classifiers_one_label_sample_weights"}
-) | {
-    "check_classifiers_regression_target", "check_complex_data",
-    "check_decision_proba_consistency", "check_non_transformer_estimators_n_iter",
-    "check_requires_y_none", "check_supervised_y_2d",
-}
-
-
-@parametrize_with_checks([_mlp(max_iter=5)] if importlib.util.find_spec("torch") else [])
-def test_mlp_fusion_sklearn_compatible(estimator, check):
-    name = getattr(check, "func", check).__name__
-    if name not in _MLP_NEEDS_TABLE:
-        check(estimator)
-        return
-    with pytest.raises(Exception) as failure:
-        check(estimator)
-    assert re.search("modality|make_frame", _error_chain(failure.value))
 
 
 @pytest.mark.parametrize("fusion", ["concat", "gated", "lowrank_tensor"])

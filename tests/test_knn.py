@@ -4,11 +4,9 @@ import pickle
 
 import numpy as np
 import pytest
-from _estimator_checks import expected_table_failures, run_check
 from _mapping_data import make_labelled
 from sklearn.base import clone
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import KNNMapper
@@ -171,11 +169,3 @@ def test_clone_pickle_idempotent_and_subset_invariant():
     np.testing.assert_allclose(first.transform(X.iloc[10:20]).to_numpy(), expected[10:20])
     np.testing.assert_allclose(first.transform(X.iloc[::-1]).to_numpy(), expected[::-1])
     assert first.n_features_in_ == 6
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks([KNNMapper("image", "text")])
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

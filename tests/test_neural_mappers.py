@@ -13,11 +13,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import r2_score
 from sklearn.model_selection import cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 torch = pytest.importorskip("torch")
 
-from _estimator_checks import TABLE_CHECKS, expected_table_failures, run_check  # noqa: E402
 from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal import make_frame  # noqa: E402
 from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
@@ -59,19 +57,6 @@ def _small_contrastive(**params):
         random_state=0,
     )
     return ContrastiveMapper(**{**defaults, **params})
-
-
-EXPECTED_FAILURES = expected_table_failures(TABLE_CHECKS + ("check_transformer_n_iter",))
-
-
-@parametrize_with_checks(
-    [
-        MLPMapper("a", "b", hidden_layer_sizes=(4,), max_iter=3),
-        ContrastiveMapper(n_components=2, hidden_layer_sizes=(4,), max_iter=3),
-    ]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)
 
 
 # --------------------------------------------------------------------------- #

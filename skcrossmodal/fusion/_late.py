@@ -23,7 +23,11 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_consistent_length, check_is_fitted
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from .._estimator import Progress, fit_context
 from .._frame import check_class_labels, validate_blocks
@@ -545,8 +549,10 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             return "predict_proba"
         if self.rule == "stacking" and hasattr(estimator, "decision_function"):
             return "decision_function"
-        needs = "predict_proba or decision_function" if self.rule == "stacking" else (
-            "predict_proba"
+        needs = (
+            "predict_proba or decision_function"
+            if self.rule == "stacking"
+            else ("predict_proba")
         )
         raise ValueError(
             f"rule={self.rule!r} needs {needs}, but the estimator of modality "
@@ -807,11 +813,7 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
             Fitted estimator.
         """
         _check_y_given(self, y)
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise ValueError(
-                f"{type(self).__name__} needs numeric targets, got dtype {y.dtype}."
-            )
+        y = _numeric_targets(y, type(self).__name__)
         return self._fit(X, y, sample_weight, fit_params)
 
     def predict(self, X):
@@ -832,5 +834,22 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
             return self.final_estimator_.predict(self._meta_features(X))
         outputs = self._member_outputs(X)
         weights = self._present_weights(list(outputs))
-        predictions = np.stack([np.asarray(p, dtype=np.float64) for p in outputs.values()])
+        predictions = np.stack(
+            [np.asarray(p, dtype=np.float64) for p in outputs.values()]
+        )
         return np.tensordot(weights, predictions, axes=1)
+
+
+def _numeric_targets(y, name):
+    """Regression targets as a 1-D float array; a column vector is raveled."""
+    y = column_or_1d(y, warn=True)
+    if y.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} got complex targets.")
+    if y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} needs numeric targets, got dtype {y.dtype}: {exc}"
+            ) from exc
+    return y
