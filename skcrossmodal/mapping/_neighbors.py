@@ -22,7 +22,7 @@ from .._similarity import (
     top_k_similarity,
 )
 from ._base import SharedSpaceMixin, validate_source_target
-from ._linear import _score_prediction
+from ._base import score_prediction
 
 
 class KNNMapper(SharedSpaceMixin, BaseEstimator):
@@ -279,4 +279,4 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
             features (as :meth:`sklearn.neighbors.KNeighborsRegressor.score`).
             At most 1, higher is better.
         """
-        return _score_prediction(self, X)
+        return score_prediction(self, X)

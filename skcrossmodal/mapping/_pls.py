@@ -8,20 +8,19 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import check_is_fitted
+
 from .._estimator import fit_context
 from .._frame import check_n_components
 from ._base import (
-    SharedSpaceMixin,
+    PairedMapperMixin,
+    as_dtype_of,
     check_squares_finite,
-    constant_features,
-    mean_paired_correlation,
     validate_paired_blocks,
 )
+from ._linalg import constant_features, flip_signs, top_singular_triplets
 
 
-class PLS(SharedSpaceMixin, BaseEstimator):
+class PLS(PairedMapperMixin, BaseEstimator):
     """Partial least squares of two modalities: SVD of their cross-covariance.
 
     The pairs of unit-norm directions, one per modality, whose latent scores
@@ -142,7 +141,7 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         self.mean_, self.scale_ = {}, {}
         standardised = []
         for modality, block in blocks.items():
-            mean = block.mean(axis=0)
+            mean = block.mean(axis=0, dtype=np.float64)
             centred = block - mean
             std = np.sqrt(np.einsum("ij,ij->j", centred, centred) / (n_samples - 1))
             # A constant feature (up to the rounding of its mean) is exactly
@@ -157,39 +156,18 @@ class PLS(SharedSpaceMixin, BaseEstimator):
             self.mean_[modality], self.scale_[modality] = mean, scale
             standardised.append(centred)
         cross_covariance = standardised[0].T @ standardised[1] / (n_samples - 1)
-        U, singular_values, Vt = np.linalg.svd(cross_covariance, full_matrices=False)
         k = self.n_components
-        U, Vt = svd_flip(U[:, :k], Vt[:k])
+        U, singular_values, Vt = top_singular_triplets(cross_covariance, k)
+        U, V = flip_signs(U, Vt.T)
         self.n_components_ = k
         self.covariances_ = singular_values[:k]
-        self.weights_ = {a: U, b: Vt.T}
+        self.weights_ = {a: U, b: V}
         return self
 
     def _embed(self, blocks):
         return {
-            modality: (block - self.mean_[modality])
-            / self.scale_[modality]
-            @ self.weights_[modality]
+            modality: (block - as_dtype_of(self.mean_[modality], block))
+            / as_dtype_of(self.scale_[modality], block)
+            @ as_dtype_of(self.weights_[modality], block)
             for modality, block in blocks.items()
         }
-
-    def score(self, X, y=None):
-        """Mean correlation of the paired latent scores of X.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame of shape (n_samples, n_features)
-            Modality table with both fitted modalities.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Pearson correlation of the two modalities' scores, per component,
-            averaged over the components. A constant score counts as
-            correlation 0.
-        """
-        check_is_fitted(self)
-        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
-        return mean_paired_correlation(list(self._embed(blocks).values()))

@@ -132,7 +132,9 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
 
     def _embed(self, blocks):
         return {
-            modality: self.estimators_[modality].predict_proba(block)
+            modality: self.estimators_[modality]
+            .predict_proba(block)
+            .astype(block.dtype, copy=False)
             for modality, block in blocks.items()
         }
 
