@@ -17,8 +17,9 @@ A third table (``hardware``) measures how close ``CCA.fit`` comes to the
 machine: at n = 100,000 rows of 300 + 200 features its median fit time is
 printed against the "covariance-GEMM bound", the time of the one product
 ``Z.T @ Z`` of the centred joint data that any covariance solver has to form
-(timed in the same run, interleaved), and its peak memory (``tracemalloc``)
-against the size of the input, for float64 and float32 input. A fourth
+(float64, as the statistics are; timed in the same run, interleaved), and
+the peak of the memory it allocates (``tracemalloc``) against the size of
+the input, for float64 and float32 input. A fourth
 (``square``) times a fit of 3200 + 3200 features against cca-zoo's ``CCA``.
 
 Usage: ``python benchmarks/bench_cca.py [--quick] [--sizes N [N ...]]
@@ -263,7 +264,8 @@ def hardware_table(n_samples, quick):
     print("-" * len(header))
     for dtype in (np.float64, np.float32):
         X = make_frame(a=views[0].astype(dtype), b=views[1].astype(dtype))
-        joint = np.hstack(views).astype(dtype)
+        # The statistics are float64 whatever the input: so is the bound.
+        joint = np.hstack(views)
         joint -= joint.mean(axis=0)
         joint = np.asfortranarray(joint)
 
