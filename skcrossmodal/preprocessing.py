@@ -141,6 +141,11 @@ class BlockScaler(BlockOutputMixin, TransformerMixin, BaseEstimator):
         self.n_samples_seen_ = n_samples
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     def _blocks(self, X):
         check_is_fitted(self)
         return validate_blocks(self, X, reset=False, dtype=_FLOAT_DTYPES)

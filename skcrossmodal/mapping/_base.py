@@ -29,8 +29,19 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
     ``<modality>__<prefix><k>``, where ``prefix`` is the lower-cased class name.
     """
 
+    # The dtypes transform passes to _embed (see validate_blocks); a mapper
+    # that embeds float32 blocks as float32 sets FLOAT_DTYPES.
+    _embed_dtype = np.float64
+
     def _embed(self, blocks):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        dtypes = self._embed_dtype
+        dtypes = dtypes if isinstance(dtypes, tuple) else (dtypes,)
+        tags.transformer_tags.preserves_dtype = [np.dtype(d).name for d in dtypes]
+        return tags
 
     def _check_fitted(self):
         """Raise NotFittedError unless the mapper can embed; a hook for messages."""
@@ -66,11 +77,11 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
         -------
         X_shared : pandas.DataFrame of shape (n_samples, n_present * n_components_)
             One block ``<modality>__<mapper><k>`` per present modality, all in
-            the same space and comparable by cosine or dot product. A float32
-            block is embedded as float32.
+            the same space and comparable by cosine or dot product. The
+            closed-form mappers embed a float32 block as float32.
         """
         self._check_fitted()
-        blocks = validate_blocks(self, X, reset=False, dtype=FLOAT_DTYPES)
+        blocks = validate_blocks(self, X, reset=False, dtype=self._embed_dtype)
         shared = self._shared_frame(self._embed(blocks), index=X.index)
         return self._finish_output(shared)
 
@@ -258,7 +269,7 @@ def score_prediction(estimator, X):
     uniformly over the shared dimensions).
     """
     check_is_fitted(estimator)
-    blocks = validate_blocks(estimator, X, reset=False, dtype=FLOAT_DTYPES)
+    blocks = validate_blocks(estimator, X, reset=False, dtype=estimator._embed_dtype)
     missing = [m for m in (estimator.source, estimator.target) if m not in blocks]
     if missing:
         raise ValueError(
@@ -278,6 +289,7 @@ class PairedMapperMixin(SharedSpaceMixin):
     """
 
     _exactly_two = True
+    _embed_dtype = FLOAT_DTYPES
 
     def score(self, X, y=None):
         """Mean correlation of the paired variates of X.

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._estimator import fit_context
 from ._base import (
+    FLOAT_DTYPES,
     SharedSpaceMixin,
     as_dtype_of,
     check_squares_finite,
@@ -116,6 +117,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "fit_intercept": ["boolean"],
     }
+    _embed_dtype = FLOAT_DTYPES
 
     def __init__(self, source, target, *, alpha=1.0, fit_intercept=True):
         self.source = source
@@ -302,6 +304,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
         "target": [str],
         "scaling": ["boolean"],
     }
+    _embed_dtype = FLOAT_DTYPES
 
     def __init__(self, source, target, *, scaling=False):
         self.source = source
