@@ -49,7 +49,10 @@ def test_cca_from_covariances_matches_generalised_eigenproblem(whiten, monkeypat
     Saa, Sbb, Sab = S[:12, :12], S[12:, 12:], S[:12, 12:]
     solution = cca_from_covariances(Saa, Sbb, Sab, n_components=4)
     rho, wa, wb = _generalised_eigh_cca(Saa, Sbb, Sab, 4)
-    assert solution.weights_a.shape == (12, 4) and (solution.rank_a, solution.rank_b) == (12, 9)
+    assert solution.weights_a.shape == (12, 4) and (
+        solution.rank_a,
+        solution.rank_b,
+    ) == (12, 9)
     np.testing.assert_allclose(solution.correlations, rho, rtol=1e-10)
     signs = np.sign(np.sum(solution.weights_a * wa, axis=0))
     np.testing.assert_allclose(solution.weights_a, wa * signs, rtol=1e-8, atol=1e-10)
@@ -67,9 +70,15 @@ def test_cholesky_and_eigh_whitening_agree_and_singular_falls_back(monkeypatch):
     assert _linalg._cholesky_of_correlation(S[13:, 13:]) is not None
     monkeypatch.setattr(_linalg, "_cholesky_of_correlation", lambda S: None)
     eigh_only = cca_from_covariances(S[:13, :13], S[13:, 13:], S[:13, 13:])
-    np.testing.assert_allclose(solution.correlations, eigh_only.correlations, rtol=1e-10)
-    np.testing.assert_allclose(solution.weights_a, eigh_only.weights_a, rtol=1e-7, atol=1e-10)
-    np.testing.assert_allclose(solution.weights_b, eigh_only.weights_b, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(
+        solution.correlations, eigh_only.correlations, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        solution.weights_a, eigh_only.weights_a, rtol=1e-7, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        solution.weights_b, eigh_only.weights_b, rtol=1e-7, atol=1e-10
+    )
 
 
 def test_whitening_is_a_generalised_inverse_square_root():
@@ -118,8 +127,10 @@ def test_flip_signs_is_svd_flips_rule():
     u, v = flip_signs(U, V)
     np.testing.assert_array_equal(u, expected_u)
     np.testing.assert_array_equal(v, expected_vt.T)
-    zero, other = flip_signs(np.zeros((3, 1)), np.ones((2, 1)))
-    np.testing.assert_array_equal(other, np.ones((2, 1)))  # a zero column keeps its sign
+    _, other = flip_signs(np.zeros((3, 1)), np.ones((2, 1)))
+    np.testing.assert_array_equal(
+        other, np.ones((2, 1))
+    )  # a zero column keeps its sign
 
 
 def test_shrinkage_constant_features_and_inverse():
@@ -153,6 +164,8 @@ def test_chunked_moments_are_the_moments_of_all_rows(monkeypatch, fourth, dtype)
     if fourth:
         np.testing.assert_allclose(moments["m21"], (u * u).T @ u, rtol=1e-10, atol=1e-9)
         np.testing.assert_allclose(moments["m22"], (u * u).T @ (u * u), rtol=1e-12)
-    whole = merge_moments(centred_moments([b[:50] for b in blocks], fourth),
-                          centred_moments([b[50:] for b in blocks], fourth))
+    whole = merge_moments(
+        centred_moments([b[:50] for b in blocks], fourth),
+        centred_moments([b[50:] for b in blocks], fourth),
+    )
     np.testing.assert_allclose(whole["m11"], u.T @ u, rtol=1e-12)

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _tolerance import FLOAT32
 from sklearn import config_context
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _tolerance import FLOAT32
 from skcrossmodal import ModalityNamesError, make_frame, select_modalities
 from skcrossmodal.mapping import CCA
 from skcrossmodal.preprocessing import BlockScaler
@@ -33,8 +33,9 @@ def test_matches_standard_scaler(table, with_mean, with_std):
     out = scaler.transform(table)
     assert list(out.columns) == list(table.columns)
     assert list(out.index) == list(table.index)
-    np.testing.assert_allclose(out.to_numpy(), reference.transform(table.to_numpy()),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        out.to_numpy(), reference.transform(table.to_numpy()), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(
         np.concatenate([scaler.scale_[m] for m in scaler.modalities_]),
         reference.scale_ if with_std else np.ones(7),
@@ -106,5 +107,6 @@ def test_recipe_scaler_then_mapper_keeps_missing_modality_queries(table):
     np.testing.assert_allclose(out.to_numpy(), full[list(out.columns)].to_numpy())
     # Scaling then CCA is CCA(scale=True) (the same canonical variates).
     scaled = CCA(n_components=2, scale=True).fit(table).transform(table)
-    np.testing.assert_allclose(np.abs(full.to_numpy()), np.abs(scaled.to_numpy()),
-                               rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        np.abs(full.to_numpy()), np.abs(scaled.to_numpy()), rtol=1e-7, atol=1e-9
+    )

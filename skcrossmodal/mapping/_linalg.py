@@ -258,14 +258,14 @@ def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
     cross = Sab
     if factors[0] is not None:
         L, std = factors[0]
-        cross = solve_triangular(L, cross / std[:, None], lower=True, check_finite=False)
+        cross = solve_triangular(
+            L, cross / std[:, None], lower=True, check_finite=False
+        )
     else:
         cross = whitened[0].T @ cross
     if factors[1] is not None:
         L, std = factors[1]
-        cross = solve_triangular(
-            L, (cross / std).T, lower=True, check_finite=False
-        ).T
+        cross = solve_triangular(L, (cross / std).T, lower=True, check_finite=False).T
     else:
         cross = cross @ whitened[1]
     U, correlations, Vt = top_singular_triplets(cross, k)
@@ -280,9 +280,7 @@ def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
         else:
             weights.append(white @ vectors)
     weights_a, weights_b = flip_signs(*weights)
-    return CCASolution(
-        weights_a, weights_b, np.clip(correlations, 0.0, 1.0), *ranks
-    )
+    return CCASolution(weights_a, weights_b, np.clip(correlations, 0.0, 1.0), *ranks)
 
 
 def cca_of_principal_coordinates(U_a, l_a, U_b, l_b, reg, n_samples, n_components=None):
@@ -431,9 +429,7 @@ def centred_moments(blocks, fourth, *, estimator=None, modalities=None):
     buffer = np.empty((rows, n_features), order="F")
     check = estimator is not None
     finite = check and not get_config()["assume_finite"]
-    limits = [
-        np.sqrt(np.finfo(np.float64).max / (4 * max(b.size, 1))) for b in blocks
-    ]
+    limits = [np.sqrt(np.finfo(np.float64).max / (4 * max(b.size, 1))) for b in blocks]
     moments = None
     for start in range(0, n_samples, rows):
         stop = min(start + rows, n_samples)
@@ -452,23 +448,33 @@ def centred_moments(blocks, fourth, *, estimator=None, modalities=None):
                 if part.size and max(part.max(), -part.min()) > limit:
                     check_squares_finite(estimator, dict(zip(modalities, blocks)))
         chunk -= mean
-        batch = {"n": stop - start, "mean": mean, "m11": chunk.T @ chunk}
         if fourth:
             squared = chunk * chunk
-            batch["m21"] = squared.T @ chunk
-            batch["m22"] = squared.T @ squared
-        if moments is None:
-            moments = batch
-        elif fourth:
-            moments = merge_moments(moments, batch)
+            batch = {
+                "n": stop - start,
+                "mean": mean,
+                "m11": chunk.T @ chunk,
+                "m21": squared.T @ chunk,
+                "m22": squared.T @ squared,
+            }
+            moments = batch if moments is None else merge_moments(moments, batch)
+        elif moments is None:
+            moments = {"n": stop - start, "mean": mean, "m11": chunk.T @ chunk}
+            product = np.empty_like(moments["m11"])
+            shifts = np.empty((-(-n_samples // rows) - 1, n_features))
         else:
-            # merge_moments for second-order moments, in place (Chan et al.).
-            n = moments["n"] + batch["n"]
-            delta = batch["mean"] - moments["mean"]
-            moments["m11"] += batch["m11"]
-            moments["m11"] += (moments["n"] * batch["n"] / n) * np.outer(delta, delta)
-            moments["mean"] = moments["mean"] + delta * (batch["n"] / n)
+            # merge_moments for second-order moments (Chan et al.): the merge
+            # adds n_1 n_2 / n delta delta' to the sum of the two m11; these
+            # rank-one terms are gathered and added as one product at the end.
+            nb, n = stop - start, moments["n"] + stop - start
+            delta = mean - moments["mean"]
+            np.matmul(chunk.T, chunk, out=product)
+            moments["m11"] += product
+            shifts[start // rows - 1] = np.sqrt(moments["n"] * nb / n) * delta
+            moments["mean"] = moments["mean"] + delta * (nb / n)
             moments["n"] = n
+    if not fourth and n_samples > rows:
+        moments["m11"] += shifts.T @ shifts
     return moments
 
 

@@ -20,6 +20,7 @@ from ._base import (
 )
 from ._linalg import flip_signs, inverse_shifted
 
+
 def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
     """Mean squared leave-one-out error of ridge for each alpha.
 
