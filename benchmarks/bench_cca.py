@@ -341,8 +341,8 @@ def main():
     parser.add_argument(
         "--square-size",
         type=int,
-        default=10_000,
-        help="training size of the 3200 + 3200 feature table (default 10000)",
+        default=5_000,
+        help="training size of the 3200 + 3200 feature table (default 5000)",
     )
     parser.add_argument(
         "--only",

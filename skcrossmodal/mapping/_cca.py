@@ -156,7 +156,8 @@ class CCA(PairedMapperMixin, BaseEstimator):
     by cosine or dot product. The joint covariance ``S`` of the two blocks
     (a correlation matrix with ``scale=True``) is optionally shrunk toward its
     diagonal, ``S <- (1 - reg) S + reg diag(S)``; each modality's block of
-    ``S`` is whitened by eigendecomposition and one SVD of the whitened
+    ``S`` is whitened (by the Cholesky factor of its correlation matrix, or by
+    eigendecomposition when that is ill-conditioned) and one SVD of the whitened
     cross-covariance gives the canonical pairs. No iteration.
 
     With ``scale=True`` and ``reg="auto"`` this is the shrinkage CCA of
@@ -239,6 +240,11 @@ class CCA(PairedMapperMixin, BaseEstimator):
 
     Notes
     -----
+    Float32 input stays float32 in ``transform``; the statistics are
+    accumulated in float64, in one pass over the rows in chunks, without a
+    copy of the data (see ``docs/mappers.md``). Only the ``n_components``
+    leading pairs are computed.
+
     ``fit`` and ``partial_fit`` accumulate the same sufficient statistics
     (row count, mean and centred cross-products of the joint data, merged
     between batches by exact mean shifts; with ``reg="auto"`` also third and
