@@ -100,8 +100,9 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         """
         if y is None:
             raise ValueError(
-                "SemanticMapper needs the categories y: it maps each modality to "
-                "class posteriors learned from them; call fit(X, y)."
+                "SemanticMapper requires y to be passed, but the target y is None: "
+                "it needs the categories y, from which it learns each modality's "
+                "class posteriors; call fit(X, y)."
             )
         blocks = validate_blocks(
             self,
