@@ -17,7 +17,7 @@ import skcrossmodal
 from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
-from skcrossmodal.mapping._cca import _cca_from_covariances
+from skcrossmodal.mapping._linalg import cca_from_covariances as _cca_from_covariances
 
 DATA = Path(skcrossmodal.__file__).parent / "datasets" / "data"
 

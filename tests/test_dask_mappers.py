@@ -24,6 +24,7 @@ dask = pytest.importorskip("dask")
 
 import itertools
 
+from _tolerance import FLOAT32
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, MCCA, PLS, RidgeMapper
 
@@ -155,10 +156,12 @@ def test_float32_partitions(dask_client):
         model = clone(mapper).fit(ddf)
         for modality, weights in expected.weights_.items():
             np.testing.assert_allclose(model.weights_[modality], weights, **TIGHT)
-        shared = model.transform(ddf).compute()
-        assert set(shared.dtypes) == {np.dtype(np.float64)}
+        shared = model.transform(ddf)
+        assert set(shared.dtypes) == {np.dtype(np.float32)}
+        shared = shared.compute()
+        assert set(shared.dtypes) == {np.dtype(np.float32)}
         np.testing.assert_allclose(
-            shared.to_numpy(), expected.transform(frame).to_numpy(), **TIGHT
+            shared.to_numpy(), expected.transform(frame).to_numpy(), **FLOAT32
         )
 
 

@@ -2,11 +2,20 @@
 
 import numpy as np
 import pytest
+from _tolerance import FLOAT32
+from sklearn import config_context
 from sklearn.cross_decomposition import PLSSVD
 
 from skcrossmodal import make_frame
-from skcrossmodal.mapping import PLS, ProcrustesMapper, RidgeMapper
-
+from skcrossmodal.mapping import (
+    CCA,
+    MCCA,
+    PLS,
+    KernelCCA,
+    ProcrustesMapper,
+    RidgeMapper,
+    SemanticMapper,
+)
 
 # --- PLS(scale=True) and near-constant columns -------------------------------
 
@@ -59,3 +68,94 @@ def test_values_whose_squares_overflow_are_named(estimator):
                    text=rng.standard_normal((30, 4)))  # fmt: skip
     with pytest.raises(ValueError, match=r"modality 'image'.*e\+300.*overflow"):
         estimator.fit(X)
+
+
+# --- float32 kept, one score, assume_finite (issue #12) ---------------------
+
+
+def _float32_mappers():
+    return [
+        CCA(n_components=2),
+        CCA(n_components=2, reg="auto", scale=True),
+        CCA(n_components=2, reg=0.3, solver="gram"),
+        MCCA(n_components=2),
+        MCCA(n_components=2, reg=0.1, scale=True),
+        PLS(n_components=2, scale=True),
+        KernelCCA(n_components=2, kernel="linear", reg=0.1),
+        KernelCCA(n_components=2, reg=0.1, n_landmarks=40, random_state=0),
+        RidgeMapper("a", "b", alpha=[0.1, 1.0]),
+        ProcrustesMapper("a", "b"),
+    ]
+
+
+@pytest.fixture
+def paired32():
+    rng = np.random.default_rng(0)
+    latent = rng.standard_normal((120, 2))
+    A = latent @ rng.standard_normal((2, 5)) + 0.5 * rng.standard_normal((120, 5)) + 3
+    B = latent @ rng.standard_normal((2, 4)) + 0.5 * rng.standard_normal((120, 4)) - 1
+    return make_frame(a=A, b=B)
+
+
+@pytest.mark.parametrize("mapper", _float32_mappers(), ids=repr)
+def test_float32_input_stays_float32_and_matches_float64(mapper, paired32):
+    X32 = paired32.astype(np.float32)
+    # The float64 reference sees the very same (float32-rounded) values.
+    X64 = X32.astype(np.float64)
+    out32 = mapper.fit(X32).transform(X32)
+    assert all(dtype == np.float32 for dtype in out32.dtypes)
+    assert mapper.__sklearn_tags__().transformer_tags.preserves_dtype == [
+        "float64", "float32"
+    ]
+    score32 = mapper.score(X32)
+    out64 = mapper.fit(X64).transform(X64)
+    assert all(dtype == np.float64 for dtype in out64.dtypes)
+    np.testing.assert_allclose(out32.to_numpy(), out64.to_numpy(), **FLOAT32)
+    np.testing.assert_allclose(score32, mapper.score(X64), **FLOAT32)
+
+
+def test_semantic_mapper_requires_y_and_keeps_float32(paired32):
+    mapper = SemanticMapper()
+    assert mapper.__sklearn_tags__().target_tags.required
+    y = (paired32["a__0"] > paired32["a__0"].median()).to_numpy().astype(int)
+    out = mapper.fit(paired32.astype(np.float32), y).transform(
+        paired32.astype(np.float32)
+    )
+    assert all(dtype == np.float32 for dtype in out.dtypes)
+
+
+@pytest.mark.parametrize("mapper", [CCA(), MCCA(), PLS(), KernelCCA(reg=0.1)], ids=repr)
+def test_paired_mappers_share_one_score(mapper, paired32):
+    # The score of every paired mapper is the mean Pearson correlation of the
+    # paired variates, computed here with numpy.corrcoef.
+    mapper.fit(paired32)
+    Z = mapper.transform(paired32).to_numpy()
+    k = mapper.n_components_
+    expected = np.mean([np.corrcoef(Z[:, j], Z[:, k + j])[0, 1] for j in range(k)])
+    np.testing.assert_allclose(mapper.score(paired32), expected, rtol=1e-12)
+    assert type(mapper).score is CCA.score
+
+
+@pytest.mark.parametrize("Mapper", [CCA, MCCA])
+def test_finite_check_honours_assume_finite(Mapper, paired32, monkeypatch):
+    from skcrossmodal.mapping import _linalg
+
+    calls = []
+
+    def check_finite(block, modality, columns):
+        calls.append(modality)
+        raise ValueError("the finite check ran")
+
+    monkeypatch.setattr(_linalg, "check_finite", check_finite)
+    bad = paired32.copy()
+    bad.iloc[3, 1] = np.nan
+    with config_context(assume_finite=True):
+        try:
+            Mapper(n_components=1).fit(bad)
+        except (ValueError, np.linalg.LinAlgError) as error:  # NaN reached LAPACK
+            assert "the finite check ran" not in str(error)
+    assert calls == []
+    # Otherwise the fused check finds the chunk with a NaN and names it.
+    with pytest.raises(ValueError, match="the finite check ran"):
+        Mapper(n_components=1).fit(bad)
+    assert calls == ["a"]

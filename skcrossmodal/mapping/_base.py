@@ -1,4 +1,4 @@
-"""The shared-space contract every mapper follows (DESIGN.md §4)."""
+"""The shared-space contract every mapper follows (architecture.md §4)."""
 
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
@@ -7,11 +7,17 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.base import TransformerMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from .._frame import SEPARATOR, BlockOutputMixin, validate_blocks
 from ._distributed import is_dask_collection, transform_dask
+
+# Mappers keep float32 blocks as float32 (their statistics are accumulated in
+# float64) and convert any other numeric block to float64.
+FLOAT_DTYPES = (np.float64, np.float32)
 
 
 class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
@@ -24,8 +30,19 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
     ``<modality>__<prefix><k>``, where ``prefix`` is the lower-cased class name.
     """
 
+    # The dtypes transform passes to _embed (see validate_blocks); a mapper
+    # that embeds float32 blocks as float32 sets FLOAT_DTYPES.
+    _embed_dtype = np.float64
+
     def _embed(self, blocks):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        dtypes = self._embed_dtype
+        dtypes = dtypes if isinstance(dtypes, tuple) else (dtypes,)
+        tags.transformer_tags.preserves_dtype = [np.dtype(d).name for d in dtypes]
+        return tags
 
     def _check_fitted(self):
         """Raise NotFittedError unless the mapper can embed; a hook for messages."""
@@ -61,12 +78,13 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
         -------
         X_shared : pandas.DataFrame of shape (n_samples, n_present * n_components_)
             One block ``<modality>__<mapper><k>`` per present modality, all in
-            the same space and comparable by cosine or dot product.
+            the same space and comparable by cosine or dot product. The
+            closed-form mappers embed a float32 block as float32.
         """
         if is_dask_collection(X):
             return transform_dask(self, X)
         self._check_fitted()
-        blocks = validate_blocks(self, X, reset=False)
+        blocks = validate_blocks(self, X, reset=False, dtype=self._embed_dtype)
         shared = self._shared_frame(self._embed(blocks), index=X.index)
         return self._finish_output(shared)
 
@@ -89,7 +107,9 @@ class SharedSpaceMixin(BlockOutputMixin, TransformerMixin):
         )
 
 
-def validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
+def validate_source_target(
+    estimator, X, *, reset, ensure_min_samples=2, dtype=FLOAT_DTYPES
+):
     """Blocks for a ``source`` -> ``target`` mapper (both required at fit).
 
     The one validation entry of the directed mappers (RidgeMapper,
@@ -110,23 +130,49 @@ def validate_source_target(estimator, X, *, reset, ensure_min_samples=2):
             required=[estimator.source, estimator.target],
             min_modalities=2,
             ensure_min_samples=ensure_min_samples,
+            dtype=dtype,
         )
-    return validate_blocks(estimator, X, reset=False)
+    return validate_blocks(estimator, X, reset=False, dtype=dtype)
 
 
-def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_samples=2):
+def validate_paired_blocks(
+    estimator,
+    X,
+    *,
+    reset,
+    exactly_two,
+    ensure_min_samples=2,
+    dtype=FLOAT_DTYPES,
+    check_finite=True,
+):
     """Return the fitted modality blocks of X, all of them, in fitted order.
 
     The validation shared by the mappers that relate paired blocks and so need
     every fitted modality at fit and score time (``transform`` alone accepts
     partial rows). ``estimator.modalities`` (None or a list of names) chooses
     the blocks at fit time; ``exactly_two`` requires two of them, else at
-    least two.
+    least two. Float32 blocks stay float32 (``dtype``). ``check_finite=False``
+    leaves the finite check to the caller (which fuses it into its own pass
+    over the data and honours ``assume_finite`` itself).
     """
+    if not check_finite:
+        with config_context(assume_finite=True):
+            return validate_paired_blocks(
+                estimator,
+                X,
+                reset=reset,
+                exactly_two=exactly_two,
+                ensure_min_samples=ensure_min_samples,
+                dtype=dtype,
+            )
     name = type(estimator).__name__
     if not reset:
         blocks = validate_blocks(
-            estimator, X, reset=False, ensure_min_samples=ensure_min_samples
+            estimator,
+            X,
+            reset=False,
+            ensure_min_samples=ensure_min_samples,
+            dtype=dtype,
         )
         missing = [m for m in estimator.modalities_ if m not in blocks]
         if missing:
@@ -156,6 +202,7 @@ def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_sampl
         required=required,
         min_modalities=2,
         ensure_min_samples=ensure_min_samples,
+        dtype=dtype,
     )
     if exactly_two and len(blocks) != 2:
         raise ValueError(
@@ -163,30 +210,6 @@ def validate_paired_blocks(estimator, X, *, reset, exactly_two, ensure_min_sampl
             f"{list(blocks)}. Choose two with modalities=(a, b)."
         )
     return blocks
-
-
-def constant_features(std, mean, n_samples):
-    """Mask of the features that are constant up to the rounding of their mean.
-
-    A constant feature keeps a standard deviation of rounding size when its
-    mean is not exactly representable (0.1 gives about 1e-17); a standard
-    deviation at most ``n_samples * eps * |mean|`` is treated as exactly zero,
-    so that no mapper divides by it or whitens along it.
-
-    Parameters
-    ----------
-    std : ndarray of shape (n_features,)
-        Per-feature standard deviation.
-    mean : ndarray of shape (n_features,)
-        Per-feature mean.
-    n_samples : int
-        Number of rows the statistics come from.
-
-    Returns
-    -------
-    constant : ndarray of bool of shape (n_features,)
-    """
-    return std <= n_samples * np.finfo(np.float64).eps * np.abs(mean)
 
 
 def check_squares_finite(estimator, blocks):
@@ -202,14 +225,14 @@ def check_squares_finite(estimator, blocks):
     estimator : estimator instance
         Used in the message.
     blocks : dict of str to ndarray
-        Finite float64 blocks, by modality.
+        Finite float64 or float32 blocks, by modality.
     """
     for modality, block in blocks.items():
         if block.size == 0:
             continue
         # 4: a squared distance |x - y|^2 is at most 4 max(|x|, |y|)^2.
         limit = np.sqrt(np.finfo(np.float64).max / (4 * block.size))
-        peak = float(np.max(np.abs(block)))
+        peak = float(max(block.max(), -block.min()))
         if peak > limit:
             raise ValueError(
                 f"{type(estimator).__name__}: modality {modality!r} has values up to "
@@ -226,6 +249,7 @@ def mean_paired_correlation(variates):
     modality. For each component the correlation of every pair of modalities
     is taken; a constant variate counts as correlation 0.
     """
+    variates = [np.asarray(v, dtype=np.float64) for v in variates]
     centred = [v - v.mean(axis=0) for v in variates]
     norms = [np.linalg.norm(v, axis=0) for v in centred]
     correlations = []
@@ -236,3 +260,67 @@ def mean_paired_correlation(variates):
         np.divide(covariance, denominator, out=correlation, where=denominator > 0)
         correlations.append(correlation)
     return float(np.mean(correlations))
+
+
+def score_prediction(estimator, X):
+    """R² of the mapped source against the target block of the same rows.
+
+    The ``score`` of the directed (``source`` -> ``target``) mappers:
+    ``estimator._embed`` maps both blocks into the shared space, and the
+    mapped source is scored against the target as
+    :meth:`sklearn.linear_model.Ridge.score` scores predictions (R², averaged
+    uniformly over the shared dimensions).
+    """
+    check_is_fitted(estimator)
+    blocks = validate_blocks(estimator, X, reset=False, dtype=estimator._embed_dtype)
+    missing = [m for m in (estimator.source, estimator.target) if m not in blocks]
+    if missing:
+        raise ValueError(
+            f"{type(estimator).__name__}.score needs both the source and the target "
+            f"block; X lacks {missing}."
+        )
+    embedded = estimator._embed(blocks)
+    return float(r2_score(embedded[estimator.target], embedded[estimator.source]))
+
+
+class PairedMapperMixin(SharedSpaceMixin):
+    """Mixin for the mappers of paired blocks: CCA, KernelCCA, MCCA and PLS.
+
+    They relate every fitted modality (two, or with ``_exactly_two = False``
+    at least two) and are all scored the same way, by the mean correlation of
+    the paired variates (:func:`mean_paired_correlation`).
+    """
+
+    _exactly_two = True
+    _embed_dtype = FLOAT_DTYPES
+
+    def score(self, X, y=None):
+        """Mean correlation of the paired variates of X.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame of shape (n_samples, n_features)
+            Modality table with all fitted modalities.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Pearson correlation of the variates of every pair of modalities,
+            per component, averaged over pairs and components. A constant
+            variate counts as correlation 0. In [-1, 1], higher is better.
+        """
+        self._check_fitted()
+        blocks = validate_paired_blocks(
+            self, X, reset=False, exactly_two=self._exactly_two, ensure_min_samples=2
+        )
+        return mean_paired_correlation(list(self._embed(blocks).values()))
+
+
+def as_dtype_of(array, block):
+    """``array`` (fitted float64 weights or offsets) in the dtype of ``block``.
+
+    A float32 block is embedded in float32; no copy when the dtypes agree.
+    """
+    return np.asarray(array, dtype=block.dtype)

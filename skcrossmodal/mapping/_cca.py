@@ -5,184 +5,38 @@
 
 import warnings
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import svd_flip
 from sklearn.utils.validation import check_is_fitted
 
 from .._estimator import fit_context
-from .._frame import check_n_components
+from .._frame import check_finite, check_n_components
 from ._base import (
-    SharedSpaceMixin,
+    PairedMapperMixin,
+    as_dtype_of,
     check_squares_finite,
-    constant_features,
-    mean_paired_correlation,
     validate_paired_blocks,
+)
+from ._linalg import (
+    CCASolution,
+    cca_from_covariances,
+    cca_of_principal_coordinates,
+    centred_data,
+    centred_moments,
+    constant_features,
+    expanded_moments,
+    flip_signs,
+    merge_moments,
+    principal_coordinates,
+    shrink_toward_diagonal,
 )
 from ._distributed import fit_from_dask, is_dask_collection
 
 
-class CCASolution(NamedTuple):
-    """Canonical directions of two blocks, see :func:`_cca_from_covariances`."""
-
-    weights_a: np.ndarray
-    weights_b: np.ndarray
-    correlations: np.ndarray
-    rank_a: int
-    rank_b: int
-
-
-# A direction of a block's correlation matrix whose eigenvalue is at or below
-# this fraction of the largest (a standard deviation below 1e-5 of the largest,
-# i.e. an exact linear dependency up to float64 or float32 rounding) is null.
-NULL_EIGENVALUE_RTOL = 1e-10
-
-
-def _whitening(covariance):
-    """Return ``W`` of shape (p, rank) with ``W.T @ covariance @ W = I``.
-
-    The eigendecomposition is taken of the correlation matrix
-    ``D^-1/2 covariance D^-1/2`` (``D`` the diagonal), so that the rank
-    decision does not depend on the features' units: features of zero variance
-    and eigenvalues at or below ``NULL_EIGENVALUE_RTOL`` times the largest are
-    null and dropped, which makes ``W W.T`` a pseudo-inverse of
-    ``covariance``. Columns are in order of decreasing eigenvalue.
-    """
-    n_features = covariance.shape[0]
-    std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    live = np.flatnonzero(std > 0)
-    if live.size == 0:
-        return np.zeros((n_features, 0))
-    correlation = covariance[np.ix_(live, live)] / np.outer(std[live], std[live])
-    # numpy.linalg, not scipy.linalg, in every mapper: scipy bundles a second
-    # OpenBLAS whose idle threads spin against numpy's (CCA fit 2.3x slower).
-    eigenvalues, eigenvectors = np.linalg.eigh(correlation)
-    # eigh returns ascending eigenvalues; keep the non-null ones, largest first.
-    keep = np.flatnonzero(eigenvalues > eigenvalues[-1] * NULL_EIGENVALUE_RTOL)[::-1]
-    whitening = np.zeros((n_features, keep.size))
-    whitening[live] = eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])
-    whitening[live] /= std[live, None]
-    return whitening
-
-
-def _cca_from_covariances(Saa, Sbb, Sab):
-    """Canonical correlation analysis from the blocks of a joint covariance.
-
-    Each block's covariance is whitened (pseudo-inverse square root by
-    eigendecomposition, null directions dropped, see :func:`_whitening`), then
-    one SVD of the whitened cross-covariance gives the canonical pairs. Any
-    positive semi-definite ``[[Saa, Sab], [Sab.T, Sbb]]`` works: sample
-    covariances, correlations, shrunk or kernel matrices.
-
-    Parameters
-    ----------
-    Saa : ndarray of shape (p_a, p_a)
-        Covariance of block a.
-    Sbb : ndarray of shape (p_b, p_b)
-        Covariance of block b.
-    Sab : ndarray of shape (p_a, p_b)
-        Cross-covariance of a and b.
-
-    Returns
-    -------
-    solution : CCASolution
-        ``weights_a`` (p_a, k) and ``weights_b`` (p_b, k) with ``k =
-        min(rank_a, rank_b)``: variates ``Xa_centred @ weights_a`` have unit
-        variance under ``Saa`` and are uncorrelated; ``correlations`` (k,) in
-        descending order, in [0, 1]; ``rank_a``, ``rank_b`` the numerical ranks
-        of ``Saa`` and ``Sbb``. Signs are fixed so that the largest weight of
-        each canonical direction of a is positive.
-    """
-    whiten_a = _whitening(Saa)
-    whiten_b = _whitening(Sbb)
-    rank_a, rank_b = whiten_a.shape[1], whiten_b.shape[1]
-    k = min(rank_a, rank_b)
-    if k == 0:
-        empty = np.zeros(0)
-        return CCASolution(
-            np.zeros((Saa.shape[0], 0)), np.zeros((Sbb.shape[0], 0)), empty, 0, 0
-        )
-    whitened_cross = whiten_a.T @ Sab @ whiten_b
-    U, correlations, Vt = np.linalg.svd(whitened_cross, full_matrices=False)
-    weights_a = whiten_a @ U[:, :k]
-    weights_b = whiten_b @ Vt[:k].T
-    weights_a, weights_b_t = svd_flip(weights_a, weights_b.T, u_based_decision=True)
-    return CCASolution(
-        weights_a,
-        weights_b_t.T,
-        np.clip(correlations[:k], 0.0, 1.0),
-        rank_a,
-        rank_b,
-    )
-
-
-def _cca_of_principal_coordinates(U_a, l_a, U_b, l_b, reg, n_samples):
-    """Ridge CCA of two sets of principal coordinates, whitened by a division.
-
-    ``F_m = U_m diag(sqrt(l_m))`` (``U_m`` with orthonormal columns, ``l_m``
-    positive) are coordinates of ``n_samples`` centred rows whose Gram matrix
-    is ``U_m diag(l_m) U_m'``: the kernel PCA of a centred kernel matrix, or
-    ``U s`` of the thin SVD of a centred data block. Their covariance
-    ``diag(l_m) / (n - 1)`` is diagonal, and so is its ridge
-    ``d_m = (1 - reg) l_m / (n - 1) + reg``; the whitened cross-covariance is
-    ``(1 - reg) / (n - 1) diag(sqrt(l_a / d_a)) U_a' U_b diag(sqrt(l_b / d_b))``
-    and its SVD gives the canonical pairs. No matrix is squared, so the
-    spread of ``l`` is never squared either.
-
-    Returns
-    -------
-    coordinates_a : ndarray of shape (q_a, k)
-    coordinates_b : ndarray of shape (q_b, k)
-        Canonical directions on ``F_a`` and ``F_b`` (``k = min(q_a, q_b)``):
-        the variates ``F_m @ coordinates_m`` have unit variance under the
-        ridge.
-    correlations : ndarray of shape (k,)
-        In descending order, in [0, 1].
-    """
-    k = min(len(l_a), len(l_b))
-    if k == 0:
-        return np.zeros((len(l_a), 0)), np.zeros((len(l_b), 0)), np.zeros(0)
-    n_minus_one = n_samples - 1
-    ridge_a = (1.0 - reg) * l_a / n_minus_one + reg
-    ridge_b = (1.0 - reg) * l_b / n_minus_one + reg
-    cross = (U_a * np.sqrt(l_a / ridge_a)).T @ (U_b * np.sqrt(l_b / ridge_b))
-    cross *= (1.0 - reg) / n_minus_one
-    P, correlations, Qt = np.linalg.svd(cross, full_matrices=False)
-    return (
-        P[:, :k] / np.sqrt(ridge_a)[:, None],
-        Qt[:k].T / np.sqrt(ridge_b)[:, None],
-        np.clip(correlations[:k], 0.0, 1.0),
-    )
-
-
-def _principal_coordinates(gram, reg, magnitude):
-    """Eigendecomposition ``gram = U diag(l) U'`` without its null directions.
-
-    ``gram`` is a centred Gram (or kernel) matrix of ``n`` rows; ``magnitude``
-    the largest entry, in absolute value, of the matrix it was centred from.
-    A direction is null when ``l`` is below the rounding of that centring,
-    ``n * eps * magnitude`` (negative eigenvalues included), or when its
-    eigenvalue of the ridge covariance ``(1 - reg) l / (n - 1) + reg`` is at
-    most ``NULL_EIGENVALUE_RTOL`` times the largest: the rule of
-    :func:`_whitening`. Returns ``U`` and ``l`` of the kept directions, in
-    order of decreasing ``l``.
-    """
-    n_samples = len(gram)
-    if n_samples == 0 or gram.size == 0:
-        return np.zeros((n_samples, 0)), np.zeros(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(gram)
-    noise = n_samples * np.finfo(np.float64).eps * magnitude
-    ridge = (1.0 - reg) * eigenvalues / max(n_samples - 1, 1) + reg
-    keep = (eigenvalues > noise) & (ridge > ridge[-1] * NULL_EIGENVALUE_RTOL)
-    keep = np.flatnonzero(keep)[::-1]
-    return eigenvectors[:, keep], eigenvalues[keep]
-
-
-def _cca_from_standardised_data(centred, std, reg, head, tail):
+def _cca_from_standardised_data(centred, std, reg, head, tail, n_components):
     """Canonical directions of ``S <- (1 - reg) S + reg diag(S)`` from the data.
 
     ``centred`` (n, p) holds the two blocks side by side, centred; ``std`` the
@@ -195,8 +49,9 @@ def _cca_from_standardised_data(centred, std, reg, head, tail):
     coordinates ``U diag(sqrt(l))`` (at most ``n`` per block), and a
     direction ``c`` on them is ``Z_m' U diag(1 / sqrt(l)) c`` on ``Z_m``.
     For a block with more features than rows this is O(n^2 p) instead of
-    the O(p^3) of the covariance. Returns a :class:`CCASolution` whose
-    weights apply to the standardised features.
+    the O(p^3) of the covariance. Returns a :class:`CCASolution` of the
+    ``n_components`` leading pairs whose weights apply to the standardised
+    features.
     """
     n_samples = centred.shape[0]
     standardised, coordinates = [], []
@@ -204,11 +59,11 @@ def _cca_from_standardised_data(centred, std, reg, head, tail):
         live = np.flatnonzero(std[span] > 0)
         Z = centred[:, span][:, live] / std[span][live]
         gram = Z @ Z.T
-        coordinates.append(_principal_coordinates(gram, reg, np.max(np.abs(gram))))
+        coordinates.append(principal_coordinates(gram, reg, np.max(np.abs(gram))))
         standardised.append((Z, live))
     (U_a, l_a), (U_b, l_b) = coordinates
-    c_a, c_b, correlations = _cca_of_principal_coordinates(
-        U_a, l_a, U_b, l_b, reg, n_samples
+    c_a, c_b, correlations = cca_of_principal_coordinates(
+        U_a, l_a, U_b, l_b, reg, n_samples, n_components
     )
     weights = []
     for span, (Z, live), (U, l), c in zip(
@@ -239,92 +94,12 @@ def _uncorrelated_solution(std, head, tail):
     )
 
 
-def _shrink_toward_diagonal(covariance, reg):
-    """``(1 - reg) C + reg diag(C)``, a new array whose diagonal is exactly C's."""
-    shrunk = covariance * (1.0 - reg)
-    np.fill_diagonal(shrunk, np.diag(covariance))
-    return shrunk
-
-
-def _centred_data(blocks):
-    """Row count, mean and centred copy of the blocks side by side.
-
-    The blocks are copied once, side by side, into a Fortran-ordered array
-    (pandas hands out column-major blocks) and centred in place. These are
-    the statistics of :class:`CCA` in factored form: the centred
-    cross-products are ``centred.T @ centred`` (see
-    :func:`_expanded_moments`).
-    """
-    n_samples = blocks[0].shape[0]
-    centred = np.empty((n_samples, sum(b.shape[1] for b in blocks)), order="F")
-    start = 0
-    for block in blocks:
-        centred[:, start : start + block.shape[1]] = block
-        start += block.shape[1]
-    mean = centred.mean(axis=0)
-    centred -= mean
-    return {"n": n_samples, "mean": mean, "centred": centred}
-
-
-def _expanded_moments(moments, fourth):
-    """Moments about the mean (see :func:`_merge_moments`) from factored ones.
-
-    Moments that are already expanded are returned as they are. The joint
-    cross-product is one symmetric rank-k update (BLAS syrk).
-    """
-    if "centred" not in moments:
-        return moments
-    centred = moments["centred"]
-    expanded = {"n": moments["n"], "mean": moments["mean"], "m11": centred.T @ centred}
-    if fourth:
-        centred_squared = centred * centred
-        expanded["m21"] = centred_squared.T @ centred
-        expanded["m22"] = centred_squared.T @ centred_squared
-    return expanded
-
-
-def _centred_moments(blocks, fourth):
-    """Moments of one batch about its own mean (see :func:`_merge_moments`)."""
-    return _expanded_moments(_centred_data(blocks), fourth)
-
-
-def _merge_moments(first, second):
-    """Merge moments of two batches (Chan et al. 1979; Pebay 2008).
-
-    For centred ``u_i`` the statistics are ``m11[i, j] = sum u_i u_j`` and,
-    when fourth moments are kept, ``m21[i, j] = sum u_i**2 u_j`` and
-    ``m22[i, j] = sum u_i**2 u_j**2``. Each batch's sums are shifted to the
-    merged mean exactly, so no large raw sums are ever subtracted.
-    """
-    n = first["n"] + second["n"]
-    delta = second["mean"] - first["mean"]
-    mean = first["mean"] + delta * (second["n"] / n)
-    merged = {"n": n, "mean": mean, "m11": first["m11"] + second["m11"]}
-    fourth = "m22" in first
-    if fourth:
-        merged["m21"] = first["m21"] + second["m21"]
-        merged["m22"] = first["m22"] + second["m22"]
-    for batch in (first, second):
-        # Shift this batch's sums from its mean to the merged one: u -> u - d.
-        d = mean - batch["mean"]
-        nb = batch["n"]
-        merged["m11"] += nb * np.outer(d, d)
-        if fourth:
-            m11, m21 = batch["m11"], batch["m21"]
-            var = np.diag(m11)
-            dd = np.outer(d, d)
-            merged["m22"] += (
-                -2.0 * m21 * d[None, :]
-                - 2.0 * m21.T * d[:, None]
-                + np.outer(var, d * d)
-                + np.outer(d * d, var)
-                + 4.0 * dd * m11
-                + nb * dd * dd
-            )
-            merged["m21"] += (
-                -np.outer(var, d) - 2.0 * d[:, None] * m11 - nb * np.outer(d * d, d)
-            )
-    return merged
+# The sufficient statistics live in _linalg; these names are kept for the
+# callers that merge CCA's statistics (partial_fit, the Dask fit).
+_centred_data = centred_data
+_expanded_moments = expanded_moments
+_centred_moments = centred_moments
+_merge_moments = merge_moments
 
 
 def _shrinkage_intensity(moments, std):
@@ -373,7 +148,7 @@ _SOLVED_ATTRIBUTES = (
 )  # fmt: skip
 
 
-class CCA(SharedSpaceMixin, BaseEstimator):
+class CCA(PairedMapperMixin, BaseEstimator):
     """Canonical correlation analysis of two modalities, in closed form.
 
     Finds pairs of directions, one per modality, whose variates are maximally
@@ -382,7 +157,8 @@ class CCA(SharedSpaceMixin, BaseEstimator):
     by cosine or dot product. The joint covariance ``S`` of the two blocks
     (a correlation matrix with ``scale=True``) is optionally shrunk toward its
     diagonal, ``S <- (1 - reg) S + reg diag(S)``; each modality's block of
-    ``S`` is whitened by eigendecomposition and one SVD of the whitened
+    ``S`` is whitened (by the Cholesky factor of its correlation matrix, or by
+    eigendecomposition when that is ill-conditioned) and one SVD of the whitened
     cross-covariance gives the canonical pairs. No iteration.
 
     With ``scale=True`` and ``reg="auto"`` this is the shrinkage CCA of
@@ -465,6 +241,11 @@ class CCA(SharedSpaceMixin, BaseEstimator):
 
     Notes
     -----
+    Float32 input stays float32 in ``transform``; the statistics are
+    accumulated in float64, in one pass over the rows in chunks, without a
+    copy of the data (see ``docs/mappers.md``). Only the ``n_components``
+    leading pairs are computed.
+
     ``fit`` and ``partial_fit`` accumulate the same sufficient statistics
     (row count, mean and centred cross-products of the joint data, merged
     between batches by exact mean shifts; with ``reg="auto"`` also third and
@@ -557,16 +338,17 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         if is_dask_collection(X):
             return fit_from_dask(self, X)
         blocks = validate_paired_blocks(
-            self, X, reset=True, exactly_two=True, ensure_min_samples=2
+            self, X, reset=True, exactly_two=True, check_finite=False
         )
-        check_squares_finite(self, blocks)
-        blocks = list(blocks.values())
         fourth = self.reg == "auto"
-        n_samples = blocks[0].shape[0]
+        n_samples = X.shape[0]
         if self.solver == "gram" or (
-            self.solver == "auto" and max(b.shape[1] for b in blocks) > n_samples
+            self.solver == "auto" and max(b.shape[1] for b in blocks.values()) > n_samples
         ):
-            data = _centred_data(blocks)
+            for modality, block in blocks.items():
+                check_finite(block, modality, self.feature_names_per_modality_[modality])
+            check_squares_finite(self, blocks)
+            data = centred_data(list(blocks.values()))
             # With reg > 0 the covariance has directions beyond the at most
             # n - 1 of the data: "auto" falls back to it when they are needed.
             fallback = self.solver == "auto" and self.reg != 0
@@ -574,7 +356,7 @@ class CCA(SharedSpaceMixin, BaseEstimator):
                 return self
             moments = _expanded_moments(data, fourth)
         else:
-            moments = _centred_moments(blocks, fourth=fourth)
+            moments = self._moments_of(blocks, fourth)
         self._solve(moments, low_rank="raise")
         return self
 
@@ -612,14 +394,24 @@ class CCA(SharedSpaceMixin, BaseEstimator):
                 "Call fit to start again."
             )
         blocks = validate_paired_blocks(
-            self, X, reset=first_call, exactly_two=True, ensure_min_samples=1
+            self,
+            X,
+            reset=first_call,
+            exactly_two=True,
+            ensure_min_samples=1,
+            check_finite=False,
         )
-        check_squares_finite(self, blocks)
-        moments = _centred_moments(list(blocks.values()), fourth=fourth)
+        moments = self._moments_of(blocks, fourth)
         if not first_call:
             moments = _merge_moments(_expanded_moments(self._moments, fourth), moments)
         self._solve(moments, low_rank="keep")
         return self
+
+    def _moments_of(self, blocks, fourth):
+        """Checked moments of the validated ``blocks`` (see :func:`_centred_moments`)."""
+        return centred_moments(
+            list(blocks.values()), fourth, estimator=self, modalities=list(blocks)
+        )
 
     def _solve(self, moments, *, low_rank):
         """Solve from the statistics ``moments`` and set the fitted attributes.
@@ -658,16 +450,21 @@ class CCA(SharedSpaceMixin, BaseEstimator):
         if reg == 1.0:
             solution = _uncorrelated_solution(std, head, tail)
         elif factored:
-            solution = _cca_from_standardised_data(centred, std, reg, head, tail)
+            solution = _cca_from_standardised_data(
+                centred, std, reg, head, tail, self.n_components
+            )
         else:
             covariance[constant, :] = 0.0
             covariance[:, constant] = 0.0
             if self.scale:
                 covariance /= np.outer(scale, scale)
             if reg:
-                covariance = _shrink_toward_diagonal(covariance, reg)
-            solution = _cca_from_covariances(
-                covariance[head, head], covariance[tail, tail], covariance[head, tail]
+                covariance = shrink_toward_diagonal(covariance, reg)
+            solution = cca_from_covariances(
+                covariance[head, head],
+                covariance[tail, tail],
+                covariance[head, tail],
+                self.n_components,
             )
             standardised = False
         ranks = (solution.rank_a, solution.rank_b)
@@ -704,10 +501,7 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             np.divide(scale, std, out=factor, where=std > 0)
             weights_a = weights_a * factor[head, None]
             weights_b = weights_b * factor[tail, None]
-            weights_a, weights_b_t = svd_flip(
-                weights_a, weights_b.T, u_based_decision=True
-            )
-            weights_b = weights_b_t.T
+            weights_a, weights_b = flip_signs(weights_a, weights_b)
         self._moments = moments
         self._ranks = ranks
         self.n_samples_seen_ = n
@@ -750,32 +544,14 @@ class CCA(SharedSpaceMixin, BaseEstimator):
             yield weights, self.mean_[modality] @ weights
 
     def _embed(self, blocks):
-        return {
-            modality: block @ weights - offset
-            for (modality, block), (weights, offset) in zip(
-                blocks.items(), self._projections(blocks), strict=True
-            )
-        }
-
-    def score(self, X, y=None):
-        """Mean canonical correlation of the paired variates of X.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame of shape (n_samples, n_features)
-            Modality table with both fitted modalities.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Pearson correlation of the two modalities' variates, per
-            component, averaged over the components. A constant variate
-            counts as correlation 0.
-        """
-        self._check_fitted()
-        blocks = validate_paired_blocks(
-            self, X, reset=False, exactly_two=True, ensure_min_samples=2
-        )
-        return mean_paired_correlation(list(self._embed(blocks).values()))
+        embeddings = {}
+        for (modality, block), (weights, offset) in zip(
+            blocks.items(), self._projections(blocks), strict=True
+        ):
+            if block.dtype == np.float64:
+                embeddings[modality] = block @ weights - offset
+            else:
+                # Centred first: float32 keeps no digits for a large offset.
+                centred = block - as_dtype_of(self.mean_[modality], block)
+                embeddings[modality] = centred @ as_dtype_of(weights, block)
+        return embeddings

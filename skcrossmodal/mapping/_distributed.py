@@ -16,12 +16,10 @@ Dask is imported only when a Dask collection arrives (see
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils.extmath import svd_flip
 
 from .._dask import (
     check_dask_dataframe,
@@ -31,7 +29,7 @@ from .._dask import (
     on_partition,
     tree_reduce,
 )
-from .._frame import check_n_components, validate_blocks
+from .._frame import validate_blocks
 
 __all__ = ["fit_from_dask", "is_dask_collection", "transform_dask"]
 
@@ -90,19 +88,33 @@ def transform_dask(estimator, X):
     Returns
     -------
     X_shared : dask.dataframe.DataFrame
-        The blocks ``<modality>__<mapper><k>`` of ``transform``, float64, with
+        The blocks ``<modality>__<mapper><k>`` of ``transform``, in its dtype, with
         ``X``'s partitions and index; nothing is computed.
     """
     check_dask_dataframe(X, estimator)
     estimator._check_fitted()
-    present = validate_blocks(estimator, X._meta, reset=False, ensure_min_samples=0)
+    present = validate_blocks(
+        estimator,
+        X._meta,
+        reset=False,
+        ensure_min_samples=0,
+        dtype=estimator._embed_dtype,
+    )
     names = [name for m in present for name in estimator._shared_names(m)]
-    meta = pd.DataFrame(np.zeros((0, len(names))), columns=names)
+    # The dtype of the in-memory transform: float32 blocks stay float32.
+    dtype = np.result_type(*(block.dtype for block in present.values()))
+    meta = pd.DataFrame(np.zeros((0, len(names)), dtype=dtype), columns=names)
     return map_partitions(X, _transform_partition, estimator, meta=meta)
 
 
 def _transform_partition(partition, estimator):
-    blocks = validate_blocks(estimator, partition, reset=False, ensure_min_samples=0)
+    blocks = validate_blocks(
+        estimator,
+        partition,
+        reset=False,
+        ensure_min_samples=0,
+        dtype=estimator._embed_dtype,
+    )
     return estimator._shared_frame(estimator._embed(blocks), index=partition.index)
 
 
@@ -124,7 +136,7 @@ def _validated_spec(estimator, X, validate):
 def _partition_moments(partition, spec, fourth):
     """Joint moments of one partition's fitted blocks, or None if it is empty."""
     from ._base import check_squares_finite
-    from ._cca import _centred_moments
+    from ._linalg import centred_moments
 
     blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
     missing = [m for m in spec.modalities_ if m not in blocks]
@@ -133,19 +145,19 @@ def _partition_moments(partition, spec, fourth):
     if len(partition) == 0:
         return None
     check_squares_finite(spec, blocks)
-    return _centred_moments([blocks[m] for m in spec.modalities_], fourth)
+    return centred_moments([blocks[m] for m in spec.modalities_], fourth)
 
 
 def _merge_all(parts):
     """Merge the moments of several partitions (None for an empty one)."""
-    from ._cca import _merge_moments
+    from ._linalg import merge_moments
 
     parts = [part for part in parts if part is not None]
     if not parts:
         return None
     merged = parts[0]
     for part in parts[1:]:
-        merged = _merge_moments(merged, part)
+        merged = merge_moments(merged, part)
     return merged
 
 
@@ -222,75 +234,7 @@ def _fit_mcca(estimator, X):
         ),
     )
     moments = _reduce_moments(estimator, X, spec)
-    _mcca_from_moments(estimator, moments)
-    return estimator
-
-
-def _covariance_without_constants(moments):
-    """Sample covariance with constant features' (co)variances set to zero."""
-    from ._base import constant_features
-
-    n = moments["n"]
-    covariance = moments["m11"] / (n - 1)
-    std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    constant = constant_features(std, moments["mean"], n)
-    covariance[constant, :] = 0.0
-    covariance[:, constant] = 0.0
-    return covariance
-
-
-def _mcca_from_moments(estimator, moments):
-    """MCCA's solution from joint moments; the steps of ``MCCA.fit``.
-
-    ``MCCA.fit`` forms the same covariance from its rows (``_joint_covariance``)
-    and then runs these steps inline; it can be reduced to this function.
-    """
-    from scipy import linalg
-
-    from ._cca import _shrink_toward_diagonal, _whitening
-
-    covariance = _covariance_without_constants(moments)
-    if estimator.reg:
-        covariance = _shrink_toward_diagonal(covariance, estimator.reg)
-    spans = list(_spans(estimator).values())
-    modalities = estimator.modalities_
-    whitenings = [_whitening(covariance[span, span]) for span in spans]
-    ranks = [w.shape[1] for w in whitenings]
-    check_n_components(
-        estimator,
-        estimator.n_components,
-        min(ranks),
-        "the smallest numerical rank of the modality covariances: "
-        + ", ".join(f"{m!r} ({r})" for m, r in zip(modalities, ranks))
-        + f", after {moments['n']} samples",
-    )
-    whitening = linalg.block_diag(*whitenings)
-    whitened = whitening.T @ covariance @ whitening
-    k = estimator.n_components
-    eigenvalues, eigenvectors = np.linalg.eigh(whitened)
-    eigenvalues, eigenvectors = eigenvalues[::-1][:k], eigenvectors[:, ::-1][:, :k]
-
-    rank_edges = np.cumsum([0, *ranks])
-    weights = []
-    for w, start, stop in zip(whitenings, rank_edges[:-1], rank_edges[1:]):
-        part = eigenvectors[start:stop]
-        norms = np.linalg.norm(part, axis=0)
-        scaled = np.zeros_like(part)
-        np.divide(part, norms, out=scaled, where=norms > 0)
-        weights.append(w @ scaled)
-    first = weights[0]
-    signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(k)])
-    signs[signs == 0] = 1.0
-    weights = [w * signs for w in weights]
-    pair_correlations = [
-        np.einsum("ik,ij,jk->k", weights[i], covariance[spans[i], spans[j]], weights[j])
-        for i, j in combinations(range(len(weights)), 2)
-    ]
-    estimator.n_components_ = k
-    estimator.eigenvalues_ = eigenvalues
-    estimator.canonical_correlations_ = np.mean(pair_correlations, axis=0)
-    estimator.weights_ = dict(zip(modalities, weights))
-    estimator.mean_ = {m: moments["mean"][span] for m, span in zip(modalities, spans)}
+    return estimator._solve(moments)
 
 
 def _fit_pls(estimator, X):
@@ -304,49 +248,7 @@ def _fit_pls(estimator, X):
         ),
     )
     moments = _reduce_moments(estimator, X, spec)
-    _pls_from_moments(estimator, moments)
-    return estimator
-
-
-def _pls_from_moments(estimator, moments):
-    """PLS-SVD from joint moments; the steps of ``PLS.fit`` on the covariance.
-
-    ``PLS.fit`` standardises its centred rows and multiplies them; the same
-    cross-covariance is a block of the joint moments. ``PLS.fit`` can be
-    reduced to this function.
-    """
-    from ._base import constant_features
-
-    n = moments["n"]
-    (a, span_a), (b, span_b) = _spans(estimator).items()
-    size_a, size_b = span_a.stop - span_a.start, span_b.stop - span_b.start
-    check_n_components(
-        estimator,
-        estimator.n_components,
-        min(n, size_a, size_b),
-        f"min(n_samples={n}, features of {a!r}={size_a}, features of {b!r}={size_b})",
-    )
-    mean = moments["mean"]
-    std = np.sqrt(np.clip(np.diag(moments["m11"]), 0.0, None) / (n - 1))
-    constant = constant_features(std, mean, n)
-    if estimator.scale:
-        scale = np.where(constant, 1.0, std)
-    else:
-        scale = np.ones_like(std)
-    factor = np.where(constant, 0.0, 1.0 / scale)
-    cross_covariance = (
-        moments["m11"][span_a, span_b]
-        * np.outer(factor[span_a], factor[span_b])
-        / (n - 1)
-    )
-    U, singular_values, Vt = np.linalg.svd(cross_covariance, full_matrices=False)
-    k = estimator.n_components
-    U, Vt = svd_flip(U[:, :k], Vt[:k])
-    estimator.mean_ = {a: mean[span_a], b: mean[span_b]}
-    estimator.scale_ = {a: scale[span_a], b: scale[span_b]}
-    estimator.n_components_ = k
-    estimator.covariances_ = singular_values[:k]
-    estimator.weights_ = {a: U, b: Vt.T}
+    return estimator._solve(moments)
 
 
 def _fit_ridge(estimator, X):
@@ -407,9 +309,9 @@ def _ridge_eigensystem(estimator, moments):
 
 def _ridge_from_eigensystem(estimator, solution, alpha):
     """Set RidgeMapper's coefficients for ``alpha`` (the end of ``fit``)."""
-    from ._linear import _inverse_shifted
+    from ._linalg import inverse_shifted
 
-    inverse = _inverse_shifted(solution["eigenvalues"], alpha)[:, None]
+    inverse = inverse_shifted(solution["eigenvalues"], alpha)[:, None]
     coef = solution["V"] @ (inverse * solution["QtY"])
     estimator.alpha_ = alpha
     estimator.coef_ = coef.T

@@ -17,22 +17,17 @@ from sklearn.metrics.pairwise import (
 from sklearn.preprocessing import KernelCenterer
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import check_is_fitted
 
-from .._estimator import fit_context
+from .._estimator import Progress, fit_context
 from .._frame import check_n_components
-from ._base import (
-    SharedSpaceMixin,
-    check_squares_finite,
-    mean_paired_correlation,
-    validate_paired_blocks,
-)
-from ._cca import (
+from ._base import PairedMapperMixin, check_squares_finite, validate_paired_blocks
+from ._linalg import (
     CCASolution,
-    _cca_from_covariances,
-    _cca_of_principal_coordinates,
-    _principal_coordinates,
+    cca_from_covariances,
+    cca_of_principal_coordinates,
+    constant_features,
+    flip_signs,
+    principal_coordinates,
 )
 
 KERNELS = ("linear", "poly", "rbf", "laplacian", "chi2")
@@ -111,7 +106,7 @@ def _batched_rows(function, X, n_columns):
     return np.vstack([function(X[batch]) for batch in gen_batches(len(X), batch_size)])
 
 
-class KernelCCA(SharedSpaceMixin, BaseEstimator):
+class KernelCCA(PairedMapperMixin, BaseEstimator):
     """Regularised kernel canonical correlation analysis of two modalities.
 
     Each modality is mapped to the feature space of a kernel, where linear
@@ -184,6 +179,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         Shrinkage of the feature-space covariance toward the identity (see
         above). Without it, an rbf kernel's feature space has a dimension per
         sample and any two modalities correlate perfectly on the training data.
+    scale : bool, default=False
+        Whether to divide each feature by its standard deviation (on the
+        training rows) before the kernel, as ``scale`` standardises features
+        in :class:`CCA`; a constant feature is left unscaled. Features are
+        not centred (the chi2 kernel needs non-negative ones; the rbf and
+        laplacian kernels do not depend on a shift).
     n_landmarks : int or None, default=None
         Number of Nyström landmarks; None solves the exact problem. At most
         the number of samples.
@@ -194,7 +195,11 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         Draws the Nyström landmarks and the rows of ``gamma="scale"`` (when
         there are more than 1,000). Pass an int for reproducible results.
     n_jobs : int, default=None
-        Number of jobs for the kernel computations (joblib).
+        Number of jobs for the kernel computations (joblib). None means 1
+        unless in a :obj:`joblib.parallel_backend` context.
+    verbose : int, default=0
+        With 1, the exact solver reports each kernel matrix and
+        eigendecomposition (the O(n^2) and O(n^3) steps) on stderr.
 
     Attributes
     ----------
@@ -204,6 +209,9 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         training variates.
     gamma_ : dict of str to float or None
         Kernel coefficient used for each modality.
+    scale_ : dict of str to ndarray of shape (n_features_m,)
+        Per-feature standard deviation each modality is divided by with
+        ``scale=True``, else ones.
     dual_coef_ : dict of str to ndarray of shape (n_samples, n_components)
         Exact solver only: variates are the centred kernel against the
         training rows ``X_fit_`` times these coefficients.
@@ -274,10 +282,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "reg": [Interval(Real, 0, 1, closed="left")],
+        "scale": ["boolean"],
         "n_landmarks": [Interval(Integral, 1, None, closed="left"), None],
         "modalities": [None, tuple, list],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -289,10 +299,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         degree=3,
         coef0=1,
         reg=1e-3,
+        scale=False,
         n_landmarks=None,
         modalities=None,
         random_state=None,
         n_jobs=None,
+        verbose=0,
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -300,10 +312,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.reg = reg
+        self.scale = scale
         self.n_landmarks = n_landmarks
         self.modalities = modalities
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -321,7 +335,10 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         self : KernelCCA
             Fitted estimator.
         """
-        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
+        # Kernel matrices are formed and decomposed in float64.
+        blocks = validate_paired_blocks(
+            self, X, reset=True, exactly_two=True, dtype=np.float64
+        )
         n_samples = X.shape[0]
         if self.n_landmarks is not None and self.n_landmarks > n_samples:
             raise ValueError(
@@ -329,7 +346,16 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                 "samples the landmarks are drawn from."
             )
         check_squares_finite(self, blocks)
-        blocks = self._set_kernels(blocks)
+        self.scale_ = {}
+        for modality, block in blocks.items():
+            std = block.std(axis=0, ddof=1, dtype=np.float64)
+            constant = constant_features(
+                std, block.mean(axis=0, dtype=np.float64), n_samples
+            )
+            self.scale_[modality] = (
+                np.where(constant, 1.0, std) if self.scale else np.ones_like(std)
+            )
+        blocks = self._set_kernels(self._scaled(blocks))
         if self.n_landmarks is None:
             solution, state = self._fit_exact(blocks)
         else:
@@ -353,6 +379,12 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         self.n_components_ = k
         self.canonical_correlations_ = solution.correlations[:k]
         return self
+
+    def _scaled(self, blocks):
+        """The blocks divided by ``scale_`` (the blocks themselves without scale)."""
+        if not self.scale:
+            return blocks
+        return {m: block / self.scale_[m] for m, block in blocks.items()}
 
     def _set_kernels(self, blocks):
         """Resolve each modality's kernel and parameters; return checked blocks.
@@ -437,26 +469,33 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         docstring.
         """
         n_samples = next(iter(blocks.values())).shape[0]
+        progress = Progress(self, self.verbose)
         centerers, coordinates = {}, []
         for modality, block in blocks.items():
             kernel = self._kernel(modality, block, block)
             _check_finite_kernel(kernel, modality, "kernel matrix")
+            progress(f"kernel {modality!r}", f"{n_samples} x {n_samples}")
             centerers[modality] = KernelCenterer().fit(kernel)
             coordinates.append(
-                _principal_coordinates(
+                principal_coordinates(
                     centerers[modality].transform(kernel),
                     self.reg,
                     np.max(np.abs(kernel)),
                 )
             )
+            progress(
+                f"eigendecomposition {modality!r}",
+                f"{len(coordinates[-1][1])} non-null directions",
+            )
         (U_a, l_a), (U_b, l_b) = coordinates
-        c_a, c_b, correlations = _cca_of_principal_coordinates(
-            U_a, l_a, U_b, l_b, self.reg, n_samples
+        c_a, c_b, correlations = cca_of_principal_coordinates(
+            U_a, l_a, U_b, l_b, self.reg, n_samples, self.n_components
         )
         dual_a = U_a @ (c_a / np.sqrt(l_a)[:, None])
         dual_b = U_b @ (c_b / np.sqrt(l_b)[:, None])
-        dual_a, dual_b_t = svd_flip(dual_a, dual_b.T, u_based_decision=True)
-        solution = CCASolution(dual_a, dual_b_t.T, correlations, len(l_a), len(l_b))
+        dual_a, dual_b = flip_signs(dual_a, dual_b)
+        solution = CCASolution(dual_a, dual_b, correlations, len(l_a), len(l_b))
+        progress("canonical pairs", f"{len(correlations)} components")
         state = {
             "X_fit_": {m: np.array(block, copy=True) for m, block in blocks.items()},
             "kernel_centerers_": centerers,
@@ -489,10 +528,11 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
         F_a, F_b = features
         identity = np.eye(self.n_landmarks)
         keep = 1.0 - self.reg
-        solution = _cca_from_covariances(
+        solution = cca_from_covariances(
             keep * (F_a.T @ F_a) / (n_samples - 1) + self.reg * identity,
             keep * (F_b.T @ F_b) / (n_samples - 1) + self.reg * identity,
             keep * (F_a.T @ F_b) / (n_samples - 1),
+            self.n_components,
         )
         return solution, {
             "landmark_indices_": landmarks, "nystroem_": maps, "mean_": means,
@@ -500,6 +540,10 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
 
     def _embed(self, blocks):
         check_squares_finite(self, blocks)
+        dtypes = {m: block.dtype for m, block in blocks.items()}
+        blocks = self._scaled(
+            {m: np.asarray(block, dtype=np.float64) for m, block in blocks.items()}
+        )
         embeddings = {}
         for modality, block in blocks.items():
             block = self._kernel_input(modality, block)
@@ -523,25 +567,7 @@ class KernelCCA(SharedSpaceMixin, BaseEstimator):
                     )
                     - self.mean_[modality]
                 ) @ self.weights_[modality]
-        return embeddings
-
-    def score(self, X, y=None):
-        """Mean canonical correlation of the paired variates of X.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame of shape (n_samples, n_features)
-            Modality table with both fitted modalities.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Pearson correlation of the two modalities' variates, per
-            component, averaged over the components. A constant variate
-            counts as correlation 0.
-        """
-        check_is_fitted(self)
-        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
-        return mean_paired_correlation(list(self._embed(blocks).values()))
+        return {
+            m: embedding.astype(dtypes[m], copy=False)
+            for m, embedding in embeddings.items()
+        }

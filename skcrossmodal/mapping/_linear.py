@@ -7,31 +7,19 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
+
 from .._estimator import fit_context
-from .._frame import validate_blocks
-from ._base import SharedSpaceMixin, check_squares_finite, validate_source_target
+from ._base import (
+    FLOAT_DTYPES,
+    SharedSpaceMixin,
+    as_dtype_of,
+    check_squares_finite,
+    score_prediction,
+    validate_source_target,
+)
+from ._linalg import flip_signs, inverse_shifted
 from ._distributed import fit_from_dask, is_dask_collection
-
-# Eigenvalues of the Gram/covariance matrix at or below this fraction of the
-# largest are treated as zero (they only matter when alpha is 0).
-_NULL_EIGENVALUE_RTOL = 1e-12
-
-
-def _score_prediction(estimator, X):
-    """R² of the mapped source against the target block of the same rows."""
-    check_is_fitted(estimator)
-    blocks = validate_blocks(estimator, X, reset=False)
-    missing = [m for m in (estimator.source, estimator.target) if m not in blocks]
-    if missing:
-        raise ValueError(
-            f"{type(estimator).__name__}.score needs both the source and the target "
-            f"block; X lacks {missing}."
-        )
-    embedded = estimator._embed(blocks)
-    return float(r2_score(embedded[estimator.target], embedded[estimator.source]))
 
 
 def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
@@ -46,21 +34,12 @@ def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
     Q_squared = Q * Q
     errors = np.empty(len(alphas))
     for i, alpha in enumerate(alphas):
-        inverse = _inverse_shifted(eigenvalues, alpha)
+        inverse = inverse_shifted(eigenvalues, alpha)
         residual = Y - Q @ (inverse[:, None] * QtY)
         leverage = Q_squared @ inverse + offset
         residual /= (1.0 - leverage)[:, None]
         errors[i] = np.mean(residual * residual)
     return errors
-
-
-def _inverse_shifted(eigenvalues, alpha):
-    """``1 / (eigenvalues + alpha)``, with zero for null directions when alpha is 0."""
-    shifted = eigenvalues + alpha
-    null = shifted <= _NULL_EIGENVALUE_RTOL * max(eigenvalues.max(initial=0.0), 1e-300)
-    inverse = np.zeros_like(shifted)
-    np.divide(1.0, shifted, out=inverse, where=~null)
-    return inverse
 
 
 class RidgeMapper(SharedSpaceMixin, BaseEstimator):
@@ -140,6 +119,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left"), "array-like"],
         "fit_intercept": ["boolean"],
     }
+    _embed_dtype = FLOAT_DTYPES
 
     def __init__(self, source, target, *, alpha=1.0, fit_intercept=True):
         self.source = source
@@ -176,12 +156,15 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
         source, target = blocks[self.source], blocks[self.target]
         n_samples, n_features = source.shape
         if self.fit_intercept:
-            source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+            source_mean = source.mean(axis=0, dtype=np.float64)
+            target_mean = target.mean(axis=0, dtype=np.float64)
             source = source - source_mean
             target = target - target_mean
         else:
             source_mean = np.zeros(n_features)
             target_mean = np.zeros(target.shape[1])
+            source = np.asarray(source, dtype=np.float64)
+            target = np.asarray(target, dtype=np.float64)
 
         # numpy's eigh (LAPACK syevd) runs on the same BLAS as the products
         # around it; scipy's bundles a second OpenBLAS whose idle threads make
@@ -207,7 +190,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
             )
             self.alpha_ = float(alphas[np.argmin(self.loo_errors_)])
 
-        inverse = _inverse_shifted(eigenvalues, self.alpha_)[:, None]
+        inverse = inverse_shifted(eigenvalues, self.alpha_)[:, None]
         if V is not None:
             coef = V @ (inverse * QtY)
         else:
@@ -220,7 +203,8 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
     def _embed(self, blocks):
         return {
             modality: (
-                block @ self.coef_.T + self.intercept_
+                block @ as_dtype_of(self.coef_.T, block)
+                + as_dtype_of(self.intercept_, block)
                 if modality == self.source
                 else block
             )
@@ -244,7 +228,7 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
             features (as :meth:`sklearn.linear_model.Ridge.score`). At most 1,
             higher is better.
         """
-        return _score_prediction(self, X)
+        return score_prediction(self, X)
 
 
 class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
@@ -324,6 +308,7 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
         "target": [str],
         "scaling": ["boolean"],
     }
+    _embed_dtype = FLOAT_DTYPES
 
     def __init__(self, source, target, *, scaling=False):
         self.source = source
@@ -360,15 +345,12 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
                 )
         self.mean_, self.projection_, reduced = {}, {}, {}
         for modality, block in blocks.items():
-            mean = block.mean(axis=0)
+            mean = block.mean(axis=0, dtype=np.float64)
             centred = block - mean
             if block.shape[1] > n_components:
                 _, _, Vt = np.linalg.svd(centred, full_matrices=False)
-                projection = Vt[:n_components].T
                 # Deterministic signs: the largest loading of each direction positive.
-                signs = np.sign(projection[np.argmax(np.abs(projection), axis=0),
-                                           np.arange(n_components)])
-                projection = projection * np.where(signs == 0, 1.0, signs)
+                (projection,) = flip_signs(Vt[:n_components].T)
             else:
                 projection = np.eye(n_components)
             self.mean_[modality], self.projection_[modality] = mean, projection
@@ -387,10 +369,14 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
     def _embed(self, blocks):
         embedded = {}
         for modality, block in blocks.items():
-            coordinates = (block - self.mean_[modality]) @ self.projection_[modality]
+            coordinates = (block - as_dtype_of(self.mean_[modality], block)) @ (
+                as_dtype_of(self.projection_[modality], block)
+            )
             if modality == self.source:
-                coordinates = self.scale_ * coordinates @ self.rotation_
-            embedded[modality] = coordinates
+                coordinates = self.scale_ * coordinates @ as_dtype_of(
+                    self.rotation_, block
+                )
+            embedded[modality] = coordinates.astype(block.dtype, copy=False)
         return embedded
 
     def score(self, X, y=None):
@@ -410,4 +396,4 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
             averaged uniformly over the shared dimensions. At most 1, higher
             is better.
         """
-        return _score_prediction(self, X)
+        return score_prediction(self, X)

@@ -10,39 +10,22 @@ import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
+
 from .._estimator import fit_context
 from .._frame import check_n_components
-from ._base import (
-    SharedSpaceMixin,
-    check_squares_finite,
+from ._base import PairedMapperMixin, as_dtype_of, validate_paired_blocks
+from ._linalg import (
+    centred_moments,
     constant_features,
-    mean_paired_correlation,
-    validate_paired_blocks,
+    flip_signs,
+    shrink_toward_diagonal,
+    top_eigh,
+    whitening,
 )
-from ._cca import _shrink_toward_diagonal, _whitening
 from ._distributed import fit_from_dask, is_dask_collection
 
 
-def _joint_covariance(blocks):
-    """Mean and sample covariance of the blocks side by side.
-
-    A feature that is constant up to the rounding of its mean gets exactly
-    zero (co)variance, so that the whitening treats it as a null direction.
-    """
-    joint = np.hstack(blocks)
-    n_samples = joint.shape[0]
-    mean = joint.mean(axis=0)
-    centred = joint - mean
-    covariance = centred.T @ centred / (n_samples - 1)
-    std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
-    constant = constant_features(std, mean, n_samples)
-    covariance[constant, :] = 0.0
-    covariance[:, constant] = 0.0
-    return mean, covariance
-
-
-class MCCA(SharedSpaceMixin, BaseEstimator):
+class MCCA(PairedMapperMixin, BaseEstimator):
     """Multi-set canonical correlation analysis of two or more modalities.
 
     Carroll's generalised CCA (MAXVAR): find, per component, one direction per
@@ -71,6 +54,10 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         ``C <- (1 - reg) C + reg diag(C)``, exactly as in :class:`CCA`.
         With ``reg=0`` null directions of a singular block (constant
         features, exact linear dependencies) are dropped.
+    scale : bool, default=False
+        Whether to standardise each feature to unit variance (MCCA of the
+        correlation matrix), as in :class:`CCA`. A constant feature is left
+        unscaled.
     modalities : list of str, default=None
         The blocks of ``X`` to relate (at least two). None uses every block.
 
@@ -83,9 +70,12 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         all pairs of modalities (under the regularised covariance). For two
         modalities these are :class:`CCA`'s canonical correlations.
     weights_ : dict of str to ndarray of shape (n_features_m, n_components)
-        Direction of each modality, applied to ``X_m - mean_[m]``.
+        Direction of each modality, applied to
+        ``(X_m - mean_[m]) / scale_[m]``.
     mean_ : dict of str to ndarray of shape (n_features_m,)
         Per-feature mean of each modality.
+    scale_ : dict of str to ndarray of shape (n_features_m,)
+        Per-feature standard deviation with ``scale=True``, else ones.
     n_components_ : int
         Width of the shared space.
     modalities_ : list of str
@@ -136,12 +126,15 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "reg": [Interval(Real, 0, 1, closed="left")],
+        "scale": ["boolean"],
         "modalities": [None, tuple, list],
     }
+    _exactly_two = False
 
-    def __init__(self, n_components=2, *, reg=0.0, modalities=None):
+    def __init__(self, n_components=2, *, reg=0.0, scale=False, modalities=None):
         self.n_components = n_components
         self.reg = reg
+        self.scale = scale
         self.modalities = modalities
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -162,15 +155,36 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         """
         if is_dask_collection(X):
             return fit_from_dask(self, X)
-        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=False)
-        check_squares_finite(self, blocks)
-        n_samples = X.shape[0]
-        mean, covariance = _joint_covariance(list(blocks.values()))
+        blocks = validate_paired_blocks(
+            self, X, reset=True, exactly_two=False, check_finite=False
+        )
+        moments = centred_moments(
+            list(blocks.values()), False, estimator=self, modalities=list(blocks)
+        )
+        return self._solve(moments)
+
+    def _solve(self, moments):
+        """Fit from the joint moments of the fitted blocks (``fit`` and Dask)."""
+        blocks = {m: self.feature_names_per_modality_[m] for m in self.modalities_}
+        n_samples = moments["n"]
+        mean = moments["mean"]
+        covariance = moments["m11"] / (n_samples - 1)
+        std = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
+        # A feature constant up to the rounding of its mean gets exactly zero
+        # (co)variance, so that the whitening treats it as a null direction.
+        constant = constant_features(std, mean, n_samples)
+        covariance[constant, :] = 0.0
+        covariance[:, constant] = 0.0
+        if self.scale:
+            scale = np.where(constant | (std == 0), 1.0, std)
+            covariance /= np.outer(scale, scale)
+        else:
+            scale = np.ones_like(std)
         if self.reg:
-            covariance = _shrink_toward_diagonal(covariance, self.reg)
-        edges = np.cumsum([0] + [block.shape[1] for block in blocks.values()])
+            covariance = shrink_toward_diagonal(covariance, self.reg)
+        edges = np.cumsum([0] + [len(names) for names in blocks.values()])
         spans = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
-        whitenings = [_whitening(covariance[span, span]) for span in spans]
+        whitenings = [whitening(covariance[span, span]) for span in spans]
         ranks = [w.shape[1] for w in whitenings]
         check_n_components(
             self,
@@ -180,11 +194,10 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
             + ", ".join(f"{m!r} ({r})" for m, r in zip(blocks, ranks))
             + f", after {n_samples} samples",
         )
-        whitening = linalg.block_diag(*whitenings)
-        whitened = whitening.T @ covariance @ whitening
+        joint_whitening = linalg.block_diag(*whitenings)
+        whitened = joint_whitening.T @ covariance @ joint_whitening
         k = self.n_components
-        eigenvalues, eigenvectors = np.linalg.eigh(whitened)
-        eigenvalues, eigenvectors = eigenvalues[::-1][:k], eigenvectors[:, ::-1][:, :k]
+        eigenvalues, eigenvectors = top_eigh(whitened, k)
 
         rank_edges = np.cumsum([0] + ranks)
         weights = []
@@ -196,10 +209,7 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
             scaled = np.zeros_like(part)
             np.divide(part, norms, out=scaled, where=norms > 0)
             weights.append(w @ scaled)
-        first = weights[0]
-        signs = np.sign(first[np.argmax(np.abs(first), axis=0), np.arange(k)])
-        signs[signs == 0] = 1.0
-        weights = [w * signs for w in weights]
+        weights = flip_signs(*weights)
 
         pair_correlations = [
             np.einsum(
@@ -212,31 +222,12 @@ class MCCA(SharedSpaceMixin, BaseEstimator):
         self.canonical_correlations_ = np.mean(pair_correlations, axis=0)
         self.weights_ = dict(zip(blocks, weights))
         self.mean_ = {m: mean[span] for m, span in zip(blocks, spans)}
+        self.scale_ = {m: scale[span] for m, span in zip(blocks, spans)}
         return self
 
     def _embed(self, blocks):
         return {
-            modality: (block - self.mean_[modality]) @ self.weights_[modality]
+            modality: (block - as_dtype_of(self.mean_[modality], block))
+            @ as_dtype_of(self.weights_[modality] / self.scale_[modality][:, None], block)
             for modality, block in blocks.items()
         }
-
-    def score(self, X, y=None):
-        """Mean canonical correlation of the paired variates of X.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame of shape (n_samples, n_features)
-            Modality table with all fitted modalities.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Pearson correlation of the variates of every pair of modalities,
-            per component, averaged over pairs and components. A constant
-            variate counts as correlation 0.
-        """
-        check_is_fitted(self)
-        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=False)
-        return mean_paired_correlation(list(self._embed(blocks).values()))

@@ -16,7 +16,7 @@ from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._similarity import block_rows, check_finite_sq_norms, prepare
 from ._base import SharedSpaceMixin, validate_source_target
-from ._linear import _score_prediction
+from ._base import score_prediction
 
 
 class KNNMapper(SharedSpaceMixin, BaseEstimator):
@@ -270,4 +270,4 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
             features (as :meth:`sklearn.neighbors.KNeighborsRegressor.score`).
             At most 1, higher is better.
         """
-        return _score_prediction(self, X)
+        return score_prediction(self, X)

@@ -8,21 +8,24 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.extmath import svd_flip
-from sklearn.utils.validation import check_is_fitted
+
 from .._estimator import fit_context
 from .._frame import check_n_components
 from ._base import (
-    SharedSpaceMixin,
-    check_squares_finite,
-    constant_features,
-    mean_paired_correlation,
+    PairedMapperMixin,
+    as_dtype_of,
     validate_paired_blocks,
+)
+from ._linalg import (
+    centred_moments,
+    constant_features,
+    flip_signs,
+    top_singular_triplets,
 )
 from ._distributed import fit_from_dask, is_dask_collection
 
 
-class PLS(SharedSpaceMixin, BaseEstimator):
+class PLS(PairedMapperMixin, BaseEstimator):
     """Partial least squares of two modalities: SVD of their cross-covariance.
 
     The pairs of unit-norm directions, one per modality, whose latent scores
@@ -131,68 +134,54 @@ class PLS(SharedSpaceMixin, BaseEstimator):
         """
         if is_dask_collection(X):
             return fit_from_dask(self, X)
-        blocks = validate_paired_blocks(self, X, reset=True, exactly_two=True)
-        check_squares_finite(self, blocks)
-        (a, block_a), (b, block_b) = blocks.items()
-        n_samples = X.shape[0]
+        blocks = validate_paired_blocks(
+            self, X, reset=True, exactly_two=True, check_finite=False
+        )
+        moments = centred_moments(
+            list(blocks.values()), False, estimator=self, modalities=list(blocks)
+        )
+        return self._solve(moments)
+
+    def _solve(self, moments):
+        """Fit from the joint moments of the two blocks (``fit`` and Dask)."""
+        n_samples = moments["n"]
+        (a, names_a), (b, names_b) = (
+            (m, self.feature_names_per_modality_[m]) for m in self.modalities_
+        )
+        size_a, size_b = len(names_a), len(names_b)
         check_n_components(
             self,
             self.n_components,
-            min(n_samples, block_a.shape[1], block_b.shape[1]),
-            f"min(n_samples={n_samples}, features of {a!r}={block_a.shape[1]}, "
-            f"features of {b!r}={block_b.shape[1]})",
+            min(n_samples, size_a, size_b),
+            f"min(n_samples={n_samples}, features of {a!r}={size_a}, "
+            f"features of {b!r}={size_b})",
         )
-        self.mean_, self.scale_ = {}, {}
-        standardised = []
-        for modality, block in blocks.items():
-            mean = block.mean(axis=0)
-            centred = block - mean
-            std = np.sqrt(np.einsum("ij,ij->j", centred, centred) / (n_samples - 1))
-            # A constant feature (up to the rounding of its mean) is exactly
-            # constant: no weight, and no division by its rounding noise.
-            constant = constant_features(std, mean, n_samples)
-            centred[:, constant] = 0.0
-            if self.scale:
-                scale = np.where(constant, 1.0, std)
-                centred /= scale
-            else:
-                scale = np.ones(block.shape[1])
-            self.mean_[modality], self.scale_[modality] = mean, scale
-            standardised.append(centred)
-        cross_covariance = standardised[0].T @ standardised[1] / (n_samples - 1)
-        U, singular_values, Vt = np.linalg.svd(cross_covariance, full_matrices=False)
+        span_a, span_b = slice(0, size_a), slice(size_a, size_a + size_b)
+        mean, m11 = moments["mean"], moments["m11"]
+        std = np.sqrt(np.clip(np.diag(m11), 0.0, None) / (n_samples - 1))
+        # A constant feature (up to the rounding of its mean) is exactly
+        # constant: no weight, and no division by its rounding noise.
+        constant = constant_features(std, mean, n_samples)
+        scale = np.where(constant, 1.0, std) if self.scale else np.ones_like(std)
+        factor = np.where(constant, 0.0, 1.0 / scale)
+        cross_covariance = (
+            m11[span_a, span_b] * np.outer(factor[span_a], factor[span_b])
+            / (n_samples - 1)
+        )
         k = self.n_components
-        U, Vt = svd_flip(U[:, :k], Vt[:k])
+        U, singular_values, Vt = top_singular_triplets(cross_covariance, k)
+        U, V = flip_signs(U, Vt.T)
+        self.mean_ = {a: mean[span_a], b: mean[span_b]}
+        self.scale_ = {a: scale[span_a], b: scale[span_b]}
         self.n_components_ = k
         self.covariances_ = singular_values[:k]
-        self.weights_ = {a: U, b: Vt.T}
+        self.weights_ = {a: U, b: V}
         return self
 
     def _embed(self, blocks):
         return {
-            modality: (block - self.mean_[modality])
-            / self.scale_[modality]
-            @ self.weights_[modality]
+            modality: (block - as_dtype_of(self.mean_[modality], block))
+            / as_dtype_of(self.scale_[modality], block)
+            @ as_dtype_of(self.weights_[modality], block)
             for modality, block in blocks.items()
         }
-
-    def score(self, X, y=None):
-        """Mean correlation of the paired latent scores of X.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame of shape (n_samples, n_features)
-            Modality table with both fitted modalities.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Pearson correlation of the two modalities' scores, per component,
-            averaged over the components. A constant score counts as
-            correlation 0.
-        """
-        check_is_fitted(self)
-        blocks = validate_paired_blocks(self, X, reset=False, exactly_two=True)
-        return mean_paired_correlation(list(self._embed(blocks).values()))

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._estimator import fit_context
 from .._frame import check_class_labels, validate_blocks
-from ._base import SharedSpaceMixin
+from ._base import FLOAT_DTYPES, SharedSpaceMixin
 
 
 class SemanticMapper(SharedSpaceMixin, BaseEstimator):
@@ -76,6 +76,7 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "modalities": [None, list, tuple],
     }
+    _embed_dtype = FLOAT_DTYPES
 
     def __init__(self, estimator=None, *, modalities=None):
         self.estimator = estimator
@@ -99,11 +100,17 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         """
         if y is None:
             raise ValueError(
-                "SemanticMapper needs the categories y: it maps each modality to "
-                "class posteriors learned from them; call fit(X, y)."
+                "SemanticMapper requires y to be passed, but the target y is None: "
+                "it needs the categories y, from which it learns each modality's "
+                "class posteriors; call fit(X, y)."
             )
         blocks = validate_blocks(
-            self, X, reset=True, required=self.modalities, ensure_min_samples=2
+            self,
+            X,
+            reset=True,
+            required=self.modalities,
+            ensure_min_samples=2,
+            dtype=FLOAT_DTYPES,
         )
         y = check_class_labels(y, type(self).__name__)
         if len(y) != X.shape[0]:
@@ -130,9 +137,16 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         self.n_components_ = len(self.classes_)
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
     def _embed(self, blocks):
         return {
-            modality: self.estimators_[modality].predict_proba(block)
+            modality: self.estimators_[modality]
+            .predict_proba(block)
+            .astype(block.dtype, copy=False)
             for modality, block in blocks.items()
         }
 
@@ -155,7 +169,7 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         check_is_fitted(self)
         if y is None:
             raise ValueError("SemanticMapper.score needs the categories y.")
-        blocks = validate_blocks(self, X, reset=False)
+        blocks = validate_blocks(self, X, reset=False, dtype=FLOAT_DTYPES)
         y = column_or_1d(y)
         return float(
             np.mean(
