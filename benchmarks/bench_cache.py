@@ -85,12 +85,18 @@ def run(kind, X, arch):
 def main(repeats=3, repeats_slow=1, arch="squeezenet1_1", sources=DEFAULT_SOURCES):
     warnings.filterwarnings("ignore", message=".*random.*", category=UserWarning)
     av = make_avmnist(
-        sources / "fsdd", sources / "mnist", n_train=150, n_test=10,
-        subset="train", random_state=0,
+        sources / "fsdd",
+        sources / "mnist",
+        n_train=150,
+        n_test=10,
+        subset="train",
+        random_state=0,
     )
     X = av.data
-    print(f"{len(X)} rows, CNN {arch} (random weights, seed 0) + MFCC, "
-          f"{len(GRID['reg'])} candidates x {CV.get_n_splits()} folds")
+    print(
+        f"{len(X)} rows, CNN {arch} (random weights, seed 0) + MFCC, "
+        f"{len(GRID['reg'])} candidates x {CV.get_n_splits()} folds"
+    )
     union(arch).fit(X.iloc[:2])  # imports and first-call set-up, not timed
 
     times = {}
@@ -109,13 +115,17 @@ def main(repeats=3, repeats_slow=1, arch="squeezenet1_1", sources=DEFAULT_SOURCE
 
     reference = np.median(times["extract once"])
     best_ref, scores_ref = results["extract once"]
-    print(f"\n{'run':<22} {'median s':>9} {'runs':>5} {'vs extract once':>16}"
-          f" {'best params':>26} {'max |score diff|':>17}")
+    print(
+        f"\n{'run':<22} {'median s':>9} {'runs':>5} {'vs extract once':>16}"
+        f" {'best params':>26} {'max |score diff|':>17}"
+    )
     for kind, values in times.items():
         best, scores = results[kind]
-        print(f"{kind:<22} {np.median(values):9.1f} {len(values):5d} "
-              f"{np.median(values) / reference:15.2f}x {best!s:>26} "
-              f"{np.max(np.abs(scores - scores_ref)):17.2e}")
+        print(
+            f"{kind:<22} {np.median(values):9.1f} {len(values):5d} "
+            f"{np.median(values) / reference:15.2f}x {best!s:>26} "
+            f"{np.max(np.abs(scores - scores_ref)):17.2e}"
+        )
         assert best == best_ref, (kind, best, best_ref)
 
 

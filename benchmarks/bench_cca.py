@@ -53,11 +53,9 @@ def make_pair(n_samples, rng, n_features=N_FEATURES):
     latent = rng.standard_normal((n_samples, N_COMPONENTS))
     latent *= np.linspace(2.0, 0.5, N_COMPONENTS)
     views = []
-    for n_features in n_features:
-        loadings = rng.standard_normal((N_COMPONENTS, n_features))
-        views.append(
-            latent @ loadings + 3.0 * rng.standard_normal((n_samples, n_features))
-        )
+    for width in n_features:
+        loadings = rng.standard_normal((N_COMPONENTS, width))
+        views.append(latent @ loadings + 3.0 * rng.standard_normal((n_samples, width)))
     return views
 
 
@@ -222,9 +220,7 @@ def wide_table(sizes, quick):
     )
     print_header()
     for n_samples in sizes:
-        train, test = make_split(
-            n_samples, n_features=WIDE_FEATURES, n_test=WIDE_TEST
-        )
+        train, test = make_split(n_samples, n_features=WIDE_FEATURES, n_test=WIDE_TEST)
         fits, heldouts = {}, {}
         fits["skcrossmodal (gram)"], heldouts["skcrossmodal (gram)"] = run_ours_wide(
             train, test, "auto"
@@ -275,8 +271,10 @@ def hardware_table(n_samples, quick):
         def gemm():
             return joint.T @ joint
 
-        seconds, _ = time_fits({"fit": fit, "gemm": gemm}, {"fit": repeats, "gemm": repeats})
-        del joint
+        seconds, _ = time_fits(
+            {"fit": fit, "gemm": gemm}, {"fit": repeats, "gemm": repeats}
+        )
+        joint = None  # freed before memory is measured
         tracemalloc.start()
         fit()
         _, peak = tracemalloc.get_traced_memory()

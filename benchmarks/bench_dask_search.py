@@ -80,11 +80,16 @@ def cluster(n_workers):
     from distributed import Client, LocalCluster
 
     local = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True,
-        dashboard_address=None, memory_limit=0,
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit=0,
     )
     client = Client(local)
-    client.run(__import__, "skcrossmodal.retrieval")  # not timed: imports on the workers
+    client.run(
+        __import__, "skcrossmodal.retrieval"
+    )  # not timed: imports on the workers
     return local, client
 
 
@@ -175,7 +180,9 @@ def memory_only(args):
 def in_subprocess(phase, argv):
     out = subprocess.run(
         [sys.executable, __file__, "--phase", phase, *argv],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -203,8 +210,11 @@ def main():
         print(json.dumps(phase[args.phase](args)))
         return
     argv = [
-        f"--common={args.common}", f"--large={args.large}", f"--workers={args.workers}",
-        f"--partition-rows={args.partition_rows}", f"--repeats={args.repeats}",
+        f"--common={args.common}",
+        f"--large={args.large}",
+        f"--workers={args.workers}",
+        f"--partition-rows={args.partition_rows}",
+        f"--repeats={args.repeats}",
         f"--large-repeats={args.large_repeats}",
     ]
     common = in_subprocess("common", argv)

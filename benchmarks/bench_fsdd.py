@@ -100,15 +100,18 @@ def dask_speed(paths, repeats=5):
         "in memory, n_jobs=2 (joblib)": lambda: extractor.set_params(
             n_jobs=2
         ).transform(paths),
-        "Dask, 2 worker processes": lambda: extractor.transform(
-            dd.from_pandas(frame, npartitions=8)
-        )
-        .compute()
-        .to_numpy(),
+        "Dask, 2 worker processes": lambda: (
+            extractor.transform(dd.from_pandas(frame, npartitions=8))
+            .compute()
+            .to_numpy()
+        ),
     }
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, Client(cluster):
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
         outputs, times = {}, {name: [] for name in methods}
         methods["Dask, 2 worker processes"]()  # workers import the library once
         for _ in range(repeats):

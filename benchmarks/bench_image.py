@@ -96,7 +96,9 @@ def main():
     peer.load_state_dict(
         {
             k: v.contiguous()
-            for k, v in ours["  same, channels_last=False"].module_.network.state_dict().items()
+            for k, v in ours["  same, channels_last=False"]
+            .module_.network.state_dict()
+            .items()
         },
         strict=False,
     )

@@ -344,7 +344,14 @@ def section_ridge_mapper(quick):
     print_table(
         f"RidgeMapper(alpha=10 values) vs RidgeCV(alpha_per_target=False), 100 -> 50 "
         f"features: fit seconds (median of {repeats})",
-        ("n", "ours s", "RidgeCV s", "speed-up", "alpha ours/RidgeCV", "max |coef diff|"),
+        (
+            "n",
+            "ours s",
+            "RidgeCV s",
+            "speed-up",
+            "alpha ours/RidgeCV",
+            "max |coef diff|",
+        ),
         rows,
     )
 

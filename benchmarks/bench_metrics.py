@@ -47,7 +47,9 @@ def make_data(n_queries, n_targets, n_features, n_classes, dtype, seed=0):
     query_labels = rng.integers(n_classes, size=n_queries)
     target_labels = rng.integers(n_classes, size=n_targets)
     queries = 0.3 * centres[query_labels] + rng.standard_normal((n_queries, n_features))
-    targets = 0.3 * centres[target_labels] + rng.standard_normal((n_targets, n_features))
+    targets = 0.3 * centres[target_labels] + rng.standard_normal(
+        (n_targets, n_features)
+    )
     return queries.astype(dtype), targets.astype(dtype), query_labels, target_labels
 
 
@@ -111,16 +113,26 @@ def run_options(n_queries, n_targets, n_subset, repeats):
         return query_labels[rows, None] == target_labels[None, :]
 
     rows_out = []
-    for case, k, normalize in (("retrieved@100", 100, "retrieved"),
-                               ("MAP@R", "R", "relevant")):
+    for case, k, normalize in (
+        ("retrieved@100", 100, "retrieved"),
+        ("MAP@R", "R", "relevant"),
+    ):
 
         def reference(rows, scores, relevance, _expected, k=k, normalize=normalize):
-            ours = mean_average_precision(queries[rows], targets, query_labels[rows],
-                                          target_labels, k=k, normalize=normalize)
-            loop = np.mean([
-                loop_average_precision_at_k(relevance[i], scores[i], k, normalize)
-                for i in range(len(scores))
-            ])
+            ours = mean_average_precision(
+                queries[rows],
+                targets,
+                query_labels[rows],
+                target_labels,
+                k=k,
+                normalize=normalize,
+            )
+            loop = np.mean(
+                [
+                    loop_average_precision_at_k(relevance[i], scores[i], k, normalize)
+                    for i in range(len(scores))
+                ]
+            )
             return abs(ours - loop)
 
         ours_time, ours_map = median_time(
@@ -129,8 +141,9 @@ def run_options(n_queries, n_targets, n_subset, repeats):
             ),
             repeats,
         )
-        per_query, difference = time_peer_loop(scores_of, relevance_of, n_subset,
-                                               repeats, reference)
+        per_query, difference = time_peer_loop(
+            scores_of, relevance_of, n_subset, repeats, reference
+        )
         peer = similarity_time + per_query * n_queries
         rows_out.append((f"float64 {case}", ours_time, peer, difference, ours_map))
 
@@ -154,12 +167,14 @@ def run_options(n_queries, n_targets, n_subset, repeats):
         return ids[rows, None] == np.arange(n_images)[None, :]
 
     def reference(rows, _scores, _relevance, expected):
-        ours = mean_average_precision(captions[rows], images, ids[rows], ids,
-                                      unique="target")
+        ours = mean_average_precision(
+            captions[rows], images, ids[rows], ids, unique="target"
+        )
         return abs(ours - expected.mean())
 
-    per_query, difference = time_peer_loop(caption_scores, caption_relevance, n_subset,
-                                           repeats, reference)
+    per_query, difference = time_peer_loop(
+        caption_scores, caption_relevance, n_subset, repeats, reference
+    )
     peer = distinct_time + per_query * n_queries
     rows_out.append(("float64 unique", ours_time, peer, difference, ours_map))
     return rows_out

@@ -103,7 +103,8 @@ def main_comparison(m, n, d, k, repeats, include_sklearn, threads="all"):
     index.add(normalised(G))
     Qn = normalised(Q)
     contenders = {
-        name: (lambda r=retriever: r.search(queries)) for name, retriever in ours.items()
+        name: (lambda r=retriever: r.search(queries))
+        for name, retriever in ours.items()
     }
     contenders["faiss IndexFlatIP"] = lambda: index.search(Qn, k)
     if include_sklearn:
@@ -115,7 +116,9 @@ def main_comparison(m, n, d, k, repeats, include_sklearn, threads="all"):
         faiss.omp_set_num_threads(1)
     try:
         with threadpool_limits(None if threads == "all" else 1):
-            results = {name: function() for name, function in contenders.items()}  # warm-up
+            results = {
+                name: function() for name, function in contenders.items()
+            }  # warm-up
             times = {name: [] for name in contenders}
             for _ in range(repeats):  # interleaved, so that load spikes hit everyone
                 for name, function in contenders.items():
@@ -128,20 +131,30 @@ def main_comparison(m, n, d, k, repeats, include_sklearn, threads="all"):
 
     reference_scores, reference_indices = brute_force_top_k(Q, G, k)
     faiss_time = medians["faiss IndexFlatIP"]
-    print(f"\n## {m:,} queries x {n:,} gallery, d={d}, float32, top-{k} cosine, "
-          f"threads: {threads}, medians of {repeats}; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'method':34s} {'median s':>9s} {'x faiss':>8s}  "
-          f"{'same set as float64 brute force':s}")
+    print(
+        f"\n## {m:,} queries x {n:,} gallery, d={d}, float32, top-{k} cosine, "
+        f"threads: {threads}, medians of {repeats}; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'method':34s} {'median s':>9s} {'x faiss':>8s}  "
+        f"{'same set as float64 brute force':s}"
+    )
     for name in contenders:
         indices = results[name][1]
-        same, differ, near = compare_sets(indices, reference_indices, reference_scores, k)
+        same, differ, near = compare_sets(
+            indices, reference_indices, reference_scores, k
+        )
         check = f"{same}/{m}"
         if differ:
             check += f" ({differ} differ, {near} of them float32 near-ties)"
-        print(f"{name:34s} {medians[name]:9.3f} {medians[name] / faiss_time:8.2f}  {check}")
+        print(
+            f"{name:34s} {medians[name]:9.3f} {medians[name] / faiss_time:8.2f}  {check}"
+        )
     ours_time = medians["ours (auto = numpy)"]
-    print(f"ours / faiss: {ours_time / faiss_time:.2f}; raw times: "
-          + json.dumps({name: [round(x, 3) for x in t] for name, t in times.items()}))
+    print(
+        f"ours / faiss: {ours_time / faiss_time:.2f}; raw times: "
+        + json.dumps({name: [round(x, 3) for x in t] for name, t in times.items()})
+    )
     return ours_time / faiss_time
 
 
@@ -174,7 +187,9 @@ def large_gallery_child(n, m, d, k):
     gallery = make_frame(image=rng.standard_normal((n, d), dtype=np.float32))
     queries = make_frame(text=rng.standard_normal((m, d), dtype=np.float32))
     start = time.perf_counter()
-    retriever = CrossModalRetriever("text", "image", n_neighbors=k, n_jobs=-1).fit(gallery)
+    retriever = CrossModalRetriever("text", "image", n_neighbors=k, n_jobs=-1).fit(
+        gallery
+    )
     fit_time = time.perf_counter() - start
     del gallery
     retriever.search(queries.iloc[:8])  # warm-up
@@ -185,32 +200,47 @@ def large_gallery_child(n, m, d, k):
     retriever.search(queries)
     search_time = time.perf_counter() - start
     peak = rss("VmHWM:")
-    print(json.dumps({
-        "fit_s": fit_time,
-        "search_s": search_time,
-        "gallery_bytes": retriever.gallery_.nbytes,
-        "rss_before_search": before,
-        "peak_rss_during_search": peak,
-        "ru_maxrss_whole_run": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "fit_s": fit_time,
+                "search_s": search_time,
+                "gallery_bytes": retriever.gallery_.nbytes,
+                "rss_before_search": before,
+                "peak_rss_during_search": peak,
+                "ru_maxrss_whole_run": resource.getrusage(
+                    resource.RUSAGE_SELF
+                ).ru_maxrss
+                * 1024,
+            }
+        )
+    )
 
 
 def large_gallery(n, m, d, k):
     output = subprocess.run(
         [sys.executable, __file__, "--child", str(n), str(m), str(d), str(k)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     r = json.loads(output.strip().splitlines()[-1])
     mib = 2**20
-    print(f"\n## {n:,}-item gallery, {m:,} queries, d={d}, float32, top-{k} cosine (subprocess)")
-    print(f"fit {r['fit_s']:.2f} s, search {r['search_s']:.2f} s "
-          f"({m / r['search_s']:.0f} queries/s)")
-    print(f"gallery {r['gallery_bytes'] / mib:.0f} MiB; RSS before search "
-          f"{r['rss_before_search'] / mib:.0f} MiB; peak RSS during search "
-          f"{r['peak_rss_during_search'] / mib:.0f} MiB (+"
-          f"{(r['peak_rss_during_search'] - r['rss_before_search']) / mib:.0f} MiB: one "
-          f"16 MiB score tile, the queries and the results); peak of the whole run "
-          f"(input frame + normalised copy at fit) {r['ru_maxrss_whole_run'] / mib:.0f} MiB")
+    print(
+        f"\n## {n:,}-item gallery, {m:,} queries, d={d}, float32, top-{k} cosine (subprocess)"
+    )
+    print(
+        f"fit {r['fit_s']:.2f} s, search {r['search_s']:.2f} s "
+        f"({m / r['search_s']:.0f} queries/s)"
+    )
+    print(
+        f"gallery {r['gallery_bytes'] / mib:.0f} MiB; RSS before search "
+        f"{r['rss_before_search'] / mib:.0f} MiB; peak RSS during search "
+        f"{r['peak_rss_during_search'] / mib:.0f} MiB (+"
+        f"{(r['peak_rss_during_search'] - r['rss_before_search']) / mib:.0f} MiB: one "
+        f"16 MiB score tile, the queries and the results); peak of the whole run "
+        f"(input frame + normalised copy at fit) {r['ru_maxrss_whole_run'] / mib:.0f} MiB"
+    )
 
 
 def ivf_recall(m, n, d, k, nlist, nprobes):
@@ -231,10 +261,14 @@ def ivf_recall(m, n, d, k, nlist, nprobes):
         clustered,
         clustered[:m] + 0.5 * rng.standard_normal((m, d), dtype=np.float32),
     )
-    print(f"\n## IVF (faiss IndexIVFFlat, nlist={nlist}) vs exact, {m:,} queries x "
-          f"{n:,} gallery, d={d}, top-{k} cosine")
-    print(f"{'data':28s} {'nprobe':>6s} {'search s':>9s} {'recall@k':>9s} "
-          f"{'paired hit@k':>12s} {'paired MRR@k':>12s}")
+    print(
+        f"\n## IVF (faiss IndexIVFFlat, nlist={nlist}) vs exact, {m:,} queries x "
+        f"{n:,} gallery, d={d}, top-{k} cosine"
+    )
+    print(
+        f"{'data':28s} {'nprobe':>6s} {'search s':>9s} {'recall@k':>9s} "
+        f"{'paired hit@k':>12s} {'paired MRR@k':>12s}"
+    )
     for kind, (G, Q) in kinds.items():
         gallery, queries = make_frame(image=G), make_frame(text=Q)
         exact = CrossModalRetriever("text", "image", n_neighbors=k).fit(gallery)
@@ -244,7 +278,9 @@ def ivf_recall(m, n, d, k, nlist, nprobes):
         paired = kind.startswith("clustered")
 
         def summary(indices):
-            recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(indices, exact_indices)])
+            recall = np.mean(
+                [len(set(a) & set(b)) / k for a, b in zip(indices, exact_indices)]
+            )
             if not paired:
                 return recall, "", ""
             hit = indices == np.arange(m)[:, None]
@@ -253,10 +289,17 @@ def ivf_recall(m, n, d, k, nlist, nprobes):
             return recall, f"{hit.any(axis=1).mean():.3f}", f"{mrr:.3f}"
 
         recall, hit, mrr = summary(exact_indices)
-        print(f"{kind:28s} {'exact':>6s} {exact_time:9.3f} {recall:9.3f} {hit:>12s} {mrr:>12s}")
+        print(
+            f"{kind:28s} {'exact':>6s} {exact_time:9.3f} {recall:9.3f} {hit:>12s} {mrr:>12s}"
+        )
         ivf = CrossModalRetriever(
-            "text", "image", n_neighbors=k, backend="faiss", index="ivf",
-            nlist=nlist, random_state=0,
+            "text",
+            "image",
+            n_neighbors=k,
+            backend="faiss",
+            index="ivf",
+            nlist=nlist,
+            random_state=0,
         ).fit(gallery)
         for nprobe in nprobes:
             ivf.set_params(nprobe=nprobe)
@@ -264,7 +307,9 @@ def ivf_recall(m, n, d, k, nlist, nprobes):
             _, indices = ivf.search(queries)
             elapsed = time.perf_counter() - start
             recall, hit, mrr = summary(indices)
-            print(f"{kind:28s} {nprobe:6d} {elapsed:9.3f} {recall:9.3f} {hit:>12s} {mrr:>12s}")
+            print(
+                f"{kind:28s} {nprobe:6d} {elapsed:9.3f} {recall:9.3f} {hit:>12s} {mrr:>12s}"
+            )
 
 
 def pickled_size(n, d):
@@ -272,8 +317,10 @@ def pickled_size(n, d):
 
     rng = np.random.default_rng(0)
     G = rng.standard_normal((n, d), dtype=np.float32)
-    print(f"\n## pickled size, {n:,} x {d} float32 gallery "
-          f"({G.nbytes / 2**20:.1f} MiB of vectors)")
+    print(
+        f"\n## pickled size, {n:,} x {d} float32 gallery "
+        f"({G.nbytes / 2**20:.1f} MiB of vectors)"
+    )
     for label, params in (
         ("auto (numpy)", {}),
         ("faiss flat", {"backend": "faiss"}),
@@ -282,8 +329,10 @@ def pickled_size(n, d):
         retriever = CrossModalRetriever("text", "image", **params)
         retriever.fit(make_frame(image=G), ids=np.arange(n))
         size = len(pickle.dumps(retriever))
-        print(f"{label:22s} {size / 2**20:7.1f} MiB ({size / G.nbytes:.2f}x the vectors, ids "
-              f"{n * 8 / 2**20:.1f} MiB included)")
+        print(
+            f"{label:22s} {size / 2**20:7.1f} MiB ({size / G.nbytes:.2f}x the vectors, ids "
+            f"{n * 8 / 2**20:.1f} MiB included)"
+        )
 
 
 def main():
@@ -294,7 +343,9 @@ def main():
     parser.add_argument(
         "--only", choices=["sweep", "main", "large", "ivf", "pickle"], default=None
     )
-    parser.add_argument("--big", action="store_true", help="add a 1e6 gallery to the sweep")
+    parser.add_argument(
+        "--big", action="store_true", help="add a 1e6 gallery to the sweep"
+    )
     args = parser.parse_args()
     if args.child:
         large_gallery_child(*args.child)
@@ -305,7 +356,13 @@ def main():
         sizes = [(10_000, 500), (20_000, 1_000)]
         ivf = dict(m=500, n=20_000, nlist=64, nprobes=[1, 8])
     else:
-        m, n, big_n, big_m, repeats = 5_000, 100_000, 1_000_000, 1_000, args.repeats or 5
+        m, n, big_n, big_m, repeats = (
+            5_000,
+            100_000,
+            1_000_000,
+            1_000,
+            args.repeats or 5,
+        )
         sizes = [(10_000, 1_000), (10_000, 5_000), (100_000, 1_000), (100_000, 5_000)]
         if args.big:
             sizes.append((1_000_000, 1_000))

@@ -79,9 +79,7 @@ def main():
         f"pickle round trip on {restored.device_}: "
         f"max difference {restored_difference:.3e}"
     )
-    workers = CNNFeatureExtractor(
-        batch_size=args.batch_size, n_jobs=4, random_state=0
-    )
+    workers = CNNFeatureExtractor(batch_size=args.batch_size, n_jobs=4, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         workers.fit(images)

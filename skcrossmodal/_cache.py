@@ -378,8 +378,10 @@ def _gather(store, keys):
     order = np.concatenate(order)
     if len(pieces) == 1 and np.array_equal(order, np.arange(len(order))):
         return pieces[0]
-    stacked = sparse.vstack(pieces, format="csr") if sparse.issparse(pieces[0]) else (
-        np.concatenate(pieces)
+    stacked = (
+        sparse.vstack(pieces, format="csr")
+        if sparse.issparse(pieces[0])
+        else (np.concatenate(pieces))
     )
     inverse = np.empty_like(order)
     inverse[order] = np.arange(len(order))

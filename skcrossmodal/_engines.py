@@ -40,7 +40,14 @@ from ._similarity import (
 )
 from ._torch import import_torch
 
-__all__ = ["ENGINES", "Engine", "FaissEngine", "NumpyEngine", "TorchEngine", "make_engine"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "FaissEngine",
+    "NumpyEngine",
+    "TorchEngine",
+    "make_engine",
+]
 
 
 @lru_cache(maxsize=1)
@@ -144,8 +151,15 @@ class Engine:
         return prepare(Q, self.similarity)
 
     def search(
-        self, queries, k, *, batch_size="auto", n_jobs=None, name="the queries",
-        gallery_name="the gallery", progress=None,
+        self,
+        queries,
+        k,
+        *,
+        batch_size="auto",
+        n_jobs=None,
+        name="the queries",
+        gallery_name="the gallery",
+        progress=None,
     ):
         """Scores and gallery rows of the ``k`` best rows for each query.
 
@@ -174,8 +188,14 @@ class Engine:
         """
         Q, q_sq = self.prepare_queries(queries)
         check_finite_scores(
-            Q, self.gallery, self.similarity, q_sq=q_sq, g_sq=self.sq_norms,
-            g_peak=self.peak, dtype=self._score_dtype(), queries=name,
+            Q,
+            self.gallery,
+            self.similarity,
+            q_sq=q_sq,
+            g_sq=self.sq_norms,
+            g_peak=self.peak,
+            dtype=self._score_dtype(),
+            queries=name,
             gallery=gallery_name,
         )
         k = min(int(k), self.n_gallery)
@@ -184,10 +204,16 @@ class Engine:
             Q, q_sq, keep, batch_size=batch_size, n_jobs=n_jobs, progress=progress
         )
         return settle_ties(
-            scores, indices, k,
+            scores,
+            indices,
+            k,
             lambda rows: rescore_top_k(
-                Q[rows], self.gallery, k, self.similarity,
-                None if q_sq is None else q_sq[rows], self.sq_norms,
+                Q[rows],
+                self.gallery,
+                k,
+                self.similarity,
+                None if q_sq is None else q_sq[rows],
+                self.sq_norms,
             ),
         )
 
@@ -239,7 +265,9 @@ class NumpyEngine(Engine):
             for g_start in range(0, n_gallery, columns):
                 g_stop = min(g_start + columns, n_gallery)
                 tile = buffer[: (stop - start) * (g_stop - g_start)]
-                S = product(start, stop, g_start, g_stop, tile.reshape(stop - start, -1))
+                S = product(
+                    start, stop, g_start, g_stop, tile.reshape(stop - start, -1)
+                )
                 if euclidean:
                     S -= half_g_sq[g_start:g_stop]
                 top.push(S, g_start)
@@ -263,7 +291,8 @@ class NumpyEngine(Engine):
                 if progress:
                     progress(
                         f"search {stop}/{n_queries} queries",
-                        f"{n_gallery} gallery rows", level=2 if len(starts) < 4 else 1,
+                        f"{n_gallery} gallery rows",
+                        level=2 if len(starts) < 4 else 1,
                     )
         return scores, indices
 
@@ -305,7 +334,9 @@ class TorchEngine(NumpyEngine):
 
         def product(start, stop, g_start, g_stop, out):
             with torch.inference_mode():
-                torch.mm(Q_t[start:stop], G_t[g_start:g_stop].T, out=torch.from_numpy(out))
+                torch.mm(
+                    Q_t[start:stop], G_t[g_start:g_stop].T, out=torch.from_numpy(out)
+                )
             return out
 
         return product
@@ -344,7 +375,9 @@ class FaissEngine(Engine):
 
     name = "faiss"
 
-    def __init__(self, similarity="cosine", *, index="flat", nlist=100, random_state=None):
+    def __init__(
+        self, similarity="cosine", *, index="flat", nlist=100, random_state=None
+    ):
         super().__init__(similarity)
         self.index = index
         self.nlist = nlist
@@ -399,7 +432,9 @@ class FaissEngine(Engine):
             metric = faiss.METRIC_L2 if euclidean else faiss.METRIC_INNER_PRODUCT
             quantizer = faiss.IndexFlatL2(d) if euclidean else faiss.IndexFlatIP(d)
             index = faiss.IndexIVFFlat(quantizer, d, self.nlist, metric)
-            index.cp.seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            index.cp.seed = int(
+                check_random_state(self.random_state).randint(2**31 - 1)
+            )
             with self._threads(n_jobs):
                 index.train(data)
             # The IVF index owns its quantizer from here on (kept alive for pickling).
@@ -438,8 +473,13 @@ class FaissEngine(Engine):
             return super().search(queries, k, **options)
         Q, q_sq = self.prepare_queries(queries)
         check_finite_scores(
-            Q, self.gallery, self.similarity, q_sq=q_sq, g_sq=self.sq_norms,
-            g_peak=self.peak, dtype=np.float32,
+            Q,
+            self.gallery,
+            self.similarity,
+            q_sq=q_sq,
+            g_sq=self.sq_norms,
+            g_peak=self.peak,
+            dtype=np.float32,
             queries=options.get("name", "the queries"),
             gallery=options.get("gallery_name", "the gallery"),
         )

@@ -183,8 +183,7 @@ def split_modalities(X, *, dtype=None):
     if not isinstance(X, pd.DataFrame):
         raise ModalityNamesError(
             f"Expected a DataFrame with '<modality>{SEPARATOR}<feature>' columns, got "
-            f"{type(X).__name__}; a bare array has no modality names. "
-            + _how_to_name(X)
+            f"{type(X).__name__}; a bare array has no modality names. " + how_to_name(X)
         )
     blocks = {}
     for modality, where in modality_slices(X.columns).items():
@@ -412,7 +411,7 @@ def validate_blocks(
     if not isinstance(X, pd.DataFrame):
         raise ModalityNamesError(
             f"{name} needs modality blocks, but X is a {type(X).__name__} and a bare "
-            "array has no modality names. " + _how_to_name(X)
+            "array has no modality names. " + how_to_name(X)
         )
     if reset and X.shape[1] == 0:
         raise ValueError(
@@ -484,7 +483,7 @@ def validate_blocks(
     return blocks
 
 
-def _how_to_name(X):
+def how_to_name(X):
     """How to turn ``X`` into a modality table (with a reshape hint for 1-D input)."""
     if getattr(X, "ndim", None) == 1:
         return (

@@ -68,10 +68,14 @@ class ShardedGallery:
 
     ndim = 2
 
-    def __init__(self, shards, sizes, n_features, dtype, *, worker_ids=False, ids_dtype=None):
+    def __init__(
+        self, shards, sizes, n_features, dtype, *, worker_ids=False, ids_dtype=None
+    ):
         self.shards = list(shards)
         self.sizes = np.asarray(sizes, dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(
+            np.int64
+        )
         self.n_features = int(n_features)
         self.dtype = np.dtype(dtype)
         self.worker_ids = worker_ids
@@ -220,7 +224,11 @@ def add_sharded(retriever, X, ids):
     number = 0 if first else len(previous.shards)
     shards = [
         dask.delayed(on_partition, pure=True)(
-            part, _fit_shard, template, embedder, part_ids,
+            part,
+            _fit_shard,
+            template,
+            embedder,
+            part_ids,
             partition_info={"number": number + i},
         )
         for i, (part, part_ids) in enumerate(zip(parts, id_parts))
@@ -259,10 +267,16 @@ def add_sharded(retriever, X, ids):
     ids_dtype = np.asarray(ids._meta).dtype if dask_ids else None
 
     if first:
-        retriever.backend_ = "numpy" if retriever.backend == "auto" else retriever.backend
+        retriever.backend_ = (
+            "numpy" if retriever.backend == "auto" else retriever.backend
+        )
         retriever.gallery_ = ShardedGallery(
-            shards, sizes, reference[1], reference[2],
-            worker_ids=dask_ids, ids_dtype=ids_dtype,
+            shards,
+            sizes,
+            reference[1],
+            reference[2],
+            worker_ids=dask_ids,
+            ids_dtype=ids_dtype,
         )
         retriever.ids_ = client_ids
         retriever.index_ = None
@@ -347,7 +361,9 @@ def _search_in_memory(queries, retriever, k, dtype, ids_dtype):
 def _check_n_neighbors(retriever, n_neighbors):
     n_neighbors = retriever.n_neighbors if n_neighbors is None else n_neighbors
     if not isinstance(n_neighbors, Integral) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}.")
+        raise ValueError(
+            f"n_neighbors must be a positive integer, got {n_neighbors!r}."
+        )
     return int(n_neighbors)
 
 
@@ -355,7 +371,12 @@ def _merged_shards(dask, gallery, queries, k, split_every):
     """Delayed ``merge_top_k`` of every non-empty shard's top-k of ``queries``."""
     parts = [
         dask.delayed(on_partition, pure=True)(
-            shard, _search_shard, queries, k, int(offset), gallery.dtype,
+            shard,
+            _search_shard,
+            queries,
+            k,
+            int(offset),
+            gallery.dtype,
             partition_info={"number": number},
         )
         for number, (shard, n, offset) in enumerate(
@@ -414,35 +435,52 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
     check_dask_dataframe(X, retriever)
     if sharded:
         ids_dtype = (
-            gallery.ids_dtype if gallery.worker_ids
-            else np.dtype(np.int64) if client_ids is None else client_ids.dtype
+            gallery.ids_dtype
+            if gallery.worker_ids
+            else np.dtype(np.int64)
+            if client_ids is None
+            else client_ids.dtype
         )
         shared_ids = dask.delayed(client_ids, pure=True)
         shared_embedder = dask.delayed(embedder, pure=True)
     else:
-        ids_dtype = np.dtype(np.int64) if retriever.ids_ is None else retriever.ids_.dtype
+        ids_dtype = (
+            np.dtype(np.int64) if retriever.ids_ is None else retriever.ids_.dtype
+        )
         shared = dask.delayed(retriever, pure=True)
     results = []
     for number, part in enumerate(X.to_delayed()):
         if sharded:
             queries = dask.delayed(on_partition, pure=True)(
-                part, _query_frame, info, shared_embedder,
+                part,
+                _query_frame,
+                info,
+                shared_embedder,
                 partition_info={"number": number},
             )
             merged = _merged_shards(dask, gallery, queries, k, split_every)
             result = dask.delayed(_finish, pure=True)(merged, shared_ids)
         else:
             result = dask.delayed(on_partition, pure=True)(
-                part, _search_in_memory, shared, k, gallery.dtype, ids_dtype,
+                part,
+                _search_in_memory,
+                shared,
+                k,
+                gallery.dtype,
+                ids_dtype,
                 partition_info={"number": number},
             )
         results.append(result)
     scores = [
-        da.from_delayed(dask.delayed(operator.getitem)(r, 0), (np.nan, k), dtype=gallery.dtype)
+        da.from_delayed(
+            dask.delayed(operator.getitem)(r, 0), (np.nan, k), dtype=gallery.dtype
+        )
         for r in results
     ]
     ids = [
-        da.from_delayed(dask.delayed(operator.getitem)(r, 1), (np.nan, k), dtype=ids_dtype)
+        da.from_delayed(
+            dask.delayed(operator.getitem)(r, 1), (np.nan, k), dtype=ids_dtype
+        )
         for r in results
     ]
     return da.concatenate(scores), da.concatenate(ids)

@@ -189,8 +189,12 @@ def check_finite_scores(
         for start in range(0, Q.shape[0], step):
             stop = min(start + step, Q.shape[0])
             S = pairwise_similarity(
-                Q[start:stop], G, similarity, prepared=True,
-                q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
+                Q[start:stop],
+                G,
+                similarity,
+                prepared=True,
+                q_sq=None if q_sq is None else q_sq[start:stop],
+                g_sq=g_sq,
             )
             bad = np.flatnonzero(~np.isfinite(S).all(axis=1))
             if bad.size:
@@ -252,7 +256,8 @@ def block_rows(row_bytes, batch_size="auto", max_rows=None):
             warnings.warn(
                 "Could not adhere to working_memory config. Currently "
                 f"{get_config()['working_memory']:.0f}MiB, "
-                f"{np.ceil(row_bytes / 2**20):.0f}MiB required."
+                f"{np.ceil(row_bytes / 2**20):.0f}MiB required.",
+                stacklevel=3,
             )
             rows = 1
     return rows if max_rows is None else max(1, min(rows, max_rows))
@@ -276,13 +281,17 @@ def iter_similarity_blocks(Q, G, similarity="cosine", batch_size="auto"):
     step = block_rows(G.shape[0] * itemsize, batch_size, max_rows=Q.shape[0])
     for start in range(0, Q.shape[0], step):
         stop = min(start + step, Q.shape[0])
-        yield start, stop, pairwise_similarity(
-            Q[start:stop],
-            G,
-            similarity,
-            prepared=True,
-            q_sq=None if q_sq is None else q_sq[start:stop],
-            g_sq=g_sq,
+        yield (
+            start,
+            stop,
+            pairwise_similarity(
+                Q[start:stop],
+                G,
+                similarity,
+                prepared=True,
+                q_sq=None if q_sq is None else q_sq[start:stop],
+                g_sq=g_sq,
+            ),
         )
 
 
@@ -370,7 +379,9 @@ class RunningTopK:
         # First tile: its ``keep`` highest group maxima are entries of the tile,
         # so its top ``keep`` are at least as high as the lowest of them.
         n_groups = maxima.shape[1]
-        return np.partition(maxima, n_groups - self.keep, axis=1)[:, n_groups - self.keep]
+        return np.partition(maxima, n_groups - self.keep, axis=1)[
+            :, n_groups - self.keep
+        ]
 
     def _candidates(self, S):
         """Rows (sorted), columns and values of the entries of ``S`` that may enter."""
@@ -424,7 +435,9 @@ class RunningTopK:
         indices[:, : self.keep] = self.indices[touched]
         scores[slots[rows], self.keep + positions] = values
         indices[slots[rows], self.keep + positions] = columns
-        best = np.argpartition(scores, width - self.keep, axis=1)[:, width - self.keep :]
+        best = np.argpartition(scores, width - self.keep, axis=1)[
+            :, width - self.keep :
+        ]
         self.scores[touched] = np.take_along_axis(scores, best, axis=1)
         self.indices[touched] = np.take_along_axis(indices, best, axis=1)
         if self.cutoff is not None:
@@ -444,8 +457,9 @@ def sort_candidates(scores, indices):
     This is the tie order of every search. A missing result (index -1, as an
     approximate index returns) comes after every found one.
     """
-    order = np.lexsort((np.where(indices < 0, np.iinfo(np.int64).max, indices),
-                        -scores), axis=-1)
+    order = np.lexsort(
+        (np.where(indices < 0, np.iinfo(np.int64).max, indices), -scores), axis=-1
+    )
     return (
         np.take_along_axis(scores, order, axis=1),
         np.take_along_axis(indices, order, axis=1),
@@ -521,8 +535,12 @@ def rescore_top_k(Q, G, k, similarity, q_sq=None, g_sq=None):
     for start in range(0, Q.shape[0], rows):
         stop = min(start + rows, Q.shape[0])
         S = pairwise_similarity(
-            Q[start:stop], G, similarity, prepared=True,
-            q_sq=None if q_sq is None else q_sq[start:stop], g_sq=g_sq,
+            Q[start:stop],
+            G,
+            similarity,
+            prepared=True,
+            q_sq=None if q_sq is None else q_sq[start:stop],
+            g_sq=g_sq,
         )
         kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
         for r, (row, threshold) in enumerate(zip(S, kth)):

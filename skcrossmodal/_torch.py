@@ -613,7 +613,9 @@ def fit_loop(
         monitored = train_loss
         message = f"loss {train_loss:.4g}"
         if validation is not None:
-            monitored = evaluate_loss(module, loss_fn, validation, batch_size=batch_size)
+            monitored = evaluate_loss(
+                module, loss_fn, validation, batch_size=batch_size
+            )
             history["validation_loss"].append(monitored)
             message += f", val {monitored:.4g}"
         stop = early_stopping(epoch, monitored, module)
@@ -875,7 +877,9 @@ def predict_batches(
                 if progress:
                     rate = done / max(time.perf_counter() - start_time, 1e-9)
                     total = "" if n_batches is None else f"/{n_batches}"
-                    progress(f"batch {number}{total}", f"{done} {unit}, {rate:.1f} {unit}/s")
+                    progress(
+                        f"batch {number}{total}", f"{done} {unit}, {rate:.1f} {unit}/s"
+                    )
     finally:
         module.to(home)
         module.train(was_training)
@@ -977,7 +981,13 @@ random_state, device, verbose
         self.verbose = verbose
 
     def _fit_network(
-        self, build, loss_fn, tensors, *, stratify=None, min_samples_per_split=1,
+        self,
+        build,
+        loss_fn,
+        tensors,
+        *,
+        stratify=None,
+        min_samples_per_split=1,
         names=None,
     ):
         """Build the network with ``build()`` and train it; return it.

@@ -404,7 +404,8 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         progress = Progress(self, self.verbose)
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_fit_transform_one)(
-                _passthrough_transformer(modality) if _is_passthrough(trans)
+                _passthrough_transformer(modality)
+                if _is_passthrough(trans)
                 else clone(trans),
                 self._select(X, positions, is_1d, by_label=False),
                 y,
@@ -559,8 +560,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             return
         expected = {m: self._modality_labels(m) for m in self.modalities_}
         hint = "".join(
-            f" Modality {modality!r} expected {labels}, which X lacks: was it "
-            "renamed?"
+            f" Modality {modality!r} expected {labels}, which X lacks: was it renamed?"
             for modality, labels in expected.items()
             if not any(label in X.columns for label in labels)
         )
@@ -846,6 +846,4 @@ def make_modality_union(*, memory=None, n_jobs=None, verbose=0, **named):
                 f"{modality}={value!r}."
             )
         transformers.append((modality, *value))
-    return ModalityUnion(
-        transformers, memory=memory, n_jobs=n_jobs, verbose=verbose
-    )
+    return ModalityUnion(transformers, memory=memory, n_jobs=n_jobs, verbose=verbose)

@@ -112,7 +112,9 @@ def _check_embeddings(query_embeddings, target_embeddings):
         query_embeddings, dtype=[np.float64, np.float32], input_name="query_embeddings"
     )
     targets = check_array(
-        target_embeddings, dtype=[np.float64, np.float32], input_name="target_embeddings"
+        target_embeddings,
+        dtype=[np.float64, np.float32],
+        input_name="target_embeddings",
     )
     if queries.shape[1] != targets.shape[1]:
         raise ValueError(
@@ -252,8 +254,15 @@ class _Problem:
     messages (queries are dropped by ``unique="query"`` and by folds).
     """
 
-    def __init__(self, queries, targets, query_labels, target_labels, unique=None,
-                 query_rows=None):
+    def __init__(
+        self,
+        queries,
+        targets,
+        query_labels,
+        target_labels,
+        unique=None,
+        query_rows=None,
+    ):
         if query_rows is None:
             query_rows = np.arange(len(queries))
         if unique is not None:
@@ -268,7 +277,9 @@ class _Problem:
         self.queries = queries
         self.targets = targets
         self.query_rows = query_rows
-        self.relevance = _Relevance(query_labels, target_labels, len(queries), len(targets))
+        self.relevance = _Relevance(
+            query_labels, target_labels, len(queries), len(targets)
+        )
 
 
 def _first_of_each(labels):
@@ -361,7 +372,8 @@ def _kept(values, missing, no_relevant, what, query_rows=None):
             )
         return values[~missing]
     warnings.warn(
-        f"{summary}; they count as {what}.", UndefinedMetricWarning,
+        f"{summary}; they count as {what}.",
+        UndefinedMetricWarning,
         stacklevel=_stacklevel(),
     )
     return values
@@ -488,7 +500,9 @@ def _average_precisions(n_rows, ranked, k, normalize, interpolation):
         levels = np.arange(11)
         # Smallest number of hits with hits / n_relevant >= level / 10, minus 1.
         start = np.maximum((levels * n_relevant[:, None] + 9) // 10 - 1, 0)
-        interpolated = best_below[np.arange(n_rows)[:, None], np.minimum(start, width - 1)]
+        interpolated = best_below[
+            np.arange(n_rows)[:, None], np.minimum(start, width - 1)
+        ]
         return np.where(n_relevant > 0, interpolated.mean(axis=1), 0.0)
     total = np.zeros(n_rows)
     found = n_relevant > 0
@@ -527,8 +541,9 @@ def _compact_keys(scores, relevant, score_range):
     return keys
 
 
-def _chunk_average_precisions(scores, relevant, k, normalize, interpolation, overwrite,
-                              score_range):
+def _chunk_average_precisions(
+    scores, relevant, k, normalize, interpolation, overwrite, score_range
+):
     """Average precision and number of relevant targets of each row of a chunk.
 
     ``scores`` (finite, of range ``score_range``) is overwritten if ``overwrite``.
@@ -580,8 +595,9 @@ def _hit_ranks(scores, relevant, start):
 
 def _problem_hit_ranks(problem, similarity, batch_size):
     ranks = np.empty(len(problem.queries))
-    for start, stop, scores, relevant, _ in _iter_score_chunks(problem, similarity,
-                                                               batch_size):
+    for start, stop, scores, relevant, _ in _iter_score_chunks(
+        problem, similarity, batch_size
+    ):
         ranks[start:stop] = _hit_ranks(scores, relevant, start)
     return ranks
 
@@ -609,8 +625,16 @@ def _check_ap_options(normalize, interpolation):
     },
     prefer_skip_nested_validation=True,
 )
-def average_precision_from_scores(relevance, scores, *, k=None, normalize="relevant",
-                                  interpolation=None, no_relevant="miss", average=True):
+def average_precision_from_scores(
+    relevance,
+    scores,
+    *,
+    k=None,
+    normalize="relevant",
+    interpolation=None,
+    no_relevant="miss",
+    average=True,
+):
     """Average precision of each query from a relevance and a score matrix.
 
     Row ``i`` ranks the targets (columns) by decreasing ``scores[i]``; the AP
@@ -669,7 +693,9 @@ def average_precision_from_scores(relevance, scores, *, k=None, normalize="relev
     """
     _check_ap_options(normalize, interpolation)
     scores = check_array(
-        scores, dtype=[np.float64, np.float32], input_name="scores",
+        scores,
+        dtype=[np.float64, np.float32],
+        input_name="scores",
         ensure_all_finite=False,
     )
     relevance = check_array(relevance, dtype=None, input_name="relevance")
@@ -690,7 +716,12 @@ def average_precision_from_scores(relevance, scores, *, k=None, normalize="relev
         stop = min(start + chunk_rows, n_queries)
         chunk = scores[start:stop]
         precisions[start:stop], n_relevant = _chunk_average_precisions(
-            chunk, relevance[start:stop], k, normalize, interpolation, overwrite=False,
+            chunk,
+            relevance[start:stop],
+            k,
+            normalize,
+            interpolation,
+            overwrite=False,
             score_range=_finite_score_range(chunk, start),
         )
         missing[start:stop] = n_relevant == 0
@@ -706,10 +737,20 @@ def average_precision_from_scores(relevance, scores, *, k=None, normalize="relev
     {**_EMBEDDING_PARAMS, **_AP_PARAMS},
     prefer_skip_nested_validation=True,
 )
-def mean_average_precision(query_embeddings, target_embeddings, query_labels=None,
-                           target_labels=None, *, similarity="cosine", k=None,
-                           normalize="relevant", interpolation=None, unique=None,
-                           no_relevant="miss", batch_size="auto"):
+def mean_average_precision(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    similarity="cosine",
+    k=None,
+    normalize="relevant",
+    interpolation=None,
+    unique=None,
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Mean average precision (mAP) of cross-modal retrieval.
 
     Each query ranks every target by decreasing similarity; its average
@@ -785,8 +826,9 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
     0.75
     """
     _check_ap_options(normalize, interpolation)
-    problem = _problem(query_embeddings, target_embeddings, query_labels, target_labels,
-                       unique)
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
+    )
     n_queries = len(problem.queries)
     precisions = np.empty(n_queries)
     missing = np.zeros(n_queries, dtype=bool)
@@ -800,40 +842,70 @@ def mean_average_precision(query_embeddings, target_embeddings, query_labels=Non
             precisions[start:stop] = np.where(ranks <= cutoff, 1.0 / ranks, 0.0)
         else:
             precisions[start:stop], n_relevant = _chunk_average_precisions(
-                scores, relevant, k, normalize, interpolation, overwrite=True,
+                scores,
+                relevant,
+                k,
+                normalize,
+                interpolation,
+                overwrite=True,
                 score_range=score_range,
             )
             missing[start:stop] = n_relevant == 0
-    kept = _kept(precisions, missing, no_relevant, "average precision 0",
-                 problem.query_rows)
+    kept = _kept(
+        precisions, missing, no_relevant, "average precision 0", problem.query_rows
+    )
     return float(kept.mean())
 
 
 def _check_cutoffs(k):
     cutoffs = np.asarray(k)
     if (
-        cutoffs.dtype.kind not in "iu" or cutoffs.ndim > 1 or cutoffs.size == 0
+        cutoffs.dtype.kind not in "iu"
+        or cutoffs.ndim > 1
+        or cutoffs.size == 0
         or (cutoffs < 1).any()
     ):
         raise ValueError(f"k must be a positive integer or a list of them, got {k!r}.")
     return cutoffs
 
 
-def _hit_ranks_kept(query_embeddings, target_embeddings, query_labels, target_labels,
-                    similarity, unique, no_relevant, batch_size, what):
-    problem = _problem(query_embeddings, target_embeddings, query_labels, target_labels,
-                       unique)
+def _hit_ranks_kept(
+    query_embeddings,
+    target_embeddings,
+    query_labels,
+    target_labels,
+    similarity,
+    unique,
+    no_relevant,
+    batch_size,
+    what,
+):
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
+    )
     ranks = _problem_hit_ranks(problem, similarity, batch_size)
     return _kept(ranks, np.isinf(ranks), no_relevant, what, problem.query_rows)
 
 
 @validate_params(
-    {**_EMBEDDING_PARAMS, "k": [Interval(Integral, 1, None, closed="left"), "array-like"]},
+    {
+        **_EMBEDDING_PARAMS,
+        "k": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    },
     prefer_skip_nested_validation=True,
 )
-def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
-                target_labels=None, *, k=1, similarity="cosine", unique=None,
-                no_relevant="miss", batch_size="auto"):
+def recall_at_k(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    k=1,
+    similarity="cosine",
+    unique=None,
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Recall@k (R@k): fraction of queries with a relevant target in their top k.
 
     This is the R@K of cross-modal retrieval benchmarks (e.g. Flickr30k,
@@ -881,17 +953,33 @@ def recall_at_k(query_embeddings, target_embeddings, query_labels=None,
     array([0.6666..., 1.        ])
     """
     cutoffs = _check_cutoffs(k)
-    ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, similarity, unique, no_relevant, batch_size,
-                            "not recalled")
+    ranks = _hit_ranks_kept(
+        query_embeddings,
+        target_embeddings,
+        query_labels,
+        target_labels,
+        similarity,
+        unique,
+        no_relevant,
+        batch_size,
+        "not recalled",
+    )
     recall = (ranks[:, None] <= np.atleast_1d(cutoffs)[None, :]).mean(axis=0)
     return float(recall[0]) if cutoffs.ndim == 0 else recall
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
-def median_rank(query_embeddings, target_embeddings, query_labels=None,
-                target_labels=None, *, similarity="cosine", unique=None, no_relevant="miss",
-                batch_size="auto"):
+def median_rank(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    similarity="cosine",
+    unique=None,
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Median over queries of the rank of the hit, the first relevant target (MedR).
 
     Lower is better; 1 is perfect. The hit's rank is one plus the number of
@@ -935,16 +1023,32 @@ def median_rank(query_embeddings, target_embeddings, query_labels=None,
     >>> median_rank(images, texts)
     1.0
     """
-    ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, similarity, unique, no_relevant, batch_size,
-                            "rank inf")
+    ranks = _hit_ranks_kept(
+        query_embeddings,
+        target_embeddings,
+        query_labels,
+        target_labels,
+        similarity,
+        unique,
+        no_relevant,
+        batch_size,
+        "rank inf",
+    )
     return float(np.median(ranks))
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
-def mean_rank(query_embeddings, target_embeddings, query_labels=None,
-              target_labels=None, *, similarity="cosine", unique=None, no_relevant="miss",
-              batch_size="auto"):
+def mean_rank(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    similarity="cosine",
+    unique=None,
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Mean over queries of the rank of the hit, the first relevant target (MeanR).
 
     Lower is better; 1 is perfect. The hit's rank is one plus the number of
@@ -986,16 +1090,32 @@ def mean_rank(query_embeddings, target_embeddings, query_labels=None,
     >>> mean_rank(images, texts)
     1.3333...
     """
-    ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, similarity, unique, no_relevant, batch_size,
-                            "rank inf")
+    ranks = _hit_ranks_kept(
+        query_embeddings,
+        target_embeddings,
+        query_labels,
+        target_labels,
+        similarity,
+        unique,
+        no_relevant,
+        batch_size,
+        "rank inf",
+    )
     return float(np.mean(ranks))
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
-def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
-                         target_labels=None, *, similarity="cosine", unique=None,
-                         no_relevant="miss", batch_size="auto"):
+def mean_reciprocal_rank(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    similarity="cosine",
+    unique=None,
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Mean over queries of 1 / rank of the hit, the first relevant target (MRR).
 
     Parameters
@@ -1033,9 +1153,17 @@ def mean_reciprocal_rank(query_embeddings, target_embeddings, query_labels=None,
     >>> mean_reciprocal_rank(images, texts)
     0.8333...
     """
-    ranks = _hit_ranks_kept(query_embeddings, target_embeddings, query_labels,
-                            target_labels, similarity, unique, no_relevant, batch_size,
-                            "reciprocal rank 0")
+    ranks = _hit_ranks_kept(
+        query_embeddings,
+        target_embeddings,
+        query_labels,
+        target_labels,
+        similarity,
+        unique,
+        no_relevant,
+        batch_size,
+        "reciprocal rank 0",
+    )
     return float(np.mean(1.0 / ranks))
 
 
@@ -1061,7 +1189,9 @@ def _fold_rows(n_queries, n_targets, query_labels, target_labels, unique, n_fold
         n_items, what = n_queries, "rows"
     else:
         _check_unique(unique, query_labels)
-        _, first, inverse = np.unique(query_labels, return_index=True, return_inverse=True)
+        _, first, inverse = np.unique(
+            query_labels, return_index=True, return_inverse=True
+        )
         position = np.empty(len(first), dtype=np.intp)
         position[np.argsort(first)] = np.arange(len(first))
         item_of_row = position[inverse.reshape(-1)]
@@ -1096,9 +1226,19 @@ def _check_unique(unique, query_labels):
     },
     prefer_skip_nested_validation=True,
 )
-def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
-                       target_labels=None, *, unique=None, k=(1, 5, 10), n_folds=None,
-                       similarity="cosine", no_relevant="miss", batch_size="auto"):
+def evaluate_retrieval(
+    query_embeddings,
+    target_embeddings,
+    query_labels=None,
+    target_labels=None,
+    *,
+    unique=None,
+    k=(1, 5, 10),
+    n_folds=None,
+    similarity="cosine",
+    no_relevant="miss",
+    batch_size="auto",
+):
     """Retrieval in both directions, as the tables of image-text retrieval papers.
 
     Query rows retrieve target rows (``q2t``) and target rows retrieve query
@@ -1184,8 +1324,9 @@ def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
     if n_folds is None:
         folds = [None]
     else:
-        folds = _fold_rows(len(queries), len(targets), query_labels, target_labels,
-                           unique, n_folds)
+        folds = _fold_rows(
+            len(queries), len(targets), query_labels, target_labels, unique, n_folds
+        )
     reverse_unique = {"query": "target", "target": "query", None: None}[unique]
     per_fold = []
     for rows in folds:
@@ -1200,15 +1341,24 @@ def evaluate_retrieval(query_embeddings, target_embeddings, query_labels=None,
             ("t2q", _Problem(t, q, t_labels, q_labels, reverse_unique, rows)),
         ):
             ranks = _problem_hit_ranks(problem, similarity, batch_size)
-            ranks = _kept(ranks, np.isinf(ranks), no_relevant,
-                          "not recalled, rank inf", problem.query_rows)
+            ranks = _kept(
+                ranks,
+                np.isinf(ranks),
+                no_relevant,
+                "not recalled, rank inf",
+                problem.query_rows,
+            )
             for cutoff in cutoffs:
-                results[f"{prefix}_R@{cutoff}"] = 100.0 * float(np.mean(ranks <= cutoff))
+                results[f"{prefix}_R@{cutoff}"] = 100.0 * float(
+                    np.mean(ranks <= cutoff)
+                )
             results[f"{prefix}_medr"] = float(np.median(ranks))
             results[f"{prefix}_meanr"] = float(np.mean(ranks))
         results["rsum"] = sum(value for key, value in results.items() if "_R@" in key)
         per_fold.append(results)
-    return {key: float(np.mean([fold[key] for fold in per_fold])) for key in per_fold[0]}
+    return {
+        key: float(np.mean([fold[key] for fold in per_fold])) for key in per_fold[0]
+    }
 
 
 # --------------------------------------------------------------------------
@@ -1254,7 +1404,8 @@ def _retriever_embedding(estimator):
     if inner is None:
         return None
     return [
-        step for _, step in before
+        step
+        for _, step in before
         if not (step is None or (isinstance(step, str) and step == "passthrough"))
     ] + inner
 
@@ -1290,8 +1441,18 @@ class _RetrievalScorer(_BaseScorer):
     scikit-learn 1.4 to 1.9.
     """
 
-    def __init__(self, metric, query, target, similarity, options, symmetric, unique,
-                 no_relevant, batch_size):
+    def __init__(
+        self,
+        metric,
+        query,
+        target,
+        similarity,
+        options,
+        symmetric,
+        unique,
+        no_relevant,
+        batch_size,
+    ):
         function, sign = _SCORERS[metric]
         super().__init__(function, sign, options, response_method="fit")
         self.metric = metric
@@ -1333,7 +1494,9 @@ class _RetrievalScorer(_BaseScorer):
     def _score(self, method_caller, estimator, X, y_true=None, **kwargs):
         if kwargs:
             raise TypeError(f"{self!r} takes no metadata, got {sorted(kwargs)}.")
-        embedded = method_caller(_shared_space_embedding(estimator, self), "transform", X)
+        embedded = method_caller(
+            _shared_space_embedding(estimator, self), "transform", X
+        )
         try:
             blocks = split_modalities(embedded)
         except ValueError as exc:
@@ -1357,38 +1520,57 @@ class _RetrievalScorer(_BaseScorer):
             )
         labels = None if y_true is None else np.asarray(y_true)
         common = {
-            "similarity": self.similarity, "no_relevant": self.no_relevant,
+            "similarity": self.similarity,
+            "no_relevant": self.no_relevant,
             "batch_size": self.batch_size,
         }
         if self.metric == "rsum":
             side = {self.query: "query", self.target: "target", None: None}
             return evaluate_retrieval(
-                blocks[self.query], blocks[self.target], labels, labels,
-                unique=side[self.unique], **common,
+                blocks[self.query],
+                blocks[self.target],
+                labels,
+                labels,
+                unique=side[self.unique],
+                **common,
             )["rsum"]
         directions = [(self.query, self.target)]
         if self.symmetric:
             directions.append((self.target, self.query))
         values = [
             self._score_func(
-                blocks[source], blocks[destination], labels, labels,
-                unique={source: "query", destination: "target", None: None}[self.unique],
-                **common, **self.options,
+                blocks[source],
+                blocks[destination],
+                labels,
+                labels,
+                unique={source: "query", destination: "target", None: None}[
+                    self.unique
+                ],
+                **common,
+                **self.options,
             )
             for source, destination in directions
         ]
         return self._sign * float(np.mean(values))
 
     def __repr__(self):
-        defaults = {"similarity": "cosine", "normalize": "relevant", "unique": None,
-                    "no_relevant": "miss", "symmetric": False}
+        defaults = {
+            "similarity": "cosine",
+            "normalize": "relevant",
+            "unique": None,
+            "no_relevant": "miss",
+            "symmetric": False,
+        }
         shown = [
-            ("similarity", self.similarity), *self.options.items(),
-            ("unique", self.unique), ("no_relevant", self.no_relevant),
+            ("similarity", self.similarity),
+            *self.options.items(),
+            ("unique", self.unique),
+            ("no_relevant", self.no_relevant),
             ("symmetric", self.symmetric),
         ]
         options = "".join(
-            f", {name}={value!r}" for name, value in shown
+            f", {name}={value!r}"
+            for name, value in shown
             if value is not None and defaults.get(name, None) != value
         )
         return (
@@ -1411,9 +1593,20 @@ class _RetrievalScorer(_BaseScorer):
     },
     prefer_skip_nested_validation=True,
 )
-def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k=None,
-                          normalize="relevant", interpolation=None, unique=None,
-                          no_relevant="miss", symmetric=False, batch_size="auto"):
+def make_retrieval_scorer(
+    metric="map",
+    *,
+    query,
+    target,
+    similarity="cosine",
+    k=None,
+    normalize="relevant",
+    interpolation=None,
+    unique=None,
+    no_relevant="miss",
+    symmetric=False,
+    batch_size="auto",
+):
     """Make a retrieval scorer for ``scoring=`` in GridSearchCV and cross_validate.
 
     The scorer is called as ``scorer(estimator, X, y=None)``: it embeds X with
@@ -1480,7 +1673,9 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
     make_retrieval_scorer('rsum', query='text', target='image', unique='image')
     """
     if query == target:
-        raise ValueError(f"query and target must be different modalities, got {query!r}.")
+        raise ValueError(
+            f"query and target must be different modalities, got {query!r}."
+        )
     if unique is not None and unique not in (query, target):
         raise ValueError(
             f"unique must name the query or the target modality ({query!r} or "
@@ -1488,10 +1683,13 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
         )
     if metric != "map":
         for name, value, default in (
-            ("normalize", normalize, "relevant"), ("interpolation", interpolation, None),
+            ("normalize", normalize, "relevant"),
+            ("interpolation", interpolation, None),
         ):
             if value != default:
-                raise ValueError(f"{name} only applies to metric='map', not {metric!r}.")
+                raise ValueError(
+                    f"{name} only applies to metric='map', not {metric!r}."
+                )
     options = {}
     if metric == "map":
         _check_ap_options(normalize, interpolation)
@@ -1504,5 +1702,14 @@ def make_retrieval_scorer(metric="map", *, query, target, similarity="cosine", k
         raise ValueError(f"k does not apply to metric={metric!r}.")
     if metric == "rsum" and symmetric:
         raise ValueError("metric='rsum' already sums both directions; drop symmetric.")
-    return _RetrievalScorer(metric, query, target, similarity, options, symmetric,
-                            unique, no_relevant, batch_size)
+    return _RetrievalScorer(
+        metric,
+        query,
+        target,
+        similarity,
+        options,
+        symmetric,
+        unique,
+        no_relevant,
+        batch_size,
+    )

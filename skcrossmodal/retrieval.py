@@ -21,6 +21,7 @@ from ._estimator import Progress, fit_context
 from ._frame import (
     ModalityNamesError,
     check_finite,
+    how_to_name,
     modality_slices,
     numeric_block,
 )
@@ -164,7 +165,10 @@ class CrossModalRetriever(BaseEstimator):
         "target": [str],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "similarity": [StrOptions(set(SIMILARITIES))],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "backend": [StrOptions({"auto", "torch", "numpy", "faiss"})],
         "index": [StrOptions({"flat", "ivf"})],
         "nlist": [Interval(Integral, 1, None, closed="left")],
@@ -208,7 +212,9 @@ class CrossModalRetriever(BaseEstimator):
         tags.target_tags.required = False
         # An IVF index trains a k-means; unseeded, its lists differ between fits.
         tags.non_deterministic = (
-            self.backend == "faiss" and self.index == "ivf" and self.random_state is None
+            self.backend == "faiss"
+            and self.index == "ivf"
+            and self.random_state is None
         )
         return tags
 
@@ -234,7 +240,11 @@ class CrossModalRetriever(BaseEstimator):
             The fitted retriever.
         """
         for attribute in (
-            "gallery_", "ids_", "engine_", "backend_", "n_features_in_",
+            "gallery_",
+            "ids_",
+            "engine_",
+            "backend_",
+            "n_features_in_",
             "feature_names_in_",
         ):
             self.__dict__.pop(attribute, None)
@@ -291,7 +301,10 @@ class CrossModalRetriever(BaseEstimator):
         if first:
             backend = "numpy" if self.backend == "auto" else self.backend
             engine = make_engine(
-                backend, self.similarity, index=self.index, nlist=self.nlist,
+                backend,
+                self.similarity,
+                index=self.index,
+                nlist=self.nlist,
                 random_state=self.random_state,
             ).build(gallery, name=f"The gallery ({self.target!r})", n_jobs=self.n_jobs)
             self.backend_ = backend
@@ -338,7 +351,7 @@ class CrossModalRetriever(BaseEstimator):
                 f"{type(self).__name__} needs a shared-space table, but X is a "
                 f"{type(X).__name__} and a bare array has no modality names. Put the "
                 "mapper that makes the shared space before the retriever in a "
-                "pipeline, or name the blocks with skcrossmodal.make_frame."
+                "pipeline. " + how_to_name(X)
             )
         if reset and X.shape[1] == 0:
             raise ValueError(
@@ -363,7 +376,10 @@ class CrossModalRetriever(BaseEstimator):
     def _finite_float(self, X, modality, columns):
         """One block as a finite float32/float64 array (float32 is kept)."""
         block = numeric_block(
-            X[columns[modality]], type(self).__name__, modality, (np.float64, np.float32)
+            X[columns[modality]],
+            type(self).__name__,
+            modality,
+            (np.float64, np.float32),
         )
         check_finite(block, modality, columns[modality])
         return block

@@ -279,7 +279,9 @@ def test_integer_waveforms_keep_their_pcm_scale():
         np.vstack([expected, expected]),
         rtol=1e-12,
     )
-    with pytest.raises(ValueError, match=r"row 1 has values in \[0, 4294967296\].*32-bit"):
+    with pytest.raises(
+        ValueError, match=r"row 1 has values in \[0, 4294967296\].*32-bit"
+    ):
         extractor.transform([pcm16, [0, 2**32]])
 
 
@@ -287,7 +289,9 @@ def test_amplitude_overflowing_the_power_spectrum_raises(tmp_path):
     wave = _waves(1)[0]
     extractor = MFCCExtractor(sample_rate=8000).fit([wave])
     assert np.isfinite(extractor.transform([wave * 1e150])).all()
-    with pytest.raises(ValueError, match=r"row 1 overflows float64: its largest amplitude is 6.3"):
+    with pytest.raises(
+        ValueError, match=r"row 1 overflows float64: its largest amplitude is 6.3"
+    ):
         extractor.transform([wave, wave * 1e200])
     path = tmp_path / "loud.wav"
     wavfile.write(path, 8000, wave * 1e200)

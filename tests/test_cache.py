@@ -99,7 +99,9 @@ def test_grid_search_extracts_each_distinct_row_once(tmp_path):
     _cache._FITS.clear()
     again = _search(str(tmp_path)).fit(X, y)
     assert sum(TRANSFORMED.values()) == 0
-    assert_array_equal(again.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+    assert_array_equal(
+        again.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
     assert (tmp_path / "skcrossmodal" / "features").is_dir()
 
 
@@ -113,7 +115,9 @@ def test_features_are_keyed_by_the_fitted_state(tmp_path):
     second.fit(other)  # another mean_: another store
     reference = ImageStats().fit(other["image"]).transform(X["image"])
     assert_allclose(second.transform(X).to_numpy(), reference)
-    assert first.named_transformers_.image.mean_ != second.named_transformers_.image.mean_
+    assert (
+        first.named_transformers_.image.mean_ != second.named_transformers_.image.mean_
+    )
     # a parameter that changes the output changes the key too
     louder = make_modality_union(
         memory=tmp_path, image=(ImageStats(gain=2.0), "image")
@@ -186,7 +190,9 @@ def test_row_keys_hash_content():
     a = np.arange(6, dtype=np.int32).reshape(2, 3)
     keys = _cache.row_keys([a, a.copy(), a.astype(np.int64), a.T, "a", ("a",), 1, 1.0])
     assert keys[0] == keys[1]
-    assert len(set(keys)) == len(keys) - 1  # dtype, shape, str, tuple, int, float differ
+    assert (
+        len(set(keys)) == len(keys) - 1
+    )  # dtype, shape, str, tuple, int, float differ
     numeric = np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]])
     keys = _cache.row_keys(numeric)
     assert keys[0] == keys[1] != keys[2]
@@ -237,7 +243,10 @@ def test_cache_set_after_fit_is_used_at_transform(tmp_path):
 def test_verbose_reports_rows_computed(tmp_path, capsys):
     X, _ = _images(n=10, n_distinct=4)
     union = make_modality_union(
-        memory=tmp_path, verbose=1, image=(ImageStats(), "image"), w=("passthrough", ["w"])
+        memory=tmp_path,
+        verbose=1,
+        image=(ImageStats(), "image"),
+        w=("passthrough", ["w"]),
     )
     union.fit(X)
     lines = capsys.readouterr().err.strip().splitlines()
@@ -259,7 +268,9 @@ def test_parallel_search_with_cache_gives_the_same_scores(tmp_path):
     plain = _search(None).fit(X, y)
     cached = _search(tmp_path)
     cached.set_params(n_jobs=2).fit(X, y)
-    assert_array_equal(cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"])
+    assert_array_equal(
+        cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
 
 
 class FailsOn(ImageStats):

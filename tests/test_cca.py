@@ -11,10 +11,8 @@ from sklearn.base import clone
 from sklearn.cross_decomposition import CCA as SklearnCCA
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skcrossmodal
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA
 from skcrossmodal.mapping._linalg import cca_from_covariances as _cca_from_covariances
@@ -33,7 +31,6 @@ NUTRIMOUSE_CORRELATIONS = np.abs(
         0.0009561428,
     ]
 )  # fmt: skip
-
 
 
 def make_paired(n_samples=300, n_features=(6, 5), n_shared=3, noise=1.0, seed=0):
@@ -476,11 +473,3 @@ def test_too_many_components(paired):
 def test_invalid_parameters(paired, params, match):
     with pytest.raises(ValueError, match=match):
         CCA(**params).fit(make_frame(**paired))
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks([CCA()])
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

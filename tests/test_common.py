@@ -55,7 +55,8 @@ METHODS = (
     "search",
     "kneighbors",
 )
-TORCH = {"max_iter": 3, "batch_size": 16}
+# Small tables: no validation split (early stopping needs rows of every class).
+TORCH = {"max_iter": 3, "batch_size": 16, "early_stopping": False}
 # Estimators whose input is a shared space: blocks of equal width.
 SHARED_SPACE_INPUT = ("CrossModalRetriever", "WeightedSumFusion")
 
@@ -259,16 +260,28 @@ def _tabled_instance(name):
 
 # ---- expected failures ------------------------------------------------------
 
-NEEDS_TWO_BLOCKS = (
-    "relates two modalities; one feature makes a single block, refused with "
-    "a clear error"
+GALLERY_ONLY = (
+    "fit reads only the target block (the gallery): the other blocks of a "
+    "shared-space table are not its input, and are checked when queried"
 )
-NAMES_ARE_THE_CONTRACT = (
-    "column names are the modality contract: arbitrary DataFrame names are "
-    "refused (tests/test_frame.py), so scikit-learn's renaming checks do not apply"
+QUERY_WIDTH = (
+    "a query table needs only the query block, whose width is checked against "
+    "the gallery's (the error names both), not against n_features_in_"
+)
+PARTIAL_ROW = (
+    "a table lacking a whole block is a partial row, valid by design "
+    "(docs/architecture.md §1): the adapter turns a dropped column of "
+    "one-feature blocks into a missing block"
 )
 
-EXPECTED_FAILURES = {}
+EXPECTED_FAILURES = {
+    "CrossModalRetriever": {
+        "check_dtype_object": GALLERY_ONLY,
+        "check_estimators_nan_inf": GALLERY_ONLY,
+        "check_n_features_in_after_fitting": QUERY_WIDTH,
+    },
+    "WeightedSumFusion": {"check_transformer_general": PARTIAL_ROW},
+}
 
 
 def _expected(name):

@@ -143,16 +143,21 @@ def test_sparse_output_stays_sparse(raw):
     reference = CountVectorizer().fit_transform(X["caption"])
     text = out.filter(like="text__")
     assert all(isinstance(t, pd.SparseDtype) for t in text.dtypes)
-    assert not any(isinstance(t, pd.SparseDtype) for t in out.filter(like="size__").dtypes)
+    assert not any(
+        isinstance(t, pd.SparseDtype) for t in out.filter(like="size__").dtypes
+    )
     assert (text.sparse.to_coo().tocsr() != reference).nnz == 0
     assert_array_equal(out.index, X.index)
     assert_array_equal(out.filter(like="size__").to_numpy(), X[["w", "h"]].to_numpy())
-    assert_array_equal(union.transform(X).filter(like="text__").sparse.to_dense(),
-                       reference.toarray())
+    assert_array_equal(
+        union.transform(X).filter(like="text__").sparse.to_dense(), reference.toarray()
+    )
     # a consumer that needs dense blocks refuses the sparse one by name
     from skcrossmodal.mapping import CCA
 
-    with pytest.raises(TypeError, match="column 'text__[a-z]+' of modality 'text' is sparse"):
+    with pytest.raises(
+        TypeError, match="column 'text__[a-z]+' of modality 'text' is sparse"
+    ):
         CCA(n_components=1).fit(out)
 
 

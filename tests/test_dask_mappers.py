@@ -25,6 +25,7 @@ dask = pytest.importorskip("dask")
 import itertools
 
 from _tolerance import FLOAT32
+
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, MCCA, PLS, RidgeMapper
 

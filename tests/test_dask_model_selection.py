@@ -55,7 +55,9 @@ def _on_workers(client, function):
     return result, len(stream.data)
 
 
-def test_grid_search_of_a_retrieval_pipeline_matches_the_default_backend(dask_client, mfeat):
+def test_grid_search_of_a_retrieval_pipeline_matches_the_default_backend(
+    dask_client, mfeat
+):
     X, y = mfeat
     # n_jobs=2 in the union: a nested joblib call inside each worker task.
     pipeline = make_pipeline(
@@ -75,7 +77,9 @@ def test_grid_search_of_a_retrieval_pipeline_matches_the_default_backend(dask_cl
 
     # The reference runs the union serially: n_jobs never changes its result.
     serial = clone(pipeline).set_params(modalityunion__n_jobs=None)
-    reference = GridSearchCV(serial, grid, scoring=scoring, refit="map", cv=cv).fit(X, y)
+    reference = GridSearchCV(serial, grid, scoring=scoring, refit="map", cv=cv).fit(
+        X, y
+    )
     with joblib.parallel_backend("dask"):
         result, n_tasks = _on_workers(dask_client, search)
     assert n_tasks >= len(grid["cca__n_components"]) * len(grid["cca__reg"]) * 3

@@ -85,7 +85,9 @@ def test_sharded_search_equals_in_memory(dask_client, similarity, dtype):
     assert sharded.gallery_.shape == (103, 6)
     assert sharded.gallery_.dtype == dtype
     scores, rows = sharded.search(queries)
-    expected_scores, expected_rows = _retriever(similarity, n_neighbors=5).fit(gallery).search(queries)
+    expected_scores, expected_rows = (
+        _retriever(similarity, n_neighbors=5).fit(gallery).search(queries)
+    )
     np.testing.assert_array_equal(rows, expected_rows)
     assert scores.dtype == expected_scores.dtype == dtype
     assert rows.dtype == expected_rows.dtype
@@ -156,7 +158,9 @@ def test_ids_on_the_client_and_on_the_workers(dask_client):
 
 
 @pytest.mark.parametrize("sharded_gallery", [True, False])
-def test_dask_queries_give_lazy_arrays_per_query_partition(dask_client, sharded_gallery):
+def test_dask_queries_give_lazy_arrays_per_query_partition(
+    dask_client, sharded_gallery
+):
     G, Q = _data(n_queries=31)
     gallery = make_frame(image=G)
     queries = make_frame(text=Q)
@@ -167,7 +171,9 @@ def test_dask_queries_give_lazy_arrays_per_query_partition(dask_client, sharded_
     assert isinstance(scores, da.Array) and isinstance(ids, da.Array)
     assert scores.numblocks == (3, 1)
     scores, ids = dask.compute(scores, ids)
-    expected_scores, expected_ids = _retriever(n_neighbors=4).fit(gallery, ids=labels).search(queries)
+    expected_scores, expected_ids = (
+        _retriever(n_neighbors=4).fit(gallery, ids=labels).search(queries)
+    )
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-12, atol=1e-12)
 
@@ -182,7 +188,9 @@ def test_partial_fit_appends_shards(dask_client):
     assert len(retriever.gallery_.shards) == 5
     expected = _retriever(n_neighbors=6).fit(gallery).search(queries)
     np.testing.assert_array_equal(retriever.search(queries)[1], expected[1])
-    with pytest.raises(ValueError, match="has dtype float32 but the gallery has float64"):
+    with pytest.raises(
+        ValueError, match="has dtype float32 but the gallery has float64"
+    ):
         retriever.partial_fit(gallery.astype(np.float32))
     assert len(retriever.gallery_.shards) == 5  # unchanged by the failed call
     with pytest.raises(ValueError, match="fitted in memory"):
@@ -211,14 +219,18 @@ def test_errors_from_workers_name_the_partition(dask_client):
     ):
         fitted.fit(_uneven(gallery, SIZES))
     assert fitted.gallery_ is before  # a failed fit keeps the previous state
-    with pytest.raises(ValueError, match=r"In partition [01] .*target block 'image' is not in X"):
+    with pytest.raises(
+        ValueError, match=r"In partition [01] .*target block 'image' is not in X"
+    ):
         _retriever().fit(dd.from_pandas(make_frame(sound=G), npartitions=2))
     with pytest.raises(ValueError, match="The gallery is empty"):
         _retriever().fit(_uneven(gallery.iloc[:0], [0, 0]))
     bad_queries = make_frame(text=Q)
     bad_queries.iloc[12, 0] = np.inf
     scores, _ = fitted.search(_uneven(bad_queries, [10, 7]))
-    with pytest.raises(ValueError, match=r"In partition 1 \(rows with index labels 10..16\).*row 2"):
+    with pytest.raises(
+        ValueError, match=r"In partition 1 \(rows with index labels 10..16\).*row 2"
+    ):
         scores.compute()
     with pytest.raises(ValueError, match="has 2 features but the gallery"):
         fitted.search(make_frame(text=Q[:, :2]))
@@ -235,10 +247,12 @@ def test_merge_top_k_is_the_sorted_union():
     for start, stop in [(0, 4), (4, 20), (20, 30)]:
         part_scores, part_rows = scores[:, start:stop], rows[:, start:stop]
         order = np.lexsort((part_rows, -part_scores), axis=-1)[:, :10]
-        shards.append((
-            np.take_along_axis(part_scores, order, axis=1),
-            np.take_along_axis(part_rows, order, axis=1),
-        ))
+        shards.append(
+            (
+                np.take_along_axis(part_scores, order, axis=1),
+                np.take_along_axis(part_rows, order, axis=1),
+            )
+        )
     _, merged_rows = merge_top_k(shards[::-1], 10)
     np.testing.assert_array_equal(merged_rows, reference)
     pairwise = merge_top_k([merge_top_k(shards[:2], 10), shards[2]], 10)

@@ -47,6 +47,7 @@ from skcrossmodal.mapping import (
     RidgeMapper,
     SemanticMapper,
 )
+from skcrossmodal.preprocessing import BlockScaler
 from skcrossmodal.retrieval import CrossModalRetriever
 
 PACKAGE_DIR = os.path.dirname(skcrossmodal.__file__)
@@ -177,6 +178,7 @@ def _cases():
         ),
         ("MCCA", lambda: MCCA(), (three_A,), (three_B,), _transform(three_A), "fit"),
         ("PLS", lambda: PLS(scale=True), (A,), (B,), _transform(A), "fit"),
+        ("BlockScaler", lambda: BlockScaler(), (A,), (B,), _transform(A), "fit"),
         (
             "RidgeMapper",
             lambda: RidgeMapper("image", "text", alpha=[0.1, 1.0]),

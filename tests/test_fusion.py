@@ -56,8 +56,10 @@ def block(X, modality):
 
 
 def member_probas(X, y):
-    return {m: LogisticRegression().fit(block(X, m), y).predict_proba(block(X, m))
-            for m in ("text", "image", "audio")}
+    return {
+        m: LogisticRegression().fit(block(X, m), y).predict_proba(block(X, m))
+        for m in ("text", "image", "audio")
+    }
 
 
 # ---- late fusion: hand computations ------------------------------------------------
@@ -82,9 +84,7 @@ def test_product_rule_is_normalised_weighted_geometric_mean():
     weights = {"text": 2.0, "image": 1.0, "audio": 1.0}
     fusion = LateFusionClassifier(members(), rule="product", weights=weights).fit(X, y)
     probas = member_probas(X, y)
-    product = (
-        probas["text"] ** 0.5 * probas["image"] ** 0.25 * probas["audio"] ** 0.25
-    )
+    product = probas["text"] ** 0.5 * probas["image"] ** 0.25 * probas["audio"] ** 0.25
     assert_allclose(
         fusion.predict_proba(X), product / product.sum(axis=1, keepdims=True), rtol=1e-9
     )
@@ -98,7 +98,9 @@ def test_max_rule_takes_the_largest_weighted_probability():
         [probas["text"] / 4, probas["image"] / 4, probas["audio"] / 2]
     )
     assert_allclose(
-        fusion.predict_proba(X), largest / largest.sum(axis=1, keepdims=True), rtol=1e-10
+        fusion.predict_proba(X),
+        largest / largest.sum(axis=1, keepdims=True),
+        rtol=1e-10,
     )
 
 
@@ -107,7 +109,9 @@ def test_stacking_matches_manual_out_of_fold_stacking():
     cv = StratifiedKFold(4)
     fusion = LateFusionClassifier(members(), rule="stacking", cv=cv).fit(X, y)
     out_of_fold = [
-        cross_val_predict(LogisticRegression(), block(X, m), y, cv=cv, method="predict_proba")
+        cross_val_predict(
+            LogisticRegression(), block(X, m), y, cv=cv, method="predict_proba"
+        )
         for m in ("text", "image", "audio")
     ]
     final = LogisticRegression().fit(np.hstack(out_of_fold), y)
@@ -115,14 +119,18 @@ def test_stacking_matches_manual_out_of_fold_stacking():
         LogisticRegression().fit(block(X, m), y).predict_proba(block(X, m))
         for m in ("text", "image", "audio")
     ]
-    assert_allclose(fusion.predict_proba(X), final.predict_proba(np.hstack(full)), rtol=1e-8)
+    assert_allclose(
+        fusion.predict_proba(X), final.predict_proba(np.hstack(full)), rtol=1e-8
+    )
     assert_allclose(
         fusion.decision_function(X), final.decision_function(np.hstack(full)), rtol=1e-8
     )
     # an absent modality contributes its mean out-of-fold output (its class prior)
     partial = X.drop(columns=X.filter(like="audio__").columns)
     filled = np.hstack(full[:2] + [np.tile(out_of_fold[2].mean(axis=0), (len(X), 1))])
-    assert_allclose(fusion.predict_proba(partial), final.predict_proba(filled), rtol=1e-8)
+    assert_allclose(
+        fusion.predict_proba(partial), final.predict_proba(filled), rtol=1e-8
+    )
 
 
 def test_stacking_equals_sklearn_stacking_over_column_transformers():
@@ -132,10 +140,15 @@ def test_stacking_equals_sklearn_stacking_over_column_transformers():
     ours = LateFusionClassifier(members(), rule="stacking", cv=cv).fit(X, y)
     theirs = StackingClassifier(
         [
-            (m, make_pipeline(
-                ColumnTransformer([(m, "passthrough", list(X.filter(like=m + "__")))]),
-                LogisticRegression(),
-            ))
+            (
+                m,
+                make_pipeline(
+                    ColumnTransformer(
+                        [(m, "passthrough", list(X.filter(like=m + "__")))]
+                    ),
+                    LogisticRegression(),
+                ),
+            )
             for m in ("text", "image", "audio")
         ],
         final_estimator=LogisticRegression(),
@@ -150,30 +163,44 @@ def test_regressor_mean_and_stacking():
     target = X.to_numpy() @ rng.normal(size=X.shape[1]) + rng.normal(size=len(X))
     names = ("text", "image", "audio")
     weights = {"text": 1.0, "image": 2.0, "audio": 1.0}
-    fusion = LateFusionRegressor({m: LinearRegression() for m in names}, weights=weights)
+    fusion = LateFusionRegressor(
+        {m: LinearRegression() for m in names}, weights=weights
+    )
     fusion.fit(X, target)
     predictions = {
-        m: LinearRegression().fit(block(X, m), target).predict(block(X, m)) for m in names
+        m: LinearRegression().fit(block(X, m), target).predict(block(X, m))
+        for m in names
     }
-    expected = (predictions["text"] + 2 * predictions["image"] + predictions["audio"]) / 4
+    expected = (
+        predictions["text"] + 2 * predictions["image"] + predictions["audio"]
+    ) / 4
     assert_allclose(fusion.predict(X), expected, rtol=1e-10)
     # absent image: renormalised over text and audio
     no_image = X.drop(columns=X.filter(like="image__").columns)
     assert_allclose(
-        fusion.predict(no_image), (predictions["text"] + predictions["audio"]) / 2, rtol=1e-10
+        fusion.predict(no_image),
+        (predictions["text"] + predictions["audio"]) / 2,
+        rtol=1e-10,
     )
 
     cv = KFold(3)
     stacked = LateFusionRegressor(
-        {m: LinearRegression() for m in names}, rule="stacking",
-        final_estimator=LinearRegression(), cv=cv,
+        {m: LinearRegression() for m in names},
+        rule="stacking",
+        final_estimator=LinearRegression(),
+        cv=cv,
     ).fit(X, target)
     reference = StackingRegressor(
         [
-            (m, make_pipeline(
-                ColumnTransformer([(m, "passthrough", list(X.filter(like=m + "__")))]),
-                LinearRegression(),
-            ))
+            (
+                m,
+                make_pipeline(
+                    ColumnTransformer(
+                        [(m, "passthrough", list(X.filter(like=m + "__")))]
+                    ),
+                    LinearRegression(),
+                ),
+            )
             for m in names
         ],
         final_estimator=LinearRegression(),
@@ -249,9 +276,7 @@ def test_member_keys_route_like_modality_union():
     from skcrossmodal.compose import ModalityUnion
 
     fusion = LateFusionClassifier(members())
-    union = ModalityUnion(
-        [(name, est, [name]) for name, est in members().items()]
-    )
+    union = ModalityUnion([(name, est, [name]) for name, est in members().items()])
     member_keys = {k for k in fusion.get_params() if "__" in k or k in members()}
     union_keys = {k for k in union.get_params() if "__" in k or k in members()}
     assert member_keys == union_keys
@@ -372,7 +397,9 @@ def test_sample_weight_reaches_every_member():
     sample_weight = np.random.default_rng(0).uniform(0.1, 2, size=len(y))
     fusion = LateFusionClassifier(members(), rule="stacking", cv=3)
     fusion.fit(X, y, sample_weight=sample_weight)
-    expected = LogisticRegression().fit(block(X, "text"), y, sample_weight=sample_weight)
+    expected = LogisticRegression().fit(
+        block(X, "text"), y, sample_weight=sample_weight
+    )
     assert_allclose(fusion.named_estimators_["text"].coef_, expected.coef_)
     with pytest.raises(TypeError, match="'text'.*does not support sample_weight"):
         LateFusionClassifier({"text": KNeighborsClassifier()}).fit(
@@ -395,7 +422,9 @@ def test_metadata_routing_of_sample_weight():
             LateFusionClassifier({"text": LogisticRegression()}).fit(
                 X, y, sample_weight=sample_weight
             )
-    weighted = LogisticRegression().fit(block(X, "text"), y, sample_weight=sample_weight)
+    weighted = LogisticRegression().fit(
+        block(X, "text"), y, sample_weight=sample_weight
+    )
     plain = LogisticRegression().fit(block(X, "image"), y)
     assert_allclose(fusion.named_estimators_["text"].coef_, weighted.coef_)
     assert_allclose(fusion.named_estimators_["image"].coef_, plain.coef_)
@@ -407,16 +436,36 @@ def test_metadata_routing_of_sample_weight():
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"estimators": {"video": LogisticRegression()}}, ValueError, "needs modalities \\['video'\\]"),
-        ({"weights": {"text": 1, "image": 1, "audio": 1, "video": 1}}, ValueError, "video"),
-        ({"weights": {"text": 1, "image": 1}}, ValueError, "no entry for the modalities \\['audio'\\]"),
+        (
+            {"estimators": {"video": LogisticRegression()}},
+            ValueError,
+            "needs modalities \\['video'\\]",
+        ),
+        (
+            {"weights": {"text": 1, "image": 1, "audio": 1, "video": 1}},
+            ValueError,
+            "video",
+        ),
+        (
+            {"weights": {"text": 1, "image": 1}},
+            ValueError,
+            "no entry for the modalities \\['audio'\\]",
+        ),
         ({"weights": [0, 0, 0]}, ValueError, "sum to 0"),
         ({"weights": [1, -1, 1]}, ValueError, "non-negative"),
         ({"weights": [1, 1]}, ValueError, "2 entries but there are 3"),
         ({"estimators": {"text": SVC()}}, ValueError, "predict_proba.*'text'.*SVC"),
-        ({"rule": "stacking", "weights": [1, 1, 1]}, ValueError, "not used by rule='stacking'"),
+        (
+            {"rule": "stacking", "weights": [1, 1, 1]},
+            ValueError,
+            "not used by rule='stacking'",
+        ),
         ({"estimators": {}}, ValueError, "empty"),
-        ({"estimators": [("text", LogisticRegression()), "image"]}, TypeError, "list of"),
+        (
+            {"estimators": [("text", LogisticRegression()), "image"]},
+            TypeError,
+            "list of",
+        ),
         ({"estimators": {"text": "drop"}}, ValueError, "at least one"),
         ({"estimators": {"a__b": LogisticRegression()}}, ValueError, "without '__'"),
         ({"rule": "median"}, ValueError, "rule"),
@@ -436,7 +485,9 @@ def test_bare_array_and_regressor_rules():
     with pytest.raises(ValueError, match="rule"):
         LateFusionRegressor({"text": Ridge()}, rule="product").fit(X, y.astype(float))
     with pytest.raises(ValueError, match="non-finite.*row 3"):
-        LateFusionClassifier(members()).fit(X.assign(text__0=X["text__0"].where(X.index != 3)), y)
+        LateFusionClassifier(members()).fit(
+            X.assign(text__0=X["text__0"].where(X.index != 3)), y
+        )
 
 
 # ---- shared-space fusion ------------------------------------------------------------------
@@ -479,7 +530,9 @@ def test_weighted_sum_is_hand_weighted_mean():
     out = fusion.transform(Z)
     assert list(out.columns) == ["fused__0", "fused__1", "fused__2", "fused__3"]
     assert_allclose(out.to_numpy(), (A + 2 * B + C) / 4)
-    assert_allclose(fusion.transform(Z.drop(columns=Z.filter(like="b__").columns)), (A + C) / 2)
+    assert_allclose(
+        fusion.transform(Z.drop(columns=Z.filter(like="b__").columns)), (A + C) / 2
+    )
     assert_allclose(WeightedSumFusion([1, 0, 3]).fit(Z).transform(Z), (A + 3 * C) / 4)
     assert_array_equal(fusion.get_feature_names_out(), out.columns)
 
@@ -573,9 +626,7 @@ def test_column_vector_y_is_raveled_with_a_warning():
     expected = LateFusionClassifier(members()).fit(X, y)
     assert_array_equal(fused.classes_, expected.classes_)
     assert_array_equal(fused.predict_proba(X), expected.predict_proba(X))
-    message = (
-        r"y should be a 1d array, got an array of shape \(90, 2\)"
-    )
+    message = r"y should be a 1d array, got an array of shape \(90, 2\)"
     with pytest.raises(ValueError, match=message):
         LateFusionClassifier(members()).fit(X, np.column_stack([y, y]))
 
@@ -585,12 +636,8 @@ def test_late_fusion_missing_label_names_its_row(missing):
     X, y = make_views()
     labels = np.array(["a", "b", "c"], dtype=object)[y]
     labels[11] = missing
-    message = (
-        r"LateFusionClassifier: y has a missing label \((None|nan)\) in row 11"
-    )
+    message = r"LateFusionClassifier: y has a missing label \((None|nan)\) in row 11"
     with pytest.raises(ValueError, match=message):
         LateFusionClassifier(members()).fit(X, labels)
     with pytest.raises(ValueError, match=r"missing label \(nan\) in row 4"):
         LateFusionClassifier(members()).fit(X, np.where(np.arange(90) == 4, np.nan, y))
-
-

@@ -16,8 +16,14 @@ from sklearn.exceptions import NotFittedError
 def _mlp(**params):
     from skcrossmodal.fusion import MLPFusionClassifier
 
-    defaults = dict(hidden_layer_sizes=(16,), max_iter=40, batch_size=32,
-                    learning_rate=1e-2, random_state=0, device="cpu")
+    defaults = dict(
+        hidden_layer_sizes=(16,),
+        max_iter=40,
+        batch_size=32,
+        learning_rate=1e-2,
+        random_state=0,
+        device="cpu",
+    )
     return MLPFusionClassifier(**{**defaults, **params})
 
 
@@ -48,7 +54,9 @@ def test_mlp_fusion_learns_and_predicts_from_either_modality(fusion, needs_torch
 def test_mlp_fusion_reproducible_clone_pickle(needs_torch):
     X, y = make_views(n_samples=60)
     labels = np.array(["a", "b", "c"])[y]
-    first = _mlp(fusion="gated", max_iter=5, dropout=0.1, modality_dropout=0.2).fit(X, labels)
+    first = _mlp(fusion="gated", max_iter=5, dropout=0.1, modality_dropout=0.2).fit(
+        X, labels
+    )
     second = clone(first).fit(X, labels)
     assert_allclose(first.predict_proba(X), second.predict_proba(X), rtol=1e-5)
     restored = pickle.loads(pickle.dumps(first))
@@ -99,9 +107,7 @@ def test_mlp_fusion_missing_label_names_its_row(missing, needs_torch):
     X, y = make_views(n_samples=30)
     labels = y.astype(object)
     labels[5] = missing
-    message = (
-        r"MLPFusionClassifier: y has a missing label \((None|nan)\) in row 5"
-    )
+    message = r"MLPFusionClassifier: y has a missing label \((None|nan)\) in row 5"
     with pytest.raises(ValueError, match=message):
         _mlp().fit(X, labels)
 
@@ -117,7 +123,10 @@ def test_mlp_fusion_early_stopping_with_too_few_rows_per_class(needs_torch):
     with pytest.raises(ValueError, match=message):
         _mlp(early_stopping=True).fit(X, y)
     # Four held-out rows hold every class; so does no early stopping.
-    assert _mlp(early_stopping=True, validation_fraction=0.2, max_iter=3).fit(X, y).n_iter_ >= 1
+    assert (
+        _mlp(early_stopping=True, validation_fraction=0.2, max_iter=3).fit(X, y).n_iter_
+        >= 1
+    )
     assert _mlp(early_stopping=False, max_iter=3).fit(X, y).n_iter_ == 3
 
 
@@ -142,4 +151,3 @@ def test_mlp_fusion_refuses_values_beyond_float32(needs_torch):
     )
     with pytest.raises(ValueError, match=message):
         _mlp().fit(overflowing, y)
-

@@ -29,9 +29,9 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 Image = pytest.importorskip("PIL.Image")
 
+from _tolerance import FLOAT32  # noqa: E402
 from torchvision.transforms._presets import ImageClassification  # noqa: E402
 
-from _tolerance import FLOAT32  # noqa: E402
 from skcrossmodal.feature_extraction import CNNFeatureExtractor  # noqa: E402
 from skcrossmodal.feature_extraction import image as image_module  # noqa: E402
 
@@ -115,7 +115,10 @@ def _without_classifier(model):
 @pytest.mark.parametrize("channels_last", [True, False])
 def test_state_dict_features_match_torchvision(state_dict_path, images, channels_last):
     extractor = _extractor(
-        checkpoint=state_dict_path, layer=None, batch_size=2, channels_last=channels_last
+        checkpoint=state_dict_path,
+        layer=None,
+        batch_size=2,
+        channels_last=channels_last,
     )
     features = extractor.fit_transform(images)
     expected = _reference_features(
@@ -272,8 +275,9 @@ def test_float_images_are_in_unit_range(state_dict_path):
 def test_sixteen_bit_images_are_scaled_by_their_depth(tmp_path):
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 65536, (30, 34), dtype=np.uint16)
-    flat_low, flat_high = np.full((30, 34), 1000, np.uint16), np.full(
-        (30, 34), 60000, np.uint16
+    flat_low, flat_high = (
+        np.full((30, 34), 1000, np.uint16),
+        np.full((30, 34), 60000, np.uint16),
     )
     paths = []
     for name, pixels in [("texture", texture), ("low", flat_low), ("high", flat_high)]:

@@ -9,12 +9,9 @@ from scipy import linalg
 from sklearn.base import clone
 from sklearn.metrics.pairwise import chi2_kernel, pairwise_kernels, rbf_kernel
 from sklearn.model_selection import cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, KernelCCA
-
 
 
 def make_paired(n_samples=120, n_features=(5, 4), seed=0):
@@ -358,11 +355,3 @@ def test_chi2_needs_non_negative_features(paired):
 def test_invalid_parameters(paired, params, match):
     with pytest.raises(ValueError, match=match):
         KernelCCA(**params).fit(make_frame(**paired))
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks([KernelCCA(), KernelCCA(n_landmarks=5, random_state=0)])
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

@@ -232,4 +232,3 @@ def test_exact_kernel_cca_keeps_no_view_of_the_training_frame(kernel):
     X.iloc[:, 0] = 7.0
     X.loc[3, "b__1"] = 100.0
     np.testing.assert_array_equal(kcca.transform(test).to_numpy(), before)
-

@@ -24,7 +24,9 @@ def brute_force_knn(queries, source, target, k, metric, weights):
     out = []
     for q in queries:
         if metric == "cosine":
-            distances = 1 - source @ q / (np.linalg.norm(source, axis=1) * np.linalg.norm(q))
+            distances = 1 - source @ q / (
+                np.linalg.norm(source, axis=1) * np.linalg.norm(q)
+            )
         else:
             distances = np.linalg.norm(source - q, axis=1)
         nearest = np.argsort(distances)[:k]
@@ -40,7 +42,11 @@ def test_knn_matches_brute_force_and_sklearn(metric, weights, batch_size):
     source, target = make_pair()
     queries = make_pair(25, seed=1)[0]
     mapper = KNNMapper(
-        "image", "text", n_neighbors=4, similarity=metric, weights=weights,
+        "image",
+        "text",
+        n_neighbors=4,
+        similarity=metric,
+        weights=weights,
         batch_size=batch_size,
     ).fit(make_frame(image=source, text=target))
     mapped = mapper.transform(make_frame(image=queries)).to_numpy()
@@ -54,15 +60,20 @@ def test_knn_matches_brute_force_and_sklearn(metric, weights, batch_size):
     ref_distances, ref_indices = reference.kneighbors(queries)
     np.testing.assert_array_equal(indices, ref_indices)
     np.testing.assert_allclose(distances, ref_distances, atol=1e-7)
-    np.testing.assert_array_equal(mapper.kneighbors(queries, return_distance=False), indices)
+    np.testing.assert_array_equal(
+        mapper.kneighbors(queries, return_distance=False), indices
+    )
 
 
 def test_knn_distance_weights_exact_match_takes_all_weight():
     source, target = make_pair()
     X = make_frame(image=source, text=target)
-    mapper = KNNMapper("image", "text", n_neighbors=3, weights="distance",
-                       similarity="euclidean").fit(X)
-    np.testing.assert_allclose(mapper.transform(make_frame(image=source)).to_numpy(), target)
+    mapper = KNNMapper(
+        "image", "text", n_neighbors=3, weights="distance", similarity="euclidean"
+    ).fit(X)
+    np.testing.assert_allclose(
+        mapper.transform(make_frame(image=source)).to_numpy(), target
+    )
     reference = KNeighborsRegressor(3, weights="distance").fit(source, target)
     assert mapper.score(X) == pytest.approx(reference.score(source, target))
 
@@ -77,7 +88,9 @@ def test_knn_n_jobs_gives_same_result():
 
 def test_knn_n_neighbors_equal_to_n_samples():
     source, target = make_pair(5)
-    mapper = KNNMapper("image", "text", n_neighbors=5).fit(make_frame(image=source, text=target))
+    mapper = KNNMapper("image", "text", n_neighbors=5).fit(
+        make_frame(image=source, text=target)
+    )
     mapped = mapper.transform(make_frame(image=source[:2])).to_numpy()
     np.testing.assert_allclose(mapped, np.tile(target.mean(axis=0), (2, 1)))
 
@@ -102,11 +115,15 @@ def test_knn_owns_its_training_rows():
     X = make_frame(image=source, text=target)
     queries = make_frame(image=source[:7] + 0.05)
     mapper = KNNMapper("image", "text", n_neighbors=3).fit(X)
-    expected = KNeighborsRegressor(n_neighbors=3, metric="cosine", algorithm="brute").fit(
-        source, target
-    ).predict(source[:7] + 0.05)
+    expected = (
+        KNeighborsRegressor(n_neighbors=3, metric="cosine", algorithm="brute")
+        .fit(source, target)
+        .predict(source[:7] + 0.05)
+    )
     X.iloc[:, :] = 0.0  # in place, through pandas
-    np.testing.assert_allclose(mapper.transform(queries).to_numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        mapper.transform(queries).to_numpy(), expected, rtol=1e-12
+    )
     np.testing.assert_array_equal(mapper.source_fit_, source)
     np.testing.assert_array_equal(mapper.target_fit_, target)
     assert not np.shares_memory(mapper.source_fit_, X.to_numpy())
@@ -134,9 +151,7 @@ def test_knn_kneighbors_validates_its_input_like_transform():
         mapper.kneighbors(strings)
     assert "needs numeric features, but column 'image__0'" in str(from_kneighbors.value)
     assert str(from_kneighbors.value) == str(from_transform.value)
-    message = (
-        r"'image' block, of shape \(n_queries, 5\).*got shape \(4, 3\)"
-    )
+    message = r"'image' block, of shape \(n_queries, 5\).*got shape \(4, 3\)"
     with pytest.raises(ValueError, match=message):
         mapper.kneighbors(source[:4, :3])
     with pytest.raises(ValueError, match=r"got shape \(5,\)"):
@@ -148,7 +163,9 @@ def test_knn_kneighbors_validates_its_input_like_transform():
     from_frame = mapper.kneighbors(make_frame(image=source[:4], text=target[:4]))
     np.testing.assert_array_equal(from_frame[1], indices)
     np.testing.assert_array_equal(from_frame[0], distances)
-    with pytest.raises(ValueError, match="source block 'image', but X has only \\['text'\\]"):
+    with pytest.raises(
+        ValueError, match="source block 'image', but X has only \\['text'\\]"
+    ):
         mapper.kneighbors(make_frame(text=target[:4]))
     # Integers are numbers: converted like transform converts them.
     np.testing.assert_array_equal(
@@ -163,9 +180,13 @@ def test_clone_pickle_idempotent_and_subset_invariant():
     fit_args = (X, y) if needs_y else (X,)
     first = clone(mapper).fit(*fit_args)
     expected = first.transform(X).to_numpy()
-    np.testing.assert_array_equal(first.fit(*fit_args).transform(X).to_numpy(), expected)
+    np.testing.assert_array_equal(
+        first.fit(*fit_args).transform(X).to_numpy(), expected
+    )
     restored = pickle.loads(pickle.dumps(first))
     np.testing.assert_array_equal(restored.transform(X).to_numpy(), expected)
-    np.testing.assert_allclose(first.transform(X.iloc[10:20]).to_numpy(), expected[10:20])
+    np.testing.assert_allclose(
+        first.transform(X.iloc[10:20]).to_numpy(), expected[10:20]
+    )
     np.testing.assert_allclose(first.transform(X.iloc[::-1]).to_numpy(), expected[::-1])
     assert first.n_features_in_ == 6

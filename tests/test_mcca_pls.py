@@ -10,10 +10,8 @@ from scipy import linalg
 from sklearn.base import clone
 from sklearn.cross_decomposition import PLSSVD
 from sklearn.model_selection import cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skcrossmodal
-from _estimator_checks import expected_table_failures, run_check
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, MCCA, PLS
 
@@ -301,11 +299,3 @@ def test_pls_errors(pair, views):
     pls = PLS().fit(X)
     with pytest.raises(ValueError, match=r"\['audio'\]"):
         pls.transform(make_frame(audio=views["audio"]))
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks([MCCA(), PLS()])
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

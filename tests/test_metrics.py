@@ -129,7 +129,9 @@ def test_map_category_level_matches_sklearn(embeddings, metric, dtype):
         # Scores far above 2 exercise the exact power-of-two rescaling.
         queries, targets = 1e3 * queries, 1e2 * targets
     queries, targets = queries.astype(dtype), targets.astype(dtype)
-    scores = reference_scores(queries.astype(np.float64), targets.astype(np.float64), metric)
+    scores = reference_scores(
+        queries.astype(np.float64), targets.astype(np.float64), metric
+    )
     relevance = reference_relevance(query_labels, target_labels, len(queries))
     expected = np.mean(
         [average_precision_score(relevance[i], scores[i]) for i in range(len(queries))]
@@ -170,7 +172,9 @@ def test_map_multilabel_matches_sklearn():
     target_labels[0, 0] = 1
     relevance = (query_labels.astype(int) @ target_labels.T) > 0
     scores = reference_scores(queries, targets, "cosine")
-    expected = np.mean([average_precision_score(relevance[i], scores[i]) for i in range(30)])
+    expected = np.mean(
+        [average_precision_score(relevance[i], scores[i]) for i in range(30)]
+    )
     result = mean_average_precision(queries, targets, query_labels, target_labels)
     assert result == pytest.approx(expected, abs=1e-12)
 
@@ -181,7 +185,10 @@ def test_map_at_k_matches_loop(embeddings, k):
     scores = reference_scores(queries, targets, "cosine")
     relevance = reference_relevance(query_labels, target_labels, len(queries))
     expected = np.mean(
-        [loop_average_precision_at_k(relevance[i], scores[i], k) for i in range(len(queries))]
+        [
+            loop_average_precision_at_k(relevance[i], scores[i], k)
+            for i in range(len(queries))
+        ]
     )
     result = mean_average_precision(queries, targets, query_labels, target_labels, k=k)
     assert result == pytest.approx(expected, abs=1e-12)
@@ -213,7 +220,9 @@ def test_eleven_point_interpolation_matches_loop(embeddings, k):
 def test_eleven_point_instance_level(paired):
     queries, targets = paired
     scores = reference_scores(queries, targets, "cosine")
-    expected = np.mean([loop_eleven_point(np.arange(60) == i, scores[i]) for i in range(60)])
+    expected = np.mean(
+        [loop_eleven_point(np.arange(60) == i, scores[i]) for i in range(60)]
+    )
     result = mean_average_precision(queries, targets, interpolation="11point")
     assert result == pytest.approx(expected, abs=1e-12)
 
@@ -222,9 +231,12 @@ def test_perfect_and_reversed_rankings():
     labels = np.repeat([0, 1], 5)
     embeddings = np.eye(2)[labels]
     assert mean_average_precision(embeddings, embeddings, labels, labels) == 1.0
-    assert mean_average_precision(
-        embeddings, embeddings, labels, labels, interpolation="11point"
-    ) == 1.0
+    assert (
+        mean_average_precision(
+            embeddings, embeddings, labels, labels, interpolation="11point"
+        )
+        == 1.0
+    )
     # Each query ranks the other class first; its 5 relevant targets are tied
     # at ranks 6..10 and all take rank 10: AP = 5 / 10.
     assert mean_average_precision(embeddings, embeddings, labels, 1 - labels) == 0.5
@@ -279,8 +291,10 @@ def test_near_ties_finer_than_a_float32_are_ranked_exactly(scale):
     relevance[:, 0] = True
     expected = [average_precision_score(relevance[i], scores[i]) for i in range(30)]
     np.testing.assert_allclose(
-        average_precision_from_scores(relevance, scores, average=False), expected,
-        rtol=0, atol=1e-14,
+        average_precision_from_scores(relevance, scores, average=False),
+        expected,
+        rtol=0,
+        atol=1e-14,
     )
 
 
@@ -352,7 +366,9 @@ def test_hit_rank_is_the_worst_case_over_tie_breaks(labelled):
     assert len(np.unique(scores)) < scores.size / 3  # the data do tie
     args = (queries, targets, query_labels, target_labels)
     assert median_rank(*args, similarity="dot") == np.median(ranks)
-    assert mean_rank(*args, similarity="dot") == pytest.approx(np.mean(ranks), abs=1e-15)
+    assert mean_rank(*args, similarity="dot") == pytest.approx(
+        np.mean(ranks), abs=1e-15
+    )
     assert mean_reciprocal_rank(*args, similarity="dot") == pytest.approx(
         np.mean(1 / ranks), abs=1e-15
     )
@@ -369,7 +385,9 @@ def test_float32_scores_keep_float32_ties():
     relevance[:, 0] = True
     expected = [average_precision_score(relevance[i], scores[i]) for i in range(20)]
     np.testing.assert_allclose(
-        average_precision_from_scores(relevance, scores, average=False), expected, atol=1e-14
+        average_precision_from_scores(relevance, scores, average=False),
+        expected,
+        atol=1e-14,
     )
 
 
@@ -395,15 +413,18 @@ def test_average_precision_from_scores_does_not_modify_input():
     ],
 )
 @pytest.mark.parametrize("labelled", [True, False])
-def test_results_do_not_depend_on_block_sizes(embeddings, monkeypatch, function, kwargs,
-                                              labelled):
+def test_results_do_not_depend_on_block_sizes(
+    embeddings, monkeypatch, function, kwargs, labelled
+):
     queries, targets, query_labels, target_labels = embeddings
     if not labelled:
         targets, query_labels, target_labels = queries[::-1] + 0.5, None, None
     args = (queries, targets, query_labels, target_labels)
     auto = function(*args, **kwargs)
     for batch_size in (1, 7):
-        np.testing.assert_array_equal(function(*args, batch_size=batch_size, **kwargs), auto)
+        np.testing.assert_array_equal(
+            function(*args, batch_size=batch_size, **kwargs), auto
+        )
     # Cache-sized chunks inside a block: a single row per chunk as well.
     monkeypatch.setattr(metrics_module, "_CHUNK_ENTRIES", 1)
     np.testing.assert_array_equal(function(*args, batch_size=13, **kwargs), auto)
@@ -435,7 +456,9 @@ def test_blocks_are_bounded_by_batch_size(embeddings, monkeypatch):
 def test_rank_metrics_match_loops(embeddings, metric, labelled):
     queries, targets, query_labels, target_labels = embeddings
     if not labelled:
-        targets = queries + 0.7 * np.random.default_rng(1).standard_normal(queries.shape)
+        targets = queries + 0.7 * np.random.default_rng(1).standard_normal(
+            queries.shape
+        )
         query_labels = target_labels = None
     scores = reference_scores(queries, targets, metric)
     relevance = reference_relevance(query_labels, target_labels, len(queries))
@@ -459,9 +482,16 @@ def test_euclidean_ranks_by_distance():
     queries = np.array([[0.0, 0.0]])
     targets = np.array([[3.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
     labels_q, labels_t = [1], [0, 1, 0]
-    assert median_rank(queries, targets, labels_q, labels_t, similarity="euclidean") == 1
+    assert (
+        median_rank(queries, targets, labels_q, labels_t, similarity="euclidean") == 1
+    )
     # Cosine cannot rank the zero query; dot ranks the largest inner product.
-    assert median_rank(np.array([[1.0, 0.0]]), targets, labels_q, labels_t, similarity="dot") == 2
+    assert (
+        median_rank(
+            np.array([[1.0, 0.0]]), targets, labels_q, labels_t, similarity="dot"
+        )
+        == 2
+    )
 
 
 # --------------------------------------------------------------------------
@@ -476,7 +506,9 @@ def test_query_without_relevant_target_counts_as_failure(embeddings):
     kept = np.ones(len(queries), dtype=bool)
     kept[[3, 8]] = False
     args = (queries, targets, query_labels, target_labels)
-    with pytest.warns(UndefinedMetricWarning, match="2 queries have no relevant.*query 3"):
+    with pytest.warns(
+        UndefinedMetricWarning, match="2 queries have no relevant.*query 3"
+    ):
         result = mean_average_precision(*args)
     others = mean_average_precision(
         queries[kept], targets, query_labels[kept], target_labels
@@ -484,14 +516,18 @@ def test_query_without_relevant_target_counts_as_failure(embeddings):
     assert result == pytest.approx(others * kept.sum() / len(queries), abs=1e-15)
     with pytest.warns(UndefinedMetricWarning):
         assert mean_reciprocal_rank(*args) == pytest.approx(
-            mean_reciprocal_rank(queries[kept], targets, query_labels[kept], target_labels)
+            mean_reciprocal_rank(
+                queries[kept], targets, query_labels[kept], target_labels
+            )
             * kept.sum()
             / len(queries)
         )
     with pytest.warns(UndefinedMetricWarning):
         assert recall_at_k(*args, k=len(targets)) == kept.mean()
     with pytest.warns(UndefinedMetricWarning, match="rank inf"):
-        assert median_rank(queries[:3], targets, np.full(3, 99), target_labels) == np.inf
+        assert (
+            median_rank(queries[:3], targets, np.full(3, 99), target_labels) == np.inf
+        )
     relevance = np.zeros((2, 3), dtype=bool)
     with pytest.warns(UndefinedMetricWarning):
         assert average_precision_from_scores(relevance, np.ones((2, 3))) == 0.0
@@ -507,7 +543,10 @@ def test_no_warning_when_every_query_has_a_relevant_target(embeddings):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"target_embeddings": np.ones((5, 3))}, "have 2 features but target_embeddings have 3"),
+        (
+            {"target_embeddings": np.ones((5, 3))},
+            "have 2 features but target_embeddings have 3",
+        ),
         ({"query_labels": [0, 1, 0]}, "query_labels must have one entry per row"),
         ({"target_labels": np.zeros((6, 2))}, "both be 1-D .* or both 2-D"),
         ({"target_labels": None}, "Only query_labels was given"),
@@ -536,14 +575,18 @@ def test_labels_of_different_kinds_are_rejected():
     with pytest.raises(TypeError, match="both numeric or both not"):
         mean_average_precision(np.eye(2), np.eye(2), ["0", "1"], [0, 1])
     with pytest.raises(TypeError, match=r"target_labels mixes numbers .*row 1: 'a'"):
-        mean_average_precision(np.eye(2), np.eye(2), [0, 1], np.array([1, "a"], dtype=object))
+        mean_average_precision(
+            np.eye(2), np.eye(2), [0, 1], np.array([1, "a"], dtype=object)
+        )
 
 
 def test_object_integer_labels_are_numbers(embeddings):
     queries, targets, query_labels, target_labels = embeddings
     expected = mean_average_precision(queries, targets, query_labels, target_labels)
     as_objects = np.array(query_labels.tolist(), dtype=object)
-    assert mean_average_precision(queries, targets, as_objects, target_labels) == expected
+    assert (
+        mean_average_precision(queries, targets, as_objects, target_labels) == expected
+    )
     as_series = pd.Series(target_labels, dtype=object)
     assert median_rank(queries, targets, query_labels, as_series) == median_rank(
         queries, targets, query_labels, target_labels
@@ -553,14 +596,26 @@ def test_object_integer_labels_are_numbers(embeddings):
 @pytest.mark.parametrize(
     "query_labels, target_labels, message",
     [
-        (np.array([0, 1, None, 1], dtype=object), [0, 1, 0, 1, 1, 0],
-         r"query_labels has no label in row 2 \(got None\)"),
-        ([0, 1, 0, 1], [0.0, 1.0, 0.0, 1.0, 1.0, np.nan],
-         r"target_labels has no label in row 5 \(got (np.float64\()?nan"),
-        (pd.array([0, pd.NA, 0, 1], dtype="Int64"), [0, 1, 0, 1, 1, 0],
-         r"query_labels has no label in row 1"),
-        (["a", "b", None, "a"], ["a", "b", "a", "b", "b", "a"],
-         r"query_labels has no label in row 2"),
+        (
+            np.array([0, 1, None, 1], dtype=object),
+            [0, 1, 0, 1, 1, 0],
+            r"query_labels has no label in row 2 \(got None\)",
+        ),
+        (
+            [0, 1, 0, 1],
+            [0.0, 1.0, 0.0, 1.0, 1.0, np.nan],
+            r"target_labels has no label in row 5 \(got (np.float64\()?nan",
+        ),
+        (
+            pd.array([0, pd.NA, 0, 1], dtype="Int64"),
+            [0, 1, 0, 1, 1, 0],
+            r"query_labels has no label in row 1",
+        ),
+        (
+            ["a", "b", None, "a"],
+            ["a", "b", "a", "b", "b", "a"],
+            r"query_labels has no label in row 2",
+        ),
     ],
 )
 def test_missing_labels_are_refused(query_labels, target_labels, message):
@@ -591,7 +646,9 @@ def test_multilabel_errors():
     with pytest.raises(ValueError, match="3 label columns but target_labels have 2"):
         mean_average_precision(np.eye(2), np.eye(2), np.ones((2, 3)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="0/1 multilabel indicator"):
-        mean_average_precision(np.eye(2), np.eye(2), np.full((2, 2), 2), np.ones((2, 2)))
+        mean_average_precision(
+            np.eye(2), np.eye(2), np.full((2, 2), 2), np.ones((2, 2))
+        )
 
 
 def test_average_precision_from_scores_errors():
@@ -609,7 +666,6 @@ def test_overflowing_similarity_is_reported():
     huge = np.full((2, 2), 1e30, dtype=np.float32)
     with pytest.raises(ValueError, match="NaN or infinity"):
         mean_average_precision(huge, huge, [0, 1], [0, 1], similarity="dot")
-
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -633,12 +689,19 @@ def test_non_finite_scores_are_refused_by_every_metric(function, kwargs, labelle
     rng = np.random.default_rng(0)
     huge = 1e200 * rng.standard_normal((4, 3))
     labels = ([0, 1, 0, 1], [0, 1, 0, 1]) if labelled else ()
-    with pytest.raises(ValueError, match=r"NaN or infinity \(.* for query 0, target 0\)"):
+    with pytest.raises(
+        ValueError, match=r"NaN or infinity \(.* for query 0, target 0\)"
+    ):
         function(huge, huge, *labels, similarity="euclidean", **kwargs)
     finite = rng.standard_normal((4, 3))
     with pytest.raises(ValueError, match="NaN or infinity .* for query 0"):
-        function(finite.astype(np.float32) * 1e30, finite.astype(np.float32) * 1e30,
-                 *labels, similarity="dot", **kwargs)
+        function(
+            finite.astype(np.float32) * 1e30,
+            finite.astype(np.float32) * 1e30,
+            *labels,
+            similarity="dot",
+            **kwargs,
+        )
 
 
 # --------------------------------------------------------------------------
@@ -705,8 +768,12 @@ def planted():
     n, n_classes = 150, 5
     y = rng.integers(n_classes, size=n)
     latent = np.eye(n_classes)[y] + 0.3 * rng.standard_normal((n, n_classes))
-    text = latent @ rng.standard_normal((n_classes, 6)) + 0.2 * rng.standard_normal((n, 6))
-    image = latent @ rng.standard_normal((n_classes, 8)) + 0.2 * rng.standard_normal((n, 8))
+    text = latent @ rng.standard_normal((n_classes, 6)) + 0.2 * rng.standard_normal(
+        (n, 6)
+    )
+    image = latent @ rng.standard_normal((n_classes, 8)) + 0.2 * rng.standard_normal(
+        (n, 8)
+    )
     return make_frame(text=text, image=image), y
 
 
@@ -716,21 +783,38 @@ def test_scorer_equals_direct_computation(planted):
     blocks = split_modalities(mapper.transform(X))
     image, text = blocks["image"], blocks["text"]
     cases = [
-        (make_retrieval_scorer("map", query="image", target="text"),
-         mean_average_precision(image, text, y, y)),
-        (make_retrieval_scorer("map", query="image", target="text", k=5,
-                               interpolation="11point"),
-         mean_average_precision(image, text, y, y, k=5, interpolation="11point")),
-        (make_retrieval_scorer("recall", query="text", target="image", k=3,
-                               similarity="euclidean"),
-         recall_at_k(text, image, y, y, k=3, similarity="euclidean")),
-        (make_retrieval_scorer("mrr", query="image", target="text"),
-         mean_reciprocal_rank(image, text, y, y)),
-        (make_retrieval_scorer("neg_median_rank", query="image", target="text"),
-         -median_rank(image, text, y, y)),
-        (make_retrieval_scorer("map", query="image", target="text", symmetric=True),
-         (mean_average_precision(image, text, y, y)
-          + mean_average_precision(text, image, y, y)) / 2),
+        (
+            make_retrieval_scorer("map", query="image", target="text"),
+            mean_average_precision(image, text, y, y),
+        ),
+        (
+            make_retrieval_scorer(
+                "map", query="image", target="text", k=5, interpolation="11point"
+            ),
+            mean_average_precision(image, text, y, y, k=5, interpolation="11point"),
+        ),
+        (
+            make_retrieval_scorer(
+                "recall", query="text", target="image", k=3, similarity="euclidean"
+            ),
+            recall_at_k(text, image, y, y, k=3, similarity="euclidean"),
+        ),
+        (
+            make_retrieval_scorer("mrr", query="image", target="text"),
+            mean_reciprocal_rank(image, text, y, y),
+        ),
+        (
+            make_retrieval_scorer("neg_median_rank", query="image", target="text"),
+            -median_rank(image, text, y, y),
+        ),
+        (
+            make_retrieval_scorer("map", query="image", target="text", symmetric=True),
+            (
+                mean_average_precision(image, text, y, y)
+                + mean_average_precision(text, image, y, y)
+            )
+            / 2,
+        ),
     ]
     for scorer, expected in cases:
         assert scorer(mapper, X, y) == expected
@@ -753,7 +837,9 @@ def test_scorer_in_grid_search_and_cross_val_score(planted):
     for train, test in KFold(3).split(X):
         mapper = LeastSquaresMapper(rank=5).fit(X.iloc[train])
         blocks = split_modalities(mapper.transform(X.iloc[test]))
-        manual.append(mean_average_precision(blocks["image"], blocks["text"], y[test], y[test]))
+        manual.append(
+            mean_average_precision(blocks["image"], blocks["text"], y[test], y[test])
+        )
     assert search.best_score_ == pytest.approx(np.mean(manual), abs=1e-15)
 
     pipeline = make_pipeline(
@@ -783,16 +869,22 @@ def test_scorer_repr_and_pickle():
 def test_scorer_errors(planted):
     X, y = planted
     mapper = LeastSquaresMapper().fit(X)
-    with pytest.raises(ValueError, match=r"needs modality blocks \['audio'\].*\['text', 'image'\]"):
+    with pytest.raises(
+        ValueError, match=r"needs modality blocks \['audio'\].*\['text', 'image'\]"
+    ):
         make_retrieval_scorer(query="audio", target="text")(mapper, X, y)
     with pytest.raises(ValueError, match="modality table"):
-        make_retrieval_scorer(query="image", target="text")(StandardScaler().fit(X), X, y)
+        make_retrieval_scorer(query="image", target="text")(
+            StandardScaler().fit(X), X, y
+        )
     with pytest.raises(ValueError, match="needs an integer cut-off k"):
         make_retrieval_scorer("recall", query="image", target="text")
     with pytest.raises(ValueError, match="does not apply"):
         make_retrieval_scorer("mrr", query="image", target="text", k=3)
     with pytest.raises(ValueError, match="interpolation only applies"):
-        make_retrieval_scorer("mrr", query="image", target="text", interpolation="11point")
+        make_retrieval_scorer(
+            "mrr", query="image", target="text", interpolation="11point"
+        )
     with pytest.raises(ValueError, match="different modalities"):
         make_retrieval_scorer(query="text", target="text")
     with pytest.raises(ValueError, match="'metric' parameter"):
@@ -817,8 +909,12 @@ def test_cca_on_wikipedia_with_grid_search():
     ).fit(X_train, y_train)
     assert search.best_params_ == {"cca__n_components": 9}
     blocks = split_modalities(search.transform(X_test))
-    image_to_text = mean_average_precision(blocks["image"], blocks["text"], y_test, y_test)
-    text_to_image = mean_average_precision(blocks["text"], blocks["image"], y_test, y_test)
+    image_to_text = mean_average_precision(
+        blocks["image"], blocks["text"], y_test, y_test
+    )
+    text_to_image = mean_average_precision(
+        blocks["text"], blocks["image"], y_test, y_test
+    )
     # Rasiwasia et al. (ACM MM 2010), Table 4, CCA: 0.249 and 0.196.
     assert image_to_text == pytest.approx(0.249, abs=0.015)
     assert text_to_image == pytest.approx(0.196, abs=0.015)
@@ -862,27 +958,53 @@ def test_scorers_of_the_five_caption_protocol():
     text, image = blocks["text"], blocks["image"]
     table = evaluate_retrieval(image, text, image_id, image_id, unique="query")
     cases = [
-        (make_retrieval_scorer("recall", query="text", target="image", k=1,
-                               unique="image"), table["t2q_R@1"] / 100),
-        (make_retrieval_scorer("recall", query="image", target="text", k=5,
-                               unique="image"), table["q2t_R@5"] / 100),
-        (make_retrieval_scorer("neg_median_rank", query="text", target="image",
-                               unique="image"), -table["t2q_medr"]),
-        (make_retrieval_scorer("neg_mean_rank", query="image", target="text",
-                               unique="image", symmetric=True),
-         -(table["q2t_meanr"] + table["t2q_meanr"]) / 2),
-        (make_retrieval_scorer("rsum", query="image", target="text", unique="image"),
-         table["rsum"]),
-        (make_retrieval_scorer("rsum", query="text", target="image", unique="image"),
-         table["rsum"]),
+        (
+            make_retrieval_scorer(
+                "recall", query="text", target="image", k=1, unique="image"
+            ),
+            table["t2q_R@1"] / 100,
+        ),
+        (
+            make_retrieval_scorer(
+                "recall", query="image", target="text", k=5, unique="image"
+            ),
+            table["q2t_R@5"] / 100,
+        ),
+        (
+            make_retrieval_scorer(
+                "neg_median_rank", query="text", target="image", unique="image"
+            ),
+            -table["t2q_medr"],
+        ),
+        (
+            make_retrieval_scorer(
+                "neg_mean_rank",
+                query="image",
+                target="text",
+                unique="image",
+                symmetric=True,
+            ),
+            -(table["q2t_meanr"] + table["t2q_meanr"]) / 2,
+        ),
+        (
+            make_retrieval_scorer("rsum", query="image", target="text", unique="image"),
+            table["rsum"],
+        ),
+        (
+            make_retrieval_scorer("rsum", query="text", target="image", unique="image"),
+            table["rsum"],
+        ),
     ]
     for scorer, expected in cases:
         assert scorer(mapper, X, image_id) == pytest.approx(expected, rel=1e-15), scorer
     # Issue #11: without unique the gallery holds every image five times.
     plain = make_retrieval_scorer("recall", k=1, query="text", target="image")
     assert plain(mapper, X) == 0.0 < cases[0][0](mapper, X, image_id)
-    with pytest.raises(ValueError, match=r"needs y: unique='image' keeps one row per "
-                                         r"distinct y, so y must give each row's image id"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs y: unique='image' keeps one row per "
+        r"distinct y, so y must give each row's image id",
+    ):
         cases[0][0](mapper, X)
 
 
@@ -893,12 +1015,16 @@ def test_scorer_map_options_equal_direct_computation(planted):
     image, text = blocks["image"], blocks["text"]
     for kwargs in ({"k": 10, "normalize": "retrieved"}, {"k": "R"}):
         scorer = make_retrieval_scorer("map", query="image", target="text", **kwargs)
-        assert scorer(mapper, X, y) == mean_average_precision(image, text, y, y, **kwargs)
+        assert scorer(mapper, X, y) == mean_average_precision(
+            image, text, y, y, **kwargs
+        )
     y_missing = y.copy()
     y_missing[y == 0] = 99  # images of class 99 have a text of class 99 too
     text_only = np.where(y == 4)[0]
     y_missing[text_only[:3]] = 100
-    scorer = make_retrieval_scorer("mrr", query="image", target="text", no_relevant="skip")
+    scorer = make_retrieval_scorer(
+        "mrr", query="image", target="text", no_relevant="skip"
+    )
     assert scorer(mapper, X, y_missing) == mean_reciprocal_rank(
         image, text, y_missing, y_missing, no_relevant="skip"
     )
@@ -909,13 +1035,19 @@ def test_rsum_scorer_in_grid_search_and_cross_validate():
     rsum = make_retrieval_scorer("rsum", query="text", target="image", unique="image")
     scoring = {
         "rsum": rsum,
-        "t2i_R@1": make_retrieval_scorer("recall", query="text", target="image", k=1,
-                                         unique="image"),
-        "medr": make_retrieval_scorer("neg_median_rank", query="image", target="text",
-                                      unique="image"),
+        "t2i_R@1": make_retrieval_scorer(
+            "recall", query="text", target="image", k=1, unique="image"
+        ),
+        "medr": make_retrieval_scorer(
+            "neg_median_rank", query="image", target="text", unique="image"
+        ),
     }
     search = GridSearchCV(
-        LeastSquaresMapper(), {"rank": [1, 6]}, scoring=scoring, refit="rsum", cv=KFold(3)
+        LeastSquaresMapper(),
+        {"rank": [1, 6]},
+        scoring=scoring,
+        refit="rsum",
+        cv=KFold(3),
     ).fit(X, image_id)
     assert search.best_params_ == {"rank": 6}
     # Each fold's rsum is evaluate_retrieval's on the fold, with no folds split.
@@ -923,31 +1055,54 @@ def test_rsum_scorer_in_grid_search_and_cross_validate():
     for train, test in KFold(3).split(X):
         mapper = LeastSquaresMapper(rank=6).fit(X.iloc[train])
         blocks = split_modalities(mapper.transform(X.iloc[test]))
-        manual.append(evaluate_retrieval(blocks["text"], blocks["image"], image_id[test],
-                                         image_id[test], unique="target")["rsum"])
+        manual.append(
+            evaluate_retrieval(
+                blocks["text"],
+                blocks["image"],
+                image_id[test],
+                image_id[test],
+                unique="target",
+            )["rsum"]
+        )
     assert search.best_score_ == pytest.approx(np.mean(manual), rel=1e-12)
-    results = cross_validate(LeastSquaresMapper(rank=6), X, image_id, scoring=scoring,
-                             cv=KFold(3))
+    results = cross_validate(
+        LeastSquaresMapper(rank=6), X, image_id, scoring=scoring, cv=KFold(3)
+    )
     np.testing.assert_allclose(results["test_rsum"], manual, rtol=1e-12)
 
 
 def test_scorer_option_errors():
     with pytest.raises(ValueError, match="unique must name the query or the target"):
-        make_retrieval_scorer("recall", query="text", target="image", k=1, unique="audio")
+        make_retrieval_scorer(
+            "recall", query="text", target="image", k=1, unique="audio"
+        )
     with pytest.raises(ValueError, match="already sums both directions"):
         make_retrieval_scorer("rsum", query="text", target="image", symmetric=True)
     with pytest.raises(ValueError, match="k does not apply to metric='rsum'"):
         make_retrieval_scorer("rsum", query="text", target="image", k=5)
     with pytest.raises(ValueError, match="normalize only applies to metric='map'"):
-        make_retrieval_scorer("mrr", query="text", target="image", normalize="retrieved")
+        make_retrieval_scorer(
+            "mrr", query="text", target="image", normalize="retrieved"
+        )
     with pytest.raises(ValueError, match="needs an integer cut-off k"):
         make_retrieval_scorer("recall", query="text", target="image", k="R")
     with pytest.raises(ValueError, match="does not combine with normalize='retrieved'"):
-        make_retrieval_scorer(query="text", target="image", k=5, normalize="retrieved",
-                              interpolation="11point")
-    scorer = make_retrieval_scorer("map", query="image", target="text", k="R",
-                                   normalize="retrieved", unique="image",
-                                   no_relevant="skip")
+        make_retrieval_scorer(
+            query="text",
+            target="image",
+            k=5,
+            normalize="retrieved",
+            interpolation="11point",
+        )
+    scorer = make_retrieval_scorer(
+        "map",
+        query="image",
+        target="text",
+        k="R",
+        normalize="retrieved",
+        unique="image",
+        no_relevant="skip",
+    )
     assert repr(scorer) == (
         "make_retrieval_scorer('map', query='image', target='text', k='R', "
         "normalize='retrieved', unique='image', no_relevant='skip')"
@@ -967,7 +1122,9 @@ def raw_table(planted):
     X, y = planted
     blocks = split_modalities(X)
     columns = {f"t{j}": blocks["text"][:, j] for j in range(blocks["text"].shape[1])}
-    columns.update({f"i{j}": blocks["image"][:, j] for j in range(blocks["image"].shape[1])})
+    columns.update(
+        {f"i{j}": blocks["image"][:, j] for j in range(blocks["image"].shape[1])}
+    )
     raw = pd.DataFrame(columns)
     union = make_modality_union(
         text=(StandardScaler(), [c for c in raw if c.startswith("t")]),
@@ -980,8 +1137,9 @@ def test_scorer_on_a_pipeline_ending_in_a_retriever(planted):
     from skcrossmodal.mapping import CCA
 
     raw, y, union = raw_table(planted)
-    pipeline = make_pipeline(union, CCA(n_components=3),
-                             CrossModalRetriever(query="image", target="text")).fit(raw)
+    pipeline = make_pipeline(
+        union, CCA(n_components=3), CrossModalRetriever(query="image", target="text")
+    ).fit(raw)
     shared = split_modalities(pipeline[:-1].transform(raw))
     scorer = make_retrieval_scorer("map", query="image", target="text")
     assert scorer(pipeline, raw, y) == mean_average_precision(
@@ -992,21 +1150,30 @@ def test_scorer_on_a_pipeline_ending_in_a_retriever(planted):
     image = shared["image"] / np.linalg.norm(shared["image"], axis=1, keepdims=True)
     text = shared["text"] / np.linalg.norm(shared["text"], axis=1, keepdims=True)
     S = image[:7] @ text.T
-    expected = np.lexsort((np.broadcast_to(np.arange(S.shape[1]), S.shape), -S),
-                          axis=-1)[:, :10]
+    expected = np.lexsort(
+        (np.broadcast_to(np.arange(S.shape[1]), S.shape), -S), axis=-1
+    )[:, :10]
     np.testing.assert_array_equal(pipeline.predict(raw.iloc[:7]), expected)
     # cross_val_score gives numbers (it gave [nan nan nan] with a warning).
     scores = cross_val_score(
-        make_pipeline(union, CCA(n_components=3),
-                      CrossModalRetriever(query="image", target="text")),
-        raw, y, scoring=scorer, cv=KFold(3), error_score="raise",
+        make_pipeline(
+            union,
+            CCA(n_components=3),
+            CrossModalRetriever(query="image", target="text"),
+        ),
+        raw,
+        y,
+        scoring=scorer,
+        cv=KFold(3),
+        error_score="raise",
     )
     manual = []
     for train, test in KFold(3).split(raw):
         fitted = make_pipeline(union, CCA(n_components=3)).fit(raw.iloc[train])
         blocks = split_modalities(fitted.transform(raw.iloc[test]))
-        manual.append(mean_average_precision(blocks["image"], blocks["text"], y[test],
-                                             y[test]))
+        manual.append(
+            mean_average_precision(blocks["image"], blocks["text"], y[test], y[test])
+        )
     np.testing.assert_allclose(scores, manual, rtol=1e-12)
     assert (scores > 0.5).all()
 
@@ -1021,7 +1188,8 @@ def test_scorer_on_a_retriever_after_fitted_steps(planted):
     assert scorer(retriever, mapper.transform(X), y) == expected
     # The steps before the retriever embed X; also in a nested pipeline.
     pipeline = make_pipeline(
-        FunctionTransformer(lambda frame: frame, validate=False), FrozenEstimator(mapper),
+        FunctionTransformer(lambda frame: frame, validate=False),
+        FrozenEstimator(mapper),
         CrossModalRetriever("image", "text"),
     ).fit(X)
     assert scorer(pipeline, X, y) == expected
@@ -1041,12 +1209,16 @@ def test_scorer_that_cannot_apply_raises_a_clear_error(planted):
     X, y = planted
     scorer = make_retrieval_scorer("map", query="image", target="text")
     pipeline = make_pipeline(LeastSquaresMapper(), NoTransform()).fit(X)
-    message = (r"needs an estimator whose transform returns a modality table .* got "
-               r"Pipeline, which has no transform")
+    message = (
+        r"needs an estimator whose transform returns a modality table .* got "
+        r"Pipeline, which has no transform"
+    )
     with pytest.raises(TypeError, match=message):
         scorer(pipeline, X, y)
     with pytest.raises(TypeError, match=message):
-        cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3), error_score="raise")
+        cross_val_score(
+            pipeline, X, y, scoring=scorer, cv=KFold(3), error_score="raise"
+        )
     # With scikit-learn's default error_score=np.nan the NaN comes with the message.
     with pytest.warns(UserWarning, match=r"Scoring failed(.|\n)*" + message):
         cross_val_score(pipeline, X, y, scoring=scorer, cv=KFold(3))
@@ -1080,12 +1252,14 @@ def test_several_retrieval_scorers_embed_once_per_fold(planted, counted):
     scoring = {
         "map": make_retrieval_scorer("map", query="image", target="text"),
         "mrr": make_retrieval_scorer("mrr", query="image", target="text"),
-        "R@5": make_retrieval_scorer("recall", query="image", target="text", k=5,
-                                     symmetric=True),
+        "R@5": make_retrieval_scorer(
+            "recall", query="image", target="text", k=5, symmetric=True
+        ),
         "medr": make_retrieval_scorer("neg_median_rank", query="text", target="image"),
     }
-    pipeline = make_pipeline(StandardScaler().set_output(transform="pandas"),
-                             CountingMapper())
+    pipeline = make_pipeline(
+        StandardScaler().set_output(transform="pandas"), CountingMapper()
+    )
     results = cross_validate(pipeline, X, y, scoring=scoring, cv=KFold(3))
     assert len(counted) == 3  # one transform per fold, not one per scorer (12)
     # The shared embedding gives each scorer its own value.
@@ -1096,12 +1270,18 @@ def test_several_retrieval_scorers_embed_once_per_fold(planted, counted):
         np.testing.assert_array_equal(results[f"test_{name}"], alone)
     # Also in a grid search, and through a pipeline ending in a retriever.
     counted.clear()
-    GridSearchCV(pipeline, {"countingmapper__rank": [1, 5]}, scoring=scoring,
-                 refit=False, cv=KFold(3)).fit(X, y)
+    GridSearchCV(
+        pipeline,
+        {"countingmapper__rank": [1, 5]},
+        scoring=scoring,
+        refit=False,
+        cv=KFold(3),
+    ).fit(X, y)
     assert len(counted) == 6
     counted.clear()
-    retrieval = make_pipeline(CountingMapper(),
-                              CrossModalRetriever(query="image", target="text"))
+    retrieval = make_pipeline(
+        CountingMapper(), CrossModalRetriever(query="image", target="text")
+    )
     cross_validate(retrieval, X, y, scoring=scoring, cv=KFold(3))
     # Fitting the pipeline transforms the training rows once per fold.
     assert len(counted) == 6

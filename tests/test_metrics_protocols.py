@@ -36,7 +36,9 @@ def vsepp_summary(ranks):
     """
     recalls = [100.0 * np.mean(ranks < k) for k in (1, 5, 10)]
     return {
-        "R@1": recalls[0], "R@5": recalls[1], "R@10": recalls[2],
+        "R@1": recalls[0],
+        "R@5": recalls[1],
+        "R@10": recalls[2],
         "medr": np.floor(np.median(ranks)) + 1,
         "plain_medr": np.median(ranks) + 1,
         "meanr": ranks.mean() + 1,
@@ -110,8 +112,9 @@ def test_five_captions_per_image_match_vsepp():
     assert recall_at_k(captions, images, image_id, image_id, k=5, unique="target") == (
         t2i["R@5"] / 100
     )
-    assert median_rank(images, captions, image_id, image_id, unique="query") == (
-        i2t["plain_medr"]
+    assert (
+        median_rank(images, captions, image_id, image_id, unique="query")
+        == (i2t["plain_medr"])
     )
     assert mean_rank(captions, images, image_id, image_id, unique="target") == (
         pytest.approx(t2i["meanr"], rel=1e-12)
@@ -147,8 +150,9 @@ def planted_text_to_image_ranks():
 
 def test_planted_ranks_and_the_median_of_an_even_number_of_queries():
     images, captions, image_id, planted = planted_text_to_image_ranks()
-    ours = evaluate_retrieval(images, captions, image_id, image_id, unique="query",
-                              similarity="dot")
+    ours = evaluate_retrieval(
+        images, captions, image_id, image_id, unique="query", similarity="dot"
+    )
     assert ours["t2q_R@1"] == pytest.approx(100 * 8 / 30, rel=1e-15)
     assert ours["t2q_R@5"] == pytest.approx(100 * 27 / 30, rel=1e-15)
     assert ours["t2q_R@10"] == 100.0
@@ -166,8 +170,9 @@ def test_coco_five_fold_1k_protocol_matches_vsepp_per_fold():
     # 50 images in 5 folds of 10 images (50 rows): the layout of VSE++'s
     # fold5 evaluation, which slices rows 5000 * i : 5000 * (i + 1) of COCO.
     images, captions, image_id = five_caption_table(50, seed=2)
-    ours = evaluate_retrieval(images, captions, image_id, image_id, unique="query",
-                              n_folds=5)
+    ours = evaluate_retrieval(
+        images, captions, image_id, image_id, unique="query", n_folds=5
+    )
     folds = [slice(50 * i, 50 * (i + 1)) for i in range(5)]
     i2t = [vsepp_i2t(images[rows], captions[rows]) for rows in folds]
     t2i = [vsepp_t2i(images[rows], captions[rows]) for rows in folds]
@@ -177,20 +182,33 @@ def test_coco_five_fold_1k_protocol_matches_vsepp_per_fold():
             assert ours[name] == pytest.approx(
                 np.mean([fold[key] for fold in per_fold]), rel=1e-12
             ), name
-    rsum = np.mean([
-        sum(fold[k] for fold in (a, b) for k in ("R@1", "R@5", "R@10"))
-        for a, b in zip(i2t, t2i)
-    ])
+    rsum = np.mean(
+        [
+            sum(fold[k] for fold in (a, b) for k in ("R@1", "R@5", "R@10"))
+            for a, b in zip(i2t, t2i)
+        ]
+    )
     assert ours["rsum"] == pytest.approx(rsum, rel=1e-12)
     # The folds differ from the whole set, and keep all captions of an image
     # together whatever the row order.
-    assert ours["q2t_R@1"] > evaluate_retrieval(
-        images, captions, image_id, image_id, unique="query"
-    )["q2t_R@1"]
+    assert (
+        ours["q2t_R@1"]
+        > evaluate_retrieval(images, captions, image_id, image_id, unique="query")[
+            "q2t_R@1"
+        ]
+    )
     rng = np.random.default_rng(0)
-    shuffled = np.concatenate([rng.permutation(np.arange(50 * i, 50 * i + 50)) for i in range(5)])
-    again = evaluate_retrieval(images[shuffled], captions[shuffled], image_id[shuffled],
-                               image_id[shuffled], unique="query", n_folds=5)
+    shuffled = np.concatenate(
+        [rng.permutation(np.arange(50 * i, 50 * i + 50)) for i in range(5)]
+    )
+    again = evaluate_retrieval(
+        images[shuffled],
+        captions[shuffled],
+        image_id[shuffled],
+        image_id[shuffled],
+        unique="query",
+        n_folds=5,
+    )
     assert again == pytest.approx(ours, rel=1e-12)
 
 
@@ -199,11 +217,15 @@ def test_folds_without_unique_split_rows():
     queries, targets = rng.standard_normal((20, 3)), rng.standard_normal((20, 3))
     ours = evaluate_retrieval(queries, targets, n_folds=4, k=[1, 2])
     expected = [
-        evaluate_retrieval(queries[5 * i : 5 * i + 5], targets[5 * i : 5 * i + 5], k=[1, 2])
+        evaluate_retrieval(
+            queries[5 * i : 5 * i + 5], targets[5 * i : 5 * i + 5], k=[1, 2]
+        )
         for i in range(4)
     ]
     for key, value in ours.items():
-        assert value == pytest.approx(np.mean([fold[key] for fold in expected]), rel=1e-12)
+        assert value == pytest.approx(
+            np.mean([fold[key] for fold in expected]), rel=1e-12
+        )
 
 
 def test_evaluate_retrieval_instance_level_matches_the_functions():
@@ -211,11 +233,19 @@ def test_evaluate_retrieval_instance_level_matches_the_functions():
     queries, targets = rng.standard_normal((30, 4)), rng.standard_normal((30, 4))
     ours = evaluate_retrieval(queries, targets, k=[1, 3])
     assert list(ours) == [
-        "q2t_R@1", "q2t_R@3", "q2t_medr", "q2t_meanr",
-        "t2q_R@1", "t2q_R@3", "t2q_medr", "t2q_meanr", "rsum",
+        "q2t_R@1",
+        "q2t_R@3",
+        "q2t_medr",
+        "q2t_meanr",
+        "t2q_R@1",
+        "t2q_R@3",
+        "t2q_medr",
+        "t2q_meanr",
+        "rsum",
     ]
     np.testing.assert_array_equal(
-        [ours["q2t_R@1"], ours["q2t_R@3"]], 100 * recall_at_k(queries, targets, k=[1, 3])
+        [ours["q2t_R@1"], ours["q2t_R@3"]],
+        100 * recall_at_k(queries, targets, k=[1, 3]),
     )
     assert ours["t2q_medr"] == median_rank(targets, queries)
     assert ours["t2q_meanr"] == mean_rank(targets, queries)
@@ -227,22 +257,38 @@ def test_evaluate_retrieval_instance_level_matches_the_functions():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"unique": "query", "query_labels": None, "target_labels": None},
-         "unique='query' keeps one query per distinct label, which needs query_labels"),
-        ({"unique": "target", "query_labels": np.eye(2)[[0, 1, 0, 1]],
-          "target_labels": np.eye(2)[[0, 1, 0, 1]]}, "needs 1-D labels"),
+        (
+            {"unique": "query", "query_labels": None, "target_labels": None},
+            "unique='query' keeps one query per distinct label, which needs query_labels",
+        ),
+        (
+            {
+                "unique": "target",
+                "query_labels": np.eye(2)[[0, 1, 0, 1]],
+                "target_labels": np.eye(2)[[0, 1, 0, 1]],
+            },
+            "needs 1-D labels",
+        ),
         ({"n_folds": 5}, "n_folds=5 folds need at least 5 rows; got 4"),
-        ({"n_folds": 3, "unique": "query"},
-         r"at least 3 distinct labels \(query items\); got 2"),
-        ({"n_folds": 2, "target_labels": [1, 0, 1, 0]},
-         "n_folds splits the rows of one table"),
+        (
+            {"n_folds": 3, "unique": "query"},
+            r"at least 3 distinct labels \(query items\); got 2",
+        ),
+        (
+            {"n_folds": 2, "target_labels": [1, 0, 1, 0]},
+            "n_folds splits the rows of one table",
+        ),
         ({"k": [1, 0]}, "k must be a positive integer"),
         ({"unique": "images"}, "'unique' parameter"),
     ],
 )
 def test_evaluate_retrieval_errors(kwargs, message):
-    arguments = {"query_embeddings": np.eye(4), "target_embeddings": np.eye(4),
-                 "query_labels": [0, 1, 0, 1], "target_labels": [0, 1, 0, 1]}
+    arguments = {
+        "query_embeddings": np.eye(4),
+        "target_embeddings": np.eye(4),
+        "query_labels": [0, 1, 0, 1],
+        "target_labels": [0, 1, 0, 1],
+    }
     if kwargs.get("n_folds") == 5:
         arguments.update(query_labels=None, target_labels=None)
     arguments.update(kwargs)
@@ -313,7 +359,9 @@ def test_map_normalized_by_retrieved_matches_dscmr(labelled, k):
 
 def test_map_at_r_matches_musgrave(labelled):
     expected = map_at_r(*labelled)
-    assert mean_average_precision(*labelled, k="R") == pytest.approx(expected, rel=1e-12)
+    assert mean_average_precision(*labelled, k="R") == pytest.approx(
+        expected, rel=1e-12
+    )
     queries, targets, query_labels, target_labels = labelled
     scores = 1.0 - cdist(queries, targets, "cosine")
     relevance = query_labels[:, None] == target_labels[None, :]
@@ -337,12 +385,15 @@ def test_map_at_r_on_float32_and_multilabel():
         n_relevant = ranked.sum()
         precision = np.cumsum(ranked) / np.arange(1, 81)
         expected.append(np.sum((precision * ranked)[:n_relevant]) / n_relevant)
-    assert mean_average_precision(queries, targets, query_labels, target_labels, k="R") == (
-        pytest.approx(np.mean(expected), rel=1e-12)
-    )
     assert mean_average_precision(
-        queries.astype(np.float32), targets.astype(np.float32), query_labels,
-        target_labels, k="R",
+        queries, targets, query_labels, target_labels, k="R"
+    ) == (pytest.approx(np.mean(expected), rel=1e-12))
+    assert mean_average_precision(
+        queries.astype(np.float32),
+        targets.astype(np.float32),
+        query_labels,
+        target_labels,
+        k="R",
     ) == pytest.approx(np.mean(expected), rel=1e-5, abs=1e-6)
 
 
@@ -363,8 +414,9 @@ def test_map_variants_at_instance_level():
 
 def test_retrieved_normalization_does_not_combine_with_interpolation(labelled):
     with pytest.raises(ValueError, match="does not combine with normalize='retrieved'"):
-        mean_average_precision(*labelled, k=5, normalize="retrieved",
-                               interpolation="11point")
+        mean_average_precision(
+            *labelled, k=5, normalize="retrieved", interpolation="11point"
+        )
     with pytest.raises(ValueError, match="'normalize' parameter"):
         mean_average_precision(*labelled, normalize="all")
     with pytest.raises(ValueError, match="'k' parameter"):
@@ -394,14 +446,18 @@ def test_no_relevant_skip_leaves_the_queries_out(labelled, function, kwargs):
     kept = ~np.isin(np.arange(40), [3, 8])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        skipped = function(queries, targets, query_labels, target_labels,
-                           no_relevant="skip", **kwargs)
-    expected = function(queries[kept], targets, query_labels[kept], target_labels, **kwargs)
+        skipped = function(
+            queries, targets, query_labels, target_labels, no_relevant="skip", **kwargs
+        )
+    expected = function(
+        queries[kept], targets, query_labels[kept], target_labels, **kwargs
+    )
     np.testing.assert_array_equal(skipped, expected)
     message = r"2 queries have no relevant target \(first: query 3\)"
     with pytest.raises(ValueError, match=message):
-        function(queries, targets, query_labels, target_labels, no_relevant="error",
-                 **kwargs)
+        function(
+            queries, targets, query_labels, target_labels, no_relevant="error", **kwargs
+        )
     with pytest.warns(UndefinedMetricWarning, match="2 queries have no relevant"):
         missed = function(queries, targets, query_labels, target_labels, **kwargs)
     # Missed queries count as failures (two more infinite ranks may leave a
@@ -411,8 +467,14 @@ def test_no_relevant_skip_leaves_the_queries_out(labelled, function, kwargs):
     else:
         assert np.all(missed != expected)
     with pytest.raises(ValueError, match="nothing left to average"):
-        function(queries, targets, np.full(40, 99), target_labels, no_relevant="skip",
-                 **kwargs)
+        function(
+            queries,
+            targets,
+            np.full(40, 99),
+            target_labels,
+            no_relevant="skip",
+            **kwargs,
+        )
 
 
 def test_no_relevant_in_evaluate_retrieval_and_from_scores(labelled):
@@ -421,18 +483,24 @@ def test_no_relevant_in_evaluate_retrieval_and_from_scores(labelled):
     query_labels[5] = 99
     message = r"1 queries have no relevant target \(first: query 5\)"
     with pytest.raises(ValueError, match=message):
-        evaluate_retrieval(queries, targets, query_labels, target_labels,
-                           no_relevant="error")
-    skipped = evaluate_retrieval(queries, targets, query_labels, target_labels,
-                                 no_relevant="skip")
+        evaluate_retrieval(
+            queries, targets, query_labels, target_labels, no_relevant="error"
+        )
+    skipped = evaluate_retrieval(
+        queries, targets, query_labels, target_labels, no_relevant="skip"
+    )
     assert skipped["q2t_meanr"] == mean_rank(
-        np.delete(queries, 5, axis=0), targets, np.delete(query_labels, 5), target_labels
+        np.delete(queries, 5, axis=0),
+        targets,
+        np.delete(query_labels, 5),
+        target_labels,
     )
     # From scores: one AP per query, NaN for the skipped ones.
     scores = 1.0 - cdist(queries, targets, "cosine")
     relevance = query_labels[:, None] == target_labels[None, :]
-    per_query = average_precision_from_scores(relevance, scores, average=False,
-                                              no_relevant="skip")
+    per_query = average_precision_from_scores(
+        relevance, scores, average=False, no_relevant="skip"
+    )
     assert np.isnan(per_query[5]) and np.isfinite(np.delete(per_query, 5)).all()
     assert average_precision_from_scores(relevance, scores, no_relevant="skip") == (
         pytest.approx(np.mean(np.delete(per_query, 5)), rel=1e-15)
@@ -444,5 +512,6 @@ def test_messages_name_the_caller_rows_after_unique():
     # names row 2, not the second distinct image.
     images = np.repeat(np.eye(2), 2, axis=0)
     with pytest.raises(ValueError, match=r"first: query 2\)"):
-        recall_at_k(images, np.eye(2), [0, 0, 1, 1], [0, 0], unique="query",
-                    no_relevant="error")
+        recall_at_k(
+            images, np.eye(2), [0, 0, 1, 1], [0, 0], unique="query", no_relevant="error"
+        )

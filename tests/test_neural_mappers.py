@@ -17,9 +17,10 @@ from sklearn.model_selection import cross_val_score
 torch = pytest.importorskip("torch")
 
 from _tolerance import FLOAT32  # noqa: E402
+
 from skcrossmodal import make_frame  # noqa: E402
-from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
 from skcrossmodal._nn import symmetric_info_nce as _symmetric_info_nce  # noqa: E402
+from skcrossmodal.mapping import ContrastiveMapper, MLPMapper  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -131,8 +132,12 @@ def test_mlp_mapper_shared_space_contract():
     text_only = mapper.transform(X.iloc[:, 5:])
     assert list(image_only.columns) == names[:3]
     assert list(text_only.columns) == names[3:]
-    np.testing.assert_allclose(image_only.to_numpy(), Z.iloc[:, :3].to_numpy(), **FLOAT32)
-    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 3:].to_numpy(), **FLOAT32)
+    np.testing.assert_allclose(
+        image_only.to_numpy(), Z.iloc[:, :3].to_numpy(), **FLOAT32
+    )
+    np.testing.assert_allclose(
+        text_only.to_numpy(), Z.iloc[:, 3:].to_numpy(), **FLOAT32
+    )
 
 
 def test_mlp_mapper_cosine_loss():
@@ -282,7 +287,9 @@ def test_contrastive_mapper_shared_space_contract():
         )
     text_only = mapper.transform(X.iloc[:, 20:])
     assert list(text_only.columns) == names[4:]
-    np.testing.assert_allclose(text_only.to_numpy(), Z.iloc[:, 4:].to_numpy(), **FLOAT32)
+    np.testing.assert_allclose(
+        text_only.to_numpy(), Z.iloc[:, 4:].to_numpy(), **FLOAT32
+    )
     with pytest.raises(ValueError, match="needs at least two blocks"):
         mapper.score(X.iloc[:, 20:])
 
@@ -431,7 +438,9 @@ def test_values_beyond_float32_are_refused_naming_the_modality():
     # inf, and the networks' outputs NaN.
     X = _sine_data(n_samples=40)
     fitted = _small_mlp().fit(X)
-    contrastive = _small_contrastive(early_stopping=False).fit(_paired_data(n_samples=40))
+    contrastive = _small_contrastive(early_stopping=False).fit(
+        _paired_data(n_samples=40)
+    )
     huge_image = make_frame(image=np.full((3, 5), 1.0))
     huge_image.iloc[1, 2] = 1e300
     standardised = (
@@ -486,13 +495,13 @@ def test_supervised_contrastive_missing_label_names_its_row(missing):
     labels = (np.arange(40) % 4).astype(object)
     labels[9] = missing
     # None used to fail sorting the labels; NaN was silently a class of its own.
-    message = (
-        r"ContrastiveMapper: y has a missing label \((None|nan)\) in row 9"
-    )
+    message = r"ContrastiveMapper: y has a missing label \((None|nan)\) in row 9"
     with pytest.raises(ValueError, match=message):
         _small_contrastive(supervised=True).fit(X, labels)
     with pytest.raises(ValueError, match=r"missing label \(nan\) in row 2"):
-        _small_contrastive(supervised=True).fit(X, np.where(np.arange(40) == 2, np.nan, 1.0))
+        _small_contrastive(supervised=True).fit(
+            X, np.where(np.arange(40) == 2, np.nan, 1.0)
+        )
 
 
 def test_fitting_leaves_torch_global_rng_alone():

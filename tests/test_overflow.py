@@ -9,8 +9,8 @@ instead of returning garbage.
 
 import numpy as np
 import pytest
-
 from _tolerance import FLOAT32
+
 from skcrossmodal import make_frame
 from skcrossmodal._similarity import unit_rows
 from skcrossmodal.mapping import KNNMapper
@@ -97,10 +97,14 @@ def test_knn_mapper_cosine_ranks_huge_rows_like_scaled_down_rows(rows, dtype):
         mapper = KNNMapper("image", "text", n_neighbors=4).fit(
             make_frame(image=source, text=target)
         )
-        indices = mapper.kneighbors((queries * factor).astype(dtype), return_distance=False)
+        indices = mapper.kneighbors(
+            (queries * factor).astype(dtype), return_distance=False
+        )
         np.testing.assert_array_equal(indices, expected)
         mapped = mapper.transform(make_frame(image=(queries * factor).astype(dtype)))
-        np.testing.assert_allclose(mapped.to_numpy(), target[expected].mean(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(
+            mapped.to_numpy(), target[expected].mean(axis=1), rtol=1e-12
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -117,20 +121,28 @@ def test_metrics_rank_huge_rows_like_scaled_down_rows(rows, dtype):
     expected_recall = np.mean(relevant[:, :3].any(axis=1))
     for factor in (HUGE[dtype], TINY[dtype]):
         q, g = (Q * factor).astype(dtype), (G * factor).astype(dtype)
-        assert mean_average_precision(q, g, labels, labels) == pytest.approx(expected_map)
+        assert mean_average_precision(q, g, labels, labels) == pytest.approx(
+            expected_map
+        )
         assert recall_at_k(q, g, labels, labels, k=3) == pytest.approx(expected_recall)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_euclidean_gallery_whose_squared_norms_overflow_is_refused(rows, backend, dtype):
+def test_euclidean_gallery_whose_squared_norms_overflow_is_refused(
+    rows, backend, dtype
+):
     # This gallery's euclidean scores were all nan (inf - inf): the numpy and
     # faiss backends then died in numpy with "could not broadcast input array
     # from shape (0,) into shape (3,)" and torch returned nan scores.
     _needs(backend)
     _, G = rows
     retriever = CrossModalRetriever(
-        query="text", target="image", n_neighbors=3, similarity="euclidean", backend=backend
+        query="text",
+        target="image",
+        n_neighbors=3,
+        similarity="euclidean",
+        backend=backend,
     )
     message = (
         rf"The gallery \('image'\) is too large for its dtype {np.dtype(dtype).name}: "
@@ -187,7 +199,9 @@ def test_a_bound_beyond_the_dtype_is_no_false_alarm(backend):
     # dot product is finite (the huge coordinates never meet): no error, and
     # the exact ranking.
     _needs(backend)
-    gallery = np.array([[0.0, 1e30], [0.0, -1e30], [1e-30, 0.0], [2e-30, 0.0]], dtype=np.float32)
+    gallery = np.array(
+        [[0.0, 1e30], [0.0, -1e30], [1e-30, 0.0], [2e-30, 0.0]], dtype=np.float32
+    )
     query = np.array([[1e30, 0.0]], dtype=np.float32)
     retriever = CrossModalRetriever(
         query="text", target="image", n_neighbors=4, similarity="dot", backend=backend
@@ -204,14 +218,18 @@ def test_faiss_computes_in_float32_and_says_so(rows):
     retriever = CrossModalRetriever(
         query="text", target="image", similarity="dot", backend="faiss"
     ).fit(make_frame(image=G * 1e20))
-    with pytest.raises(ValueError, match="overflow float32, the dtype the search computes in"):
+    with pytest.raises(
+        ValueError, match="overflow float32, the dtype the search computes in"
+    ):
         retriever.search(make_frame(text=Q * 1e20))
     # numpy computes them in float64.
     numpy_retriever = CrossModalRetriever(
         query="text", target="image", n_neighbors=3, similarity="dot"
     ).fit(make_frame(image=G * 1e20))
     _, indices = numpy_retriever.search(make_frame(text=Q * 1e20))
-    np.testing.assert_array_equal(indices, np.argsort(-(Q @ G.T), axis=1, kind="stable")[:, :3])
+    np.testing.assert_array_equal(
+        indices, np.argsort(-(Q @ G.T), axis=1, kind="stable")[:, :3]
+    )
 
 
 def test_faiss_partial_fit_refuses_rows_beyond_float32(rows):
@@ -220,9 +238,7 @@ def test_faiss_partial_fit_refuses_rows_beyond_float32(rows):
     retriever = CrossModalRetriever(
         query="text", target="image", similarity="dot", backend="faiss"
     ).fit(make_frame(image=G))
-    message = (
-        r"new 'image' block has entries up to .*beyond float32"
-    )
+    message = r"new 'image' block has entries up to .*beyond float32"
     with pytest.raises(ValueError, match=message):
         retriever.partial_fit(make_frame(image=G * 1e200))
     assert retriever.gallery_.shape == G.shape

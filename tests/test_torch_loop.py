@@ -126,7 +126,9 @@ def test_torch_seed_restores_global_state():
     assert seed == from_instance == expected
     assert torch.equal(first, third)
     # The global generator draws as if seeded by hand with that seed.
-    assert torch.equal(first, torch.rand(3, generator=torch.Generator().manual_seed(expected)))
+    assert torch.equal(
+        first, torch.rand(3, generator=torch.Generator().manual_seed(expected))
+    )
 
 
 def test_fit_module_matches_least_squares():
@@ -295,7 +297,9 @@ def test_verbose_prints_epochs(capsys):
             rf"\[Probe\] epoch {epoch}/2: loss (\S+), val (\S+) \(\S+ s\)", line
         )
         assert match, line
-        assert float(match[1]) == pytest.approx(history["train_loss"][epoch - 1], rel=1e-3)
+        assert float(match[1]) == pytest.approx(
+            history["train_loss"][epoch - 1], rel=1e-3
+        )
         assert float(match[2]) == pytest.approx(
             history["validation_loss"][epoch - 1], rel=1e-3
         )
@@ -421,7 +425,10 @@ def test_early_stopping_restores_the_best_weights_only_when_asked():
 def test_the_loop_is_fit_loop_run_epoch_train_step():
     # The split loop against a hand-written one: same steps, same weights.
     X, y = _regression_data(n_samples=40)
-    tensors = (torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32))
+    tensors = (
+        torch.as_tensor(X, dtype=torch.float32),
+        torch.as_tensor(y, dtype=torch.float32),
+    )
     net = _seeded_mlp(0, 3, (6,), 1)
     reference = _seeded_mlp(0, 3, (6,), 1)
     optimizer = make_optimizer("sgd", net, 0.01, 0.0)
@@ -457,8 +464,14 @@ def test_the_loop_is_fit_loop_run_epoch_train_step():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         history = fit_loop(
-            net, _mse, optimizer, tensors, max_iter=3, batch_size=16,
-            generator=generator, early_stopping=EarlyStopping(10, 0.0),
+            net,
+            _mse,
+            optimizer,
+            tensors,
+            max_iter=3,
+            batch_size=16,
+            generator=generator,
+            early_stopping=EarlyStopping(10, 0.0),
         )
     assert history["n_iter"] == 3 and history["validation_loss"] is None
     assert history["best_epoch"] == int(np.argmin(history["train_loss"])) + 1
@@ -506,11 +519,15 @@ def test_values_beyond_float32_are_refused_before_training_or_inference():
     with pytest.raises(ValueError, match=message):
         _predict(net, (huge,), names=("Modality 'image'",))
     # Unnamed, the array is still refused (it used to give NaN outputs).
-    with pytest.raises(ValueError, match=r"An input array has the value -1e\+300 at row 5"):
+    with pytest.raises(
+        ValueError, match=r"An input array has the value -1e\+300 at row 5"
+    ):
         _predict(net, (huge,))
     with pytest.raises(ValueError, match=r"non-finite value \(nan\) at row 0"):
         _predict(net, (np.full((2, 3), np.nan),))
-    with pytest.raises(ValueError, match="names must name each of the 2 tensors, got 1"):
+    with pytest.raises(
+        ValueError, match="names must name each of the 2 tensors, got 1"
+    ):
         fit_module(net, _mse, (X, y), seed=0, names=("X",), device="cpu")
     # The largest float32 itself is fine.
     edge = np.full((1, 3), np.finfo(np.float32).max, dtype=np.float64)
@@ -530,8 +547,15 @@ def test_stratified_early_stopping_needs_every_class_on_both_sides():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return fit_module(
-                net, loss_fn, (X, labels), seed=0, max_iter=1, early_stopping=True,
-                device="cpu", name="Probe", **params,
+                net,
+                loss_fn,
+                (X, labels),
+                seed=0,
+                max_iter=1,
+                early_stopping=True,
+                device="cpu",
+                name="Probe",
+                **params,
             )
 
     # 2 held-out rows cannot hold 3 classes: scikit-learn's own message was

@@ -166,9 +166,10 @@ def _hash_tokens(data, starts, lengths, max_length):
     words = [(None, first)]
     for offset in range(8, min(int(lengths.max(initial=0)), max_length), 8):
         rows = np.flatnonzero(lengths > offset)
-        word = words_at[starts[rows] + offset] & _LOW_BYTES[
-            np.minimum(lengths[rows] - offset, 8)
-        ]
+        word = (
+            words_at[starts[rows] + offset]
+            & _LOW_BYTES[np.minimum(lengths[rows] - offset, 8)]
+        )
         hashes[rows] = (hashes[rows] ^ word) * _HASH_MULTIPLIER
         words.append((rows, word))
     return hashes, words

@@ -269,7 +269,9 @@ class MLPFusionClassifier(ClassifierMixin, BaseTorchEstimator):
         scaled = [self.scalers_[m].transform(b) for m, b in blocks.items()]
         import_torch(purpose="MLPFusionClassifier")
         self.module_ = self._fit_network(
-            lambda: self._build_module([b.shape[1] for b in scaled], len(self.classes_)),
+            lambda: self._build_module(
+                [b.shape[1] for b in scaled], len(self.classes_)
+            ),
             _cross_entropy,
             (*scaled, np.ones((len(target), len(scaled)), dtype=np.float32), target),
             stratify=target,
@@ -281,7 +283,10 @@ class MLPFusionClassifier(ClassifierMixin, BaseTorchEstimator):
         check_is_fitted(self)
         blocks = validate_blocks(self, X, reset=False)
         n_samples = X.shape[0]
-        inputs, mask = [], np.zeros((n_samples, len(self.modalities_)), dtype=np.float32)
+        inputs, mask = (
+            [],
+            np.zeros((n_samples, len(self.modalities_)), dtype=np.float32),
+        )
         for m, modality in enumerate(self.modalities_):
             scaler = self.scalers_[modality]
             if modality in blocks:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
-from .._estimator import fit_context
 
+from .._estimator import fit_context
 from .._frame import SEPARATOR, BlockOutputMixin, validate_blocks
 from ._late import check_modality_weights, renormalise_weights
 

@@ -20,6 +20,7 @@ from ._base import (
     check_squares_finite,
     validate_paired_blocks,
 )
+from ._distributed import fit_from_dask, is_dask_collection
 from ._linalg import (
     CCASolution,
     cca_from_covariances,
@@ -33,7 +34,6 @@ from ._linalg import (
     principal_coordinates,
     shrink_toward_diagonal,
 )
-from ._distributed import fit_from_dask, is_dask_collection
 
 
 def _cca_from_standardised_data(centred, std, reg, head, tail, n_components):
@@ -66,11 +66,11 @@ def _cca_from_standardised_data(centred, std, reg, head, tail, n_components):
         U_a, l_a, U_b, l_b, reg, n_samples, n_components
     )
     weights = []
-    for span, (Z, live), (U, l), c in zip(
+    for span, (Z, live), (U, eigenvalues), c in zip(
         (head, tail), standardised, coordinates, (c_a, c_b)
     ):
         w = np.zeros((len(std[span]), c.shape[1]))
-        w[live] = Z.T @ (U @ (c / np.sqrt(l)[:, None]))
+        w[live] = Z.T @ (U @ (c / np.sqrt(eigenvalues)[:, None]))
         weights.append(w)
     return CCASolution(weights[0], weights[1], correlations, len(l_a), len(l_b))
 
@@ -343,10 +343,13 @@ class CCA(PairedMapperMixin, BaseEstimator):
         fourth = self.reg == "auto"
         n_samples = X.shape[0]
         if self.solver == "gram" or (
-            self.solver == "auto" and max(b.shape[1] for b in blocks.values()) > n_samples
+            self.solver == "auto"
+            and max(b.shape[1] for b in blocks.values()) > n_samples
         ):
             for modality, block in blocks.items():
-                check_finite(block, modality, self.feature_names_per_modality_[modality])
+                check_finite(
+                    block, modality, self.feature_names_per_modality_[modality]
+                )
             check_squares_finite(self, blocks)
             data = centred_data(list(blocks.values()))
             # With reg > 0 the covariance has directions beyond the at most

@@ -16,7 +16,6 @@ Dask is imported only when a Dask collection arrives (see
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-
 import numpy as np
 import pandas as pd
 from sklearn.base import clone

@@ -276,7 +276,9 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "kernel": [StrOptions(set(KERNELS)), callable, dict],
         "gamma": [
-            Interval(Real, 0, None, closed="neither"), StrOptions({"scale"}), dict,
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"scale"}),
+            dict,
             None,
         ],
         "degree": [Interval(Real, 0, None, closed="left")],
@@ -552,9 +554,8 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
                 X_fit = self.X_fit_[modality]
                 coefficients = self.dual_coef_[modality]
                 embeddings[modality] = _batched_rows(
-                    lambda rows: (
-                        centerer.transform(self._kernel(modality, rows, X_fit))
-                        @ coefficients
+                    lambda rows, m=modality, c=centerer, fit=X_fit, w=coefficients: (
+                        c.transform(self._kernel(m, rows, fit)) @ w
                     ),
                     block,
                     len(X_fit),

@@ -443,7 +443,7 @@ def centred_moments(blocks, fourth, *, estimator=None, modalities=None):
                     block, modality, estimator.feature_names_per_modality_[modality]
                 )
         if check:
-            for block, lo, hi, limit in zip(blocks, edges[:-1], edges[1:], limits):
+            for lo, hi, limit in zip(edges[:-1], edges[1:], limits):
                 part = chunk[:, lo:hi]
                 if part.size and max(part.max(), -part.min()) > limit:
                     check_squares_finite(estimator, dict(zip(modalities, blocks)))

@@ -18,8 +18,8 @@ from ._base import (
     score_prediction,
     validate_source_target,
 )
-from ._linalg import flip_signs, inverse_shifted
 from ._distributed import fit_from_dask, is_dask_collection
+from ._linalg import flip_signs, inverse_shifted
 
 
 def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
@@ -373,8 +373,8 @@ class ProcrustesMapper(SharedSpaceMixin, BaseEstimator):
                 as_dtype_of(self.projection_[modality], block)
             )
             if modality == self.source:
-                coordinates = self.scale_ * coordinates @ as_dtype_of(
-                    self.rotation_, block
+                coordinates = (
+                    self.scale_ * coordinates @ as_dtype_of(self.rotation_, block)
                 )
             embedded[modality] = coordinates.astype(block.dtype, copy=False)
         return embedded

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval
 from .._estimator import fit_context
 from .._frame import check_n_components
 from ._base import PairedMapperMixin, as_dtype_of, validate_paired_blocks
+from ._distributed import fit_from_dask, is_dask_collection
 from ._linalg import (
     centred_moments,
     constant_features,
@@ -22,7 +23,6 @@ from ._linalg import (
     top_eigh,
     whitening,
 )
-from ._distributed import fit_from_dask, is_dask_collection
 
 
 class MCCA(PairedMapperMixin, BaseEstimator):
@@ -228,6 +228,8 @@ class MCCA(PairedMapperMixin, BaseEstimator):
     def _embed(self, blocks):
         return {
             modality: (block - as_dtype_of(self.mean_[modality], block))
-            @ as_dtype_of(self.weights_[modality] / self.scale_[modality][:, None], block)
+            @ as_dtype_of(
+                self.weights_[modality] / self.scale_[modality][:, None], block
+            )
             for modality, block in blocks.items()
         }

@@ -15,8 +15,7 @@ from .._engines import NumpyEngine
 from .._estimator import fit_context
 from .._frame import validate_blocks
 from .._similarity import block_rows, check_finite_sq_norms, prepare
-from ._base import SharedSpaceMixin, validate_source_target
-from ._base import score_prediction
+from ._base import SharedSpaceMixin, score_prediction, validate_source_target
 
 
 class KNNMapper(SharedSpaceMixin, BaseEstimator):
@@ -96,7 +95,10 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "weights": [StrOptions({"uniform", "distance"})],
         "similarity": [StrOptions({"cosine", "euclidean"})],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "n_jobs": [Integral, None],
     }
 
@@ -228,7 +230,9 @@ class KNNMapper(SharedSpaceMixin, BaseEstimator):
         for start in range(0, source.shape[0], step):
             block = slice(start, start + step)
             differences = source[block, None, :] - self.source_fit_[indices[block]]
-            distances[block] = np.sqrt(np.einsum("qkf,qkf->qk", differences, differences))
+            distances[block] = np.sqrt(
+                np.einsum("qkf,qkf->qk", differences, differences)
+            )
         return distances, indices
 
     def _predict_target(self, source):

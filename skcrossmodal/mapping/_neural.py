@@ -560,7 +560,8 @@ class ContrastiveMapper(SharedSpaceMixin, BaseTorchEstimator):
         self.scalers_ = {}
         for modality, block in blocks.items():
             self.scalers_[modality] = fit_standard_scaler(
-                block, f"Modality {modality!r}",
+                block,
+                f"Modality {modality!r}",
                 self.feature_names_per_modality_[modality],
             )
             arrays.append(self.scalers_[modality].transform(block))

@@ -16,13 +16,13 @@ from ._base import (
     as_dtype_of,
     validate_paired_blocks,
 )
+from ._distributed import fit_from_dask, is_dask_collection
 from ._linalg import (
     centred_moments,
     constant_features,
     flip_signs,
     top_singular_triplets,
 )
-from ._distributed import fit_from_dask, is_dask_collection
 
 
 class PLS(PairedMapperMixin, BaseEstimator):
@@ -165,7 +165,8 @@ class PLS(PairedMapperMixin, BaseEstimator):
         scale = np.where(constant, 1.0, std) if self.scale else np.ones_like(std)
         factor = np.where(constant, 0.0, 1.0 / scale)
         cross_covariance = (
-            m11[span_a, span_b] * np.outer(factor[span_a], factor[span_b])
+            m11[span_a, span_b]
+            * np.outer(factor[span_a], factor[span_b])
             / (n_samples - 1)
         )
         k = self.n_components

@@ -114,16 +114,16 @@ class SemanticMapper(SharedSpaceMixin, BaseEstimator):
         )
         y = check_class_labels(y, type(self).__name__)
         if len(y) != X.shape[0]:
-            raise ValueError(
-                f"y has {len(y)} entries but X has {X.shape[0]} rows."
-            )
+            raise ValueError(f"y has {len(y)} entries but X has {X.shape[0]} rows.")
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"SemanticMapper needs at least 2 classes in y, got {len(self.classes_)}."
             )
         estimator = (
-            LogisticRegression(max_iter=1000) if self.estimator is None else self.estimator
+            LogisticRegression(max_iter=1000)
+            if self.estimator is None
+            else self.estimator
         )
         self.estimators_ = {}
         for modality, block in blocks.items():
