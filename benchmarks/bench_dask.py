@@ -143,7 +143,7 @@ def _dask_fit(client, n_rows, chunk_rows):
     return seconds, cca.canonical_correlations_, peak_rss_mib(), list(workers.values())
 
 
-def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max):
+def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max, loop_max):
     """Part (a): CCA fit from a Dask DataFrame generated on the workers."""
     print(
         f"(a) CCA fit, {N_FEATURES[0]} + {N_FEATURES[1]} float32 features, "
@@ -163,13 +163,16 @@ def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max):
         dask_frame(cca_chunk, 2 * chunk_rows, chunk_rows)
     )
     for n_rows in sizes:
-        runs = {"Dask, 2 workers": [], "partial_fit loop, 1 process": []}
+        runs = {"Dask, 2 workers": []}
+        if n_rows <= loop_max:
+            runs["partial_fit loop, 1 process"] = []
         if n_rows <= in_memory_max:
             runs["fit in memory, 1 process"] = []
         for _ in range(repeats):
-            runs["partial_fit loop, 1 process"].append(
-                _in_child("partial_fit", n_rows, chunk_rows, threads)
-            )
+            if "partial_fit loop, 1 process" in runs:
+                runs["partial_fit loop, 1 process"].append(
+                    _in_child("partial_fit", n_rows, chunk_rows, threads)
+                )
             runs["Dask, 2 workers"].append(_dask_fit(client, n_rows, chunk_rows))
             if "fit in memory, 1 process" in runs:
                 runs["fit in memory, 1 process"].append(
@@ -179,11 +182,18 @@ def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max):
             method: float(np.median([r[0] for r in results]))
             for method, results in runs.items()
         }
-        reference = runs["partial_fit loop, 1 process"][0][1]
-        peer = median["partial_fit loop, 1 process"]
+        # Without the loop (past --loop-max) there is no reference to compare.
+        loop = runs.get("partial_fit loop, 1 process")
+        reference = loop[0][1] if loop else None
+        peer = median.get("partial_fit loop, 1 process")
         for method, results in runs.items():
             seconds = median[method]
-            gap = max(np.abs(r[1] - reference).max() for r in results)
+            gap = (
+                "-"
+                if reference is None
+                else f"{max(np.abs(r[1] - reference).max() for r in results):.1e}"
+            )
+            ratio = "-" if peer is None else f"{seconds / peer:.2f}x"
             if method.startswith("Dask"):
                 client_mib = f"{max(r[2] for r in results):.0f}"
                 worker_mib = " / ".join(
@@ -193,7 +203,7 @@ def bench_cca(client, sizes, *, chunk_rows, repeats, threads, in_memory_max):
                 client_mib, worker_mib = f"{max(r[2] for r in results):.0f}", "-"
             print(
                 f"| {n_rows:,} | {method} | {seconds:.1f} | {n_rows / seconds:,.0f} "
-                f"| {client_mib} | {worker_mib} | {gap:.1e} | {seconds / peer:.2f}x |",
+                f"| {client_mib} | {worker_mib} | {gap} | {ratio} |",
                 flush=True,
             )
 
@@ -220,6 +230,12 @@ def main():
     )
     parser.add_argument(
         "--in-memory-max", type=float, default=1e6, help="largest in-memory fit"
+    )
+    parser.add_argument(
+        "--loop-max",
+        type=float,
+        default=float("inf"),
+        help="largest single-process partial_fit loop",
     )
     args = parser.parse_args()
 
@@ -248,6 +264,7 @@ def main():
                 repeats=args.repeats,
                 threads=args.threads,
                 in_memory_max=args.in_memory_max,
+                loop_max=args.loop_max,
             )
         if args.only in (None, "search"):
             bench_search(args)
