@@ -1,7 +1,7 @@
 """Route raw columns to per-modality feature extractors.
 
 :class:`ModalityUnion` turns a raw table (a caption column, an image-path
-column, a few numeric columns...) into the modality table of DESIGN.md §1: one
+column, a few numeric columns...) into the modality table of docs/architecture.md §1: one
 block of numeric columns ``<modality>__<feature>`` per modality, ready for
 mappers, fusers and retrieval.
 """
@@ -57,7 +57,7 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     Each ``(modality, transformer, column)`` routes a column (or several) of
     ``X`` to a clone of ``transformer``. The outputs are placed side by side in
     a DataFrame whose columns are named ``<modality>__<feature>``: the modality
-    table that mappers, fusers and retrieval take (DESIGN.md §1). It works like
+    table that mappers, fusers and retrieval take (docs/architecture.md §1). It works like
     :class:`~sklearn.compose.ColumnTransformer`, with three differences: the
     output is always a DataFrame of modality blocks (a sparse extractor
     output becomes a sparse-backed block, see ``transformers``), and at

@@ -624,7 +624,7 @@ def test_row_subset_and_order_invariance(raw):
 
 PARAMETRIZED_EXPECTED_FAILURES = {
     "check_transformer_preserve_dtypes": (
-        "the output is always a DataFrame of modality blocks (DESIGN §1), which "
+        "the output is always a DataFrame of modality blocks (docs/architecture.md §1), which "
         "has no single .dtype; float32 preservation is tested in "
         "test_float32_is_preserved"
     ),
