@@ -27,7 +27,7 @@ import itertools
 from _tolerance import FLOAT32
 
 from skcrossmodal import make_frame
-from skcrossmodal.mapping import CCA, MCCA, PLS, RidgeMapper
+from skcrossmodal.mapping import CCA, MCCA, PLS, KernelCCA, RidgeMapper
 
 # Partition sizes: unequal, with empty partitions first, inside and last.
 SIZES = [0, 70, 3, 0, 41, 120, 1, 65, 0]
@@ -80,6 +80,25 @@ MAPPERS = [
     RidgeMapper("text", "image", alpha=2.0),
     RidgeMapper("image", "audio", alpha=[0.01, 1.0, 100.0, 1e4]),
     RidgeMapper("text", "audio", alpha=0.5, fit_intercept=False),
+    KernelCCA(
+        n_components=2,
+        n_landmarks=40,
+        gamma=0.05,
+        reg=0.1,
+        random_state=0,
+        modalities=("text", "image"),
+    ),
+    KernelCCA(
+        n_components=2,
+        kernel="poly",
+        # Fewer landmarks than the rank of a cubic kernel on 3 features (20):
+        # a rank-deficient landmark kernel would amplify rounding.
+        n_landmarks=15,
+        scale=True,
+        reg=0.2,
+        random_state=3,
+        modalities=("image", "audio"),
+    ),
 ]
 
 
@@ -331,3 +350,26 @@ def test_worker_dying_mid_fit_is_retried(dask_client):
     )
     for modality, weights in expected.weights_.items():
         np.testing.assert_allclose(model.weights_[modality], weights, **TIGHT)
+
+
+def test_kernel_cca_on_dask_same_landmarks_and_transform(dask_client):
+    frame = _table()
+    mapper = KernelCCA(
+        n_components=2, n_landmarks=30, gamma=0.05, reg=0.1, random_state=1,
+        modalities=("text", "image"),
+    )  # fmt: skip
+    expected = clone(mapper).fit(frame)
+    model = clone(mapper).fit(_partitioned(frame))
+    np.testing.assert_array_equal(model.landmark_indices_, expected.landmark_indices_)
+    assert model.gamma_ == expected.gamma_
+    np.testing.assert_allclose(
+        model.transform(frame).to_numpy(), expected.transform(frame).to_numpy(), **TIGHT
+    )
+
+
+def test_kernel_cca_on_dask_refuses_the_exact_path_and_gamma_scale(dask_client):
+    ddf = _partitioned(_table())
+    with pytest.raises(ValueError, match="needs its Nyström path"):
+        KernelCCA(modalities=("text", "image")).fit(ddf)
+    with pytest.raises(ValueError, match="cannot use gamma='scale'"):
+        KernelCCA(n_landmarks=10, gamma="scale", modalities=("text", "image")).fit(ddf)

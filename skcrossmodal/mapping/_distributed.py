@@ -50,7 +50,7 @@ def fit_from_dask(estimator, X):
 
     Parameters
     ----------
-    estimator : CCA, MCCA, PLS or RidgeMapper
+    estimator : CCA, KernelCCA (Nyström), MCCA, PLS or RidgeMapper
         The estimator being fitted.
     X : dask.dataframe.DataFrame
         Modality table, partitioned by rows.
@@ -60,12 +60,19 @@ def fit_from_dask(estimator, X):
     estimator : the fitted estimator
     """
     from ._cca import CCA
+    from ._kernel_cca import KernelCCA
     from ._linear import RidgeMapper
     from ._mcca import MCCA
     from ._pls import PLS
 
     check_dask_dataframe(X, estimator)
-    fitters = {CCA: _fit_cca, MCCA: _fit_mcca, PLS: _fit_pls, RidgeMapper: _fit_ridge}
+    fitters = {
+        CCA: _fit_cca,
+        KernelCCA: _fit_kernel_cca,
+        MCCA: _fit_mcca,
+        PLS: _fit_pls,
+        RidgeMapper: _fit_ridge,
+    }
     fitter = fitters.get(type(estimator))
     if fitter is None:
         raise TypeError(f"{type(estimator).__name__} cannot be fitted from Dask.")
@@ -234,6 +241,117 @@ def _fit_mcca(estimator, X):
     )
     moments = _reduce_moments(estimator, X, spec)
     return estimator._solve(moments)
+
+
+def _fit_kernel_cca(estimator, X):
+    """KernelCCA's Nyström path: three passes over the partitions.
+
+    1. the blocks' moments give the row count and, with ``scale=True``, the
+       feature scales; 2. the landmark rows (drawn by global row position, as
+       in memory) are gathered to the client, which fits the Nyström maps;
+    3. the moments of the Nyström features are reduced on the workers, and
+       the client solves the small ridge CCA.
+    """
+    from ._base import validate_paired_blocks
+
+    if estimator.n_landmarks is None:
+        raise ValueError(
+            "KernelCCA on a Dask DataFrame needs its Nyström path (n_landmarks=m): "
+            "the exact solver needs every row's kernel in one process."
+        )
+    for modality, gamma in _per_modality_values(estimator.gamma, X).items():
+        if isinstance(gamma, str) and gamma == "scale":
+            raise ValueError(
+                "KernelCCA on a Dask DataFrame cannot use gamma='scale' (it measures "
+                f"pairwise distances of rows, for modality {modality!r}): give gamma "
+                "a number, e.g. the gamma_ of an in-memory fit on a sample."
+            )
+    spec = _validated_spec(
+        estimator,
+        X,
+        lambda e, frame: validate_paired_blocks(
+            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
+        ),
+    )
+    moments = _reduce_moments(estimator, X, spec)
+    n_samples = moments["n"]
+    if estimator.n_landmarks > n_samples:
+        raise ValueError(
+            f"n_landmarks={estimator.n_landmarks} exceeds the {n_samples} training "
+            "samples the landmarks are drawn from."
+        )
+    spans = _spans(estimator)
+    std = np.sqrt(np.clip(np.diag(moments["m11"]), 0.0, None) / (n_samples - 1))
+    estimator.scale_ = {
+        m: estimator._feature_scale(std[span], moments["mean"][span], n_samples)
+        for m, span in spans.items()
+    }
+    landmarks = estimator._draw_landmarks(n_samples)
+    rows = _rows_at(X, landmarks)
+    landmark_blocks = validate_blocks(
+        spec, rows, reset=False, dtype=np.float64, ensure_min_samples=0
+    )
+    checked = estimator._set_kernels(estimator._scaled(landmark_blocks))
+    maps = estimator._nystroem_maps(checked)
+
+    dask = import_dask("fitting from a Dask DataFrame")
+    shared = dask.delayed((spec, estimator, maps), pure=True)
+    parts = _per_partition(X, _partition_nystroem_moments, shared)
+    (features,) = dask.compute(tree_reduce(parts, _merge_all))
+    width = estimator.n_landmarks
+    a, b = slice(0, width), slice(width, 2 * width)
+    m11 = features["m11"]
+    solution = estimator._nystroem_solution(m11[a, a], m11[b, b], m11[a, b], n_samples)
+    a_name, b_name = estimator.modalities_
+    state = {
+        "landmark_indices_": landmarks,
+        "nystroem_": maps,
+        "mean_": {a_name: features["mean"][a], b_name: features["mean"][b]},
+    }
+    return estimator._publish(solution, state, n_samples)
+
+
+def _per_modality_values(value, X):
+    """``{modality: value}`` of a scalar-or-per-modality parameter, for messages."""
+    if isinstance(value, dict):
+        return dict(value)
+    return {"every modality": value}
+
+
+def _rows_at(X, positions):
+    """The rows of ``X`` at global ``positions`` (sorted), as one pandas frame."""
+    dask = import_dask("fitting from a Dask DataFrame")
+    lengths = X.map_partitions(len).compute().to_numpy()
+    edges = np.concatenate([[0], np.cumsum(lengths)])
+    parts = []
+    for number, part in enumerate(X.to_delayed()):
+        local = positions[
+            (positions >= edges[number]) & (positions < edges[number + 1])
+        ]
+        if local.size:
+            parts.append(part.iloc[local - edges[number]])
+    return pd.concat(dask.compute(*parts))
+
+
+def _partition_nystroem_moments(partition, shared):
+    """Moments of one partition's Nyström features, or None if it is empty."""
+    from ._linalg import centred_moments
+
+    spec, estimator, maps = shared
+    blocks = validate_blocks(
+        spec, partition, reset=False, dtype=np.float64, ensure_min_samples=0
+    )
+    missing = [m for m in spec.modalities_ if m not in blocks]
+    if missing:
+        raise ValueError(f"the partition lacks the modalities {missing}.")
+    if len(partition) == 0:
+        return None
+    scaled = estimator._scaled(blocks)
+    features = [
+        estimator._nystroem_features(maps, m, estimator._kernel_input(m, scaled[m]))
+        for m in estimator.modalities_
+    ]
+    return centred_moments(features, False)
 
 
 def _fit_pls(estimator, X):

@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._estimator import Progress, fit_context
 from .._frame import check_n_components
 from ._base import PairedMapperMixin, check_squares_finite, validate_paired_blocks
+from ._distributed import fit_from_dask, is_dask_collection
 from ._linalg import (
     CCASolution,
     cca_from_covariances,
@@ -337,6 +338,8 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
         self : KernelCCA
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            return fit_from_dask(self, X)
         # Kernel matrices are formed and decomposed in float64.
         blocks = validate_paired_blocks(
             self, X, reset=True, exactly_two=True, dtype=np.float64
@@ -351,17 +354,22 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
         self.scale_ = {}
         for modality, block in blocks.items():
             std = block.std(axis=0, ddof=1, dtype=np.float64)
-            constant = constant_features(
-                std, block.mean(axis=0, dtype=np.float64), n_samples
-            )
-            self.scale_[modality] = (
-                np.where(constant, 1.0, std) if self.scale else np.ones_like(std)
-            )
+            mean = block.mean(axis=0, dtype=np.float64)
+            self.scale_[modality] = self._feature_scale(std, mean, n_samples)
         blocks = self._set_kernels(self._scaled(blocks))
         if self.n_landmarks is None:
             solution, state = self._fit_exact(blocks)
         else:
             solution, state = self._fit_nystroem(blocks)
+        return self._publish(solution, state, n_samples)
+
+    def _feature_scale(self, std, mean, n_samples):
+        """``scale_`` of one block from its column statistics."""
+        constant = constant_features(std, mean, n_samples)
+        return np.where(constant, 1.0, std) if self.scale else np.ones_like(std)
+
+    def _publish(self, solution, state, n_samples):
+        """Set the fitted attributes from a solution (in memory and on Dask)."""
         a, b = self.modalities_
         check_n_components(
             self,
@@ -507,38 +515,60 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
     def _fit_nystroem(self, blocks):
         """Solution on the Nyström features' covariance, and the state to keep."""
         n_samples = next(iter(blocks.values())).shape[0]
+        landmarks = self._draw_landmarks(n_samples)
+        maps = self._nystroem_maps({m: block[landmarks] for m, block in blocks.items()})
+        means, features = {}, []
+        for modality, block in blocks.items():
+            mapped = self._nystroem_features(maps, modality, block)
+            mean = mapped.mean(axis=0)
+            mapped -= mean
+            means[modality] = mean
+            features.append(mapped)
+        F_a, F_b = features
+        solution = self._nystroem_solution(
+            F_a.T @ F_a, F_b.T @ F_b, F_a.T @ F_b, n_samples
+        )
+        return solution, {
+            "landmark_indices_": landmarks, "nystroem_": maps, "mean_": means,
+        }  # fmt: skip
+
+    def _draw_landmarks(self, n_samples):
+        """Sorted positions of the ``n_landmarks`` training rows used as landmarks."""
         random_state = check_random_state(self.random_state)
-        landmarks = np.sort(
+        return np.sort(
             random_state.choice(n_samples, size=self.n_landmarks, replace=False)
         )
-        maps, means, features = {}, {}, []
-        for modality, block in blocks.items():
+
+    def _nystroem_maps(self, landmark_blocks):
+        """One fitted ``Nystroem`` map per modality, from its landmark rows."""
+        maps = {}
+        for modality, rows in landmark_blocks.items():
             metric, params = self._metric_and_params(modality)
-            nystroem = Nystroem(
+            maps[modality] = Nystroem(
                 kernel=metric,
                 n_components=self.n_landmarks,
                 random_state=0,
                 n_jobs=self.n_jobs,
                 **params,
-            ).fit(block[landmarks])
-            mapped = _batched_rows(nystroem.transform, block, self.n_landmarks)
-            _check_finite_kernel(mapped, modality, "Nystroem feature map")
-            mean = mapped.mean(axis=0)
-            mapped -= mean
-            maps[modality], means[modality] = nystroem, mean
-            features.append(mapped)
-        F_a, F_b = features
+            ).fit(rows)
+        return maps
+
+    def _nystroem_features(self, maps, modality, block):
+        """The Nyström features of one (scaled, checked) block."""
+        mapped = _batched_rows(maps[modality].transform, block, self.n_landmarks)
+        _check_finite_kernel(mapped, modality, "Nystroem feature map")
+        return mapped
+
+    def _nystroem_solution(self, cross_aa, cross_bb, cross_ab, n_samples):
+        """Ridge CCA of the features from their centred cross-products."""
         identity = np.eye(self.n_landmarks)
         keep = 1.0 - self.reg
-        solution = cca_from_covariances(
-            keep * (F_a.T @ F_a) / (n_samples - 1) + self.reg * identity,
-            keep * (F_b.T @ F_b) / (n_samples - 1) + self.reg * identity,
-            keep * (F_a.T @ F_b) / (n_samples - 1),
+        return cca_from_covariances(
+            keep * cross_aa / (n_samples - 1) + self.reg * identity,
+            keep * cross_bb / (n_samples - 1) + self.reg * identity,
+            keep * cross_ab / (n_samples - 1),
             self.n_components,
         )
-        return solution, {
-            "landmark_indices_": landmarks, "nystroem_": maps, "mean_": means,
-        }  # fmt: skip
 
     def _embed(self, blocks):
         check_squares_finite(self, blocks)
