@@ -135,5 +135,10 @@ if __name__ == "__main__":
     parser.add_argument("--repeats-slow", type=int, default=1)
     parser.add_argument("--arch", default="squeezenet1_1")
     parser.add_argument("--sources", type=Path, default=DEFAULT_SOURCES)
+    parser.add_argument(
+        "--quick", action="store_true", help="one repeat, no slow variants"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.repeats_slow = 1, 0
     main(args.repeats, args.repeats_slow, args.arch, args.sources)
