@@ -186,18 +186,10 @@ def check_finite_scores(
                 q_sq = np.einsum("ij,ij->i", Q, Q)
                 g_sq = np.einsum("ij,ij->i", G, G)
         step = block_rows(G.shape[0] * dtype.itemsize)
-        for start in range(0, Q.shape[0], step):
-            stop = min(start + step, Q.shape[0])
-            S = pairwise_similarity(
-                Q[start:stop],
-                G,
-                similarity,
-                prepared=True,
-                q_sq=None if q_sq is None else q_sq[start:stop],
-                g_sq=g_sq,
-            )
+        for start, _, S in prepared_blocks(Q, G, similarity, step, q_sq, g_sq):
             bad = np.flatnonzero(~np.isfinite(S).all(axis=1))
             if bad.size:
+                first_bad_row = start + bad[0]
                 break
         else:
             return
@@ -209,7 +201,7 @@ def check_finite_scores(
         remedy = "rescale them, use similarity='cosine' or float64 embeddings"
     raise ValueError(
         f"The {similarity} scores of {queries} against {gallery} overflow {where} "
-        f"(first at query row {start + bad[0]}): the embeddings are too large for "
+        f"(first at query row {first_bad_row}): the embeddings are too large for "
         f"their dtype (largest absolute entries {q_peak:.3g} and {g_peak:.3g}); "
         f"{remedy}."
     )
@@ -279,20 +271,26 @@ def iter_similarity_blocks(Q, G, similarity="cosine", batch_size="auto"):
         )
     itemsize = np.result_type(Q.dtype, G.dtype).itemsize
     step = block_rows(G.shape[0] * itemsize, batch_size, max_rows=Q.shape[0])
+    yield from prepared_blocks(Q, G, similarity, step, q_sq, g_sq)
+
+
+def prepared_blocks(Q, G, similarity, step, q_sq=None, g_sq=None):
+    """Yield ``(start, stop, S)`` for blocks of ``step`` prepared query rows.
+
+    ``Q`` and ``G`` (and the squared norms ``q_sq``, ``g_sq`` for
+    ``"euclidean"``) are already prepared (:func:`prepare`).
+    """
     for start in range(0, Q.shape[0], step):
         stop = min(start + step, Q.shape[0])
-        yield (
-            start,
-            stop,
-            pairwise_similarity(
-                Q[start:stop],
-                G,
-                similarity,
-                prepared=True,
-                q_sq=None if q_sq is None else q_sq[start:stop],
-                g_sq=g_sq,
-            ),
+        S = pairwise_similarity(
+            Q[start:stop],
+            G,
+            similarity,
+            prepared=True,
+            q_sq=None if q_sq is None else q_sq[start:stop],
+            g_sq=g_sq,
         )
+        yield start, stop, S
 
 
 def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_threads=1):
@@ -532,16 +530,7 @@ def rescore_top_k(Q, G, k, similarity, q_sq=None, g_sq=None):
     rows = max(1, TILE_ENTRIES // n_gallery)
     scores = np.empty((Q.shape[0], k), dtype=G.dtype)
     indices = np.empty((Q.shape[0], k), dtype=np.int64)
-    for start in range(0, Q.shape[0], rows):
-        stop = min(start + rows, Q.shape[0])
-        S = pairwise_similarity(
-            Q[start:stop],
-            G,
-            similarity,
-            prepared=True,
-            q_sq=None if q_sq is None else q_sq[start:stop],
-            g_sq=g_sq,
-        )
+    for start, _, S in prepared_blocks(Q, G, similarity, rows, q_sq, g_sq):
         kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
         for r, (row, threshold) in enumerate(zip(S, kth)):
             above = np.flatnonzero(row > threshold)
