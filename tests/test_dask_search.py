@@ -19,6 +19,7 @@ dd = pytest.importorskip("dask.dataframe")
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
+from _search_reference import brute_force
 from _tolerance import FLOAT32
 
 from skcrossmodal import make_frame
@@ -49,21 +50,6 @@ def _uneven(frame, sizes):
     return dd.from_delayed([dask.delayed(p) for p in parts], meta=frame.iloc[:0])
 
 
-def _brute_force(Q, G, k, similarity):
-    """Top-k by the definition, in float64: best first, ties by lower row."""
-    Q, G = Q.astype(np.float64), G.astype(np.float64)
-    if similarity == "cosine":
-        Q = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-300)
-        G = G / np.maximum(np.linalg.norm(G, axis=1, keepdims=True), 1e-300)
-    if similarity == "euclidean":
-        S = -((Q[:, None, :] - G[None, :, :]) ** 2).sum(axis=2)
-    else:
-        S = Q @ G.T
-    rows = np.broadcast_to(np.arange(G.shape[0]), S.shape)
-    order = np.lexsort((rows, -S), axis=-1)[:, :k]
-    return np.take_along_axis(S, order, axis=1), order
-
-
 def _data(n_gallery=103, n_queries=17, d=6, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     G = rng.normal(size=(n_gallery, d)).astype(dtype)
@@ -91,7 +77,7 @@ def test_sharded_search_equals_in_memory(dask_client, similarity, dtype):
     np.testing.assert_array_equal(rows, expected_rows)
     assert scores.dtype == expected_scores.dtype == dtype
     assert rows.dtype == expected_rows.dtype
-    reference_scores, reference_rows = _brute_force(Q, G, 5, similarity)
+    reference_scores, reference_rows = brute_force(Q, G, similarity, 5)
     tolerance = FLOAT32 if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
     np.testing.assert_allclose(scores, reference_scores, **tolerance)
     if dtype == np.float64:
@@ -114,7 +100,7 @@ def test_ties_across_shards_resolve_by_global_row(dask_client, similarity):
         expected = _retriever(similarity).fit(gallery).search(queries, n_neighbors=k)
         np.testing.assert_array_equal(rows, expected[1])
         np.testing.assert_array_equal(scores, expected[0])
-        reference_scores, reference_rows = _brute_force(Q, G, k, similarity)
+        reference_scores, reference_rows = brute_force(Q, G, similarity, k)
         np.testing.assert_array_equal(rows, reference_rows)
         np.testing.assert_allclose(scores, reference_scores, rtol=1e-12, atol=1e-12)
 

@@ -9,6 +9,7 @@ instead of returning garbage.
 
 import numpy as np
 import pytest
+from _search_reference import needs_backend
 from _tolerance import FLOAT32
 
 from skcrossmodal import make_frame
@@ -22,11 +23,6 @@ BACKENDS = ["numpy", "torch", "faiss"]
 HUGE = {np.float64: 1e200, np.float32: 1e30}
 TINY = {np.float64: 1e-200, np.float32: 1e-30}
 TOLERANCE = {np.float64: {"rtol": 1e-12, "atol": 0}, np.float32: FLOAT32}
-
-
-def _needs(backend):
-    if backend in ("torch", "faiss"):
-        pytest.importorskip(backend)
 
 
 @pytest.fixture
@@ -56,7 +52,7 @@ def test_unit_rows_is_scale_invariant(rows, dtype, scale):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_retriever_cosine_ranks_huge_rows_like_scaled_down_rows(rows, backend, dtype):
-    _needs(backend)
+    needs_backend(backend)
     Q, G = rows
     results = []
     for factor in (1.0, HUGE[dtype], TINY[dtype]):
@@ -135,7 +131,7 @@ def test_euclidean_gallery_whose_squared_norms_overflow_is_refused(
     # This gallery's euclidean scores were all nan (inf - inf): the numpy and
     # faiss backends then died in numpy with "could not broadcast input array
     # from shape (0,) into shape (3,)" and torch returned nan scores.
-    _needs(backend)
+    needs_backend(backend)
     _, G = rows
     retriever = CrossModalRetriever(
         query="text",
@@ -161,7 +157,7 @@ def test_euclidean_gallery_whose_squared_norms_overflow_is_refused(
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_overflowing_scores_raise_naming_the_blocks(rows, backend, metric, dtype):
     # Dot scores used to come back as inf (ranked arbitrarily) or nan.
-    _needs(backend)
+    needs_backend(backend)
     Q, G = rows
     huge = HUGE[dtype]
     gallery_scale = huge if metric == "dot" else 1.0
@@ -198,7 +194,7 @@ def test_a_bound_beyond_the_dtype_is_no_false_alarm(backend):
     # The largest entries multiply past float32's maximum, but every actual
     # dot product is finite (the huge coordinates never meet): no error, and
     # the exact ranking.
-    _needs(backend)
+    needs_backend(backend)
     gallery = np.array(
         [[0.0, 1e30], [0.0, -1e30], [1e-30, 0.0], [2e-30, 0.0]], dtype=np.float32
     )

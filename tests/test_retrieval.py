@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+from _search_reference import brute_force, needs_backend
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import average_precision_score
@@ -17,29 +18,6 @@ from skcrossmodal.retrieval import CrossModalRetriever
 
 METRICS = ["cosine", "dot", "euclidean"]
 EXACT_BACKENDS = ["numpy", "torch", "faiss"]
-
-
-def _needs(backend):
-    if backend == "torch":
-        pytest.importorskip("torch")
-    elif backend == "faiss":
-        pytest.importorskip("faiss")
-
-
-def _brute_force(Q, G, metric, k):
-    """Rank the whole gallery with plain numpy; equal scores by lower row."""
-    Q = np.asarray(Q, dtype=np.float64)
-    G = np.asarray(G, dtype=np.float64)
-    if metric == "cosine":
-        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-        G = G / np.linalg.norm(G, axis=1, keepdims=True)
-    if metric == "euclidean":
-        S = -(((Q[:, None, :] - G[None, :, :]) ** 2).sum(axis=2))
-    else:
-        S = Q @ G.T
-    rows = np.broadcast_to(np.arange(G.shape[0]), S.shape)
-    order = np.lexsort((rows, -S), axis=-1)[:, :k]
-    return np.take_along_axis(S, order, axis=1), order
 
 
 def _retriever(**params):
@@ -76,14 +54,14 @@ def tied_embeddings():
 @pytest.mark.parametrize("batch_size", ["auto", 1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
-    _needs(backend)
+    needs_backend(backend)
     Q, G = embeddings
     Q, G = Q.astype(dtype), G.astype(dtype)
     retriever = _retriever(
         n_neighbors=7, similarity=metric, backend=backend, batch_size=batch_size
     ).fit(make_frame(image=G))
     scores, indices = retriever.search(make_frame(text=Q))
-    expected_scores, expected_indices = _brute_force(Q, G, metric, 7)
+    expected_scores, expected_indices = brute_force(Q, G, metric, 7)
     np.testing.assert_array_equal(indices, expected_indices)
     exact64 = dtype == np.float64 and backend != "faiss"
     np.testing.assert_allclose(
@@ -99,7 +77,7 @@ def test_matches_brute_force(embeddings, backend, metric, batch_size, dtype):
 def test_ties_are_broken_by_lower_gallery_row(
     tied_embeddings, backend, metric, tile_entries, dtype, monkeypatch
 ):
-    _needs(backend)
+    needs_backend(backend)
     # A tile of 40 entries splits the gallery into many shards, exercising the merge.
     monkeypatch.setattr(similarity_module, "TILE_ENTRIES", tile_entries)
     Q, G = (a.astype(dtype) for a in tied_embeddings)
@@ -108,7 +86,7 @@ def test_ties_are_broken_by_lower_gallery_row(
             n_neighbors=k, similarity=metric, backend=backend, batch_size=3
         ).fit(make_frame(image=G))
         scores, indices = retriever.search(make_frame(text=Q))
-        expected_scores, expected_indices = _brute_force(Q, G, metric, k)
+        expected_scores, expected_indices = brute_force(Q, G, metric, k)
         np.testing.assert_array_equal(indices, expected_indices)
         np.testing.assert_array_equal(scores, expected_scores)
 
@@ -127,7 +105,7 @@ def test_group_screening_matches_brute_force(metric, dtype, group_size, monkeypa
     for k in (1, 4, 10):
         retriever = _retriever(n_neighbors=k, similarity=metric, backend="numpy")
         scores, indices = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
-        expected_scores, expected_indices = _brute_force(Q, G, metric, k)
+        expected_scores, expected_indices = brute_force(Q, G, metric, k)
         np.testing.assert_array_equal(indices, expected_indices)
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
 
@@ -166,24 +144,24 @@ def test_tie_rule_on_a_hand_made_example():
 
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_gallery_smaller_than_k_returns_all(embeddings, backend):
-    _needs(backend)
+    needs_backend(backend)
     Q, G = embeddings
     retriever = _retriever(n_neighbors=50, backend=backend).fit(make_frame(image=G[:4]))
     scores, indices = retriever.search(make_frame(text=Q))
     assert indices.shape == (Q.shape[0], 4)
-    expected_scores, expected_indices = _brute_force(Q, G[:4], "cosine", 4)
+    expected_scores, expected_indices = brute_force(Q, G[:4], "cosine", 4)
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_single_query_and_search_n_neighbors(embeddings, backend):
-    _needs(backend)
+    needs_backend(backend)
     Q, G = embeddings
     retriever = _retriever(backend=backend, similarity="dot").fit(make_frame(image=G))
     scores, indices = retriever.search(make_frame(text=Q[:1]), n_neighbors=3)
     assert scores.shape == indices.shape == (1, 3)
-    np.testing.assert_array_equal(indices, _brute_force(Q[:1], G, "dot", 3)[1])
+    np.testing.assert_array_equal(indices, brute_force(Q[:1], G, "dot", 3)[1])
 
 
 def test_numpy_threads_give_the_same_result(embeddings):
@@ -220,12 +198,12 @@ def test_ids_are_returned_instead_of_rows(embeddings):
     ids = np.array([f"img{i}" for i in range(G.shape[0])])
     retriever = _retriever(n_neighbors=5).fit(make_frame(image=G), ids=ids)
     _, found = retriever.search(make_frame(text=Q))
-    np.testing.assert_array_equal(found, ids[_brute_force(Q, G, "cosine", 5)[1]])
+    np.testing.assert_array_equal(found, ids[brute_force(Q, G, "cosine", 5)[1]])
 
 
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_partial_fit_equals_fit_on_everything(embeddings, backend):
-    _needs(backend)
+    needs_backend(backend)
     Q, G = embeddings
     ids = np.arange(G.shape[0]) * 10
     full = _retriever(backend=backend).fit(make_frame(image=G), ids=ids)
@@ -269,7 +247,7 @@ def test_partial_fit_checks_ids_and_width(embeddings):
     ids=["numpy", "torch", "faiss-flat", "faiss-ivf"],
 )
 def test_pickle_round_trip_keeps_the_gallery(embeddings, params):
-    _needs(params["backend"])
+    needs_backend(params["backend"])
     Q, G = embeddings
     G = G.astype(np.float32)
     retriever = _retriever(**params).fit(make_frame(image=G), ids=np.arange(G.shape[0]))
@@ -303,7 +281,7 @@ def test_ivf_with_every_list_probed_is_exact(embeddings):
             random_state=0,
         ).fit(make_frame(image=G))
         scores, indices = ivf.search(make_frame(text=Q))
-        np.testing.assert_array_equal(indices, _brute_force(Q, G, metric, 10)[1])
+        np.testing.assert_array_equal(indices, brute_force(Q, G, metric, 10)[1])
         # Fewer probed lists: approximate, but every slot is a real item or -1.
         ivf.set_params(nprobe=1)
         _, indices = ivf.search(make_frame(text=Q))
@@ -344,7 +322,7 @@ def test_text_query_through_a_pipeline(paired):
     shared = CCA(n_components=3).fit(X).transform(X)
     shared_text = shared.filter(like="text__").to_numpy()[:5]
     shared_image = shared.filter(like="image__").to_numpy()
-    expected_scores, expected_indices = _brute_force(
+    expected_scores, expected_indices = brute_force(
         shared_text, shared_image, "cosine", 4
     )
     np.testing.assert_array_equal(indices, expected_indices)
@@ -361,7 +339,7 @@ def test_predict_returns_the_ranked_ids(embeddings):
     retriever = _retriever(n_neighbors=4).fit(make_frame(image=G), ids=ids)
     predicted = retriever.predict(make_frame(text=Q))
     assert predicted.shape == (Q.shape[0], 4)
-    np.testing.assert_array_equal(predicted, ids[_brute_force(Q, G, "cosine", 4)[1]])
+    np.testing.assert_array_equal(predicted, ids[brute_force(Q, G, "cosine", 4)[1]])
 
 
 def test_score_without_labels_is_instance_level_map(paired):

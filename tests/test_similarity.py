@@ -6,6 +6,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _search_reference import brute_force, needs_backend
 from sklearn import config_context
 from sklearn.utils import get_tags
 from sklearn.utils._chunking import get_chunk_n_rows
@@ -32,29 +33,6 @@ ENGINES = {
 }
 
 
-def _needs(name):
-    if name == "torch":
-        pytest.importorskip("torch")
-    elif name.startswith("faiss"):
-        pytest.importorskip("faiss")
-
-
-def _brute_force(Q, G, similarity, k):
-    """Rank the whole gallery in float64 numpy; equal scores by lower row."""
-    Q = np.asarray(Q, dtype=np.float64)
-    G = np.asarray(G, dtype=np.float64)
-    if similarity == "cosine":
-        Q = Q / np.linalg.norm(Q, axis=1, keepdims=True)
-        G = G / np.linalg.norm(G, axis=1, keepdims=True)
-    if similarity == "euclidean":
-        S = -(((Q[:, None, :] - G[None, :, :]) ** 2).sum(axis=2))
-    else:
-        S = Q @ G.T
-    rows = np.broadcast_to(np.arange(G.shape[0]), S.shape)
-    order = np.lexsort((rows, -S), axis=-1)[:, :k]
-    return np.take_along_axis(S, order, axis=1), order
-
-
 @pytest.fixture
 def data():
     rng = np.random.default_rng(0)
@@ -79,7 +57,7 @@ def tied():
 @pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 def test_engine_pickles_and_keeps_answering(data, name, similarity):
-    _needs(name)
+    needs_backend(name)
     Q, G = data
     engine = ENGINES[name](similarity).build(G.astype(np.float32))
     loaded = pickle.loads(pickle.dumps(engine))
@@ -93,7 +71,7 @@ def test_engine_pickles_and_keeps_answering(data, name, similarity):
 
 @pytest.mark.parametrize("name", ENGINES)
 def test_engine_add_returns_a_new_engine(data, name):
-    _needs(name)
+    needs_backend(name)
     Q, G = data
     engine = ENGINES[name]("dot").build(G[:100])
     before = engine.search(Q, 3)
@@ -105,18 +83,18 @@ def test_engine_add_returns_a_new_engine(data, name):
         np.testing.assert_array_equal(got, expected)
     if name != "faiss-ivf":
         np.testing.assert_array_equal(
-            grown.search(Q, 3)[1], _brute_force(Q, G, "dot", 3)[1]
+            grown.search(Q, 3)[1], brute_force(Q, G, "dot", 3)[1]
         )
 
 
 @pytest.mark.parametrize("name", ["numpy", "torch", "faiss-flat"])
 @pytest.mark.parametrize("similarity", SIMILARITIES)
 def test_exact_engines_match_brute_force_with_ties(tied, name, similarity):
-    _needs(name)
+    needs_backend(name)
     Q, G = tied
     for k in (1, 3, 8, 90):
         scores, indices = ENGINES[name](similarity).build(G).search(Q, k, batch_size=4)
-        expected_scores, expected_indices = _brute_force(Q, G, similarity, k)
+        expected_scores, expected_indices = brute_force(Q, G, similarity, k)
         np.testing.assert_array_equal(indices, expected_indices)
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)
 
@@ -135,7 +113,7 @@ def test_merge_top_k_of_shards_equals_the_whole_gallery(tied, similarity, n_shar
         scores, local = NumpyEngine(similarity).build(G[rows]).search(Q, k)
         parts.append((scores, rows[local]))  # global gallery rows
     scores, ids = merge_top_k(parts, k)
-    expected_scores, expected_ids = _brute_force(Q, G, similarity, k)
+    expected_scores, expected_ids = brute_force(Q, G, similarity, k)
     np.testing.assert_array_equal(ids, expected_ids)
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-12)
 
@@ -199,7 +177,7 @@ def test_search_is_exact_under_a_tiny_working_memory(data):
     with config_context(working_memory=0.001), warnings.catch_warnings():
         warnings.simplefilter("error")
         _, indices = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
-    np.testing.assert_array_equal(indices, _brute_force(Q, G, "cosine", 7)[1])
+    np.testing.assert_array_equal(indices, brute_force(Q, G, "cosine", 7)[1])
 
 
 class _RecordingPool(engines_module.ThreadPoolExecutor):
