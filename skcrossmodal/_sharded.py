@@ -29,7 +29,7 @@ from ._dask import (
     on_partition,
     tree_reduce,
 )
-from ._frame import check_finite, modality_slices, select_modalities
+from ._frame import check_finite, modality_slices, numeric_block, select_modalities
 from ._similarity import merge_top_k
 
 __all__ = ["ShardedGallery"]
@@ -115,17 +115,12 @@ def is_sharded(retriever):
 def _shard_template(retriever):
     """An unfitted retriever with the parameters of every shard.
 
-    One thread per shard (a Dask worker runs one task per thread), and no
-    embedder: the partitions are embedded before the shard sees them.
+    One thread per shard (a Dask worker runs one task per thread).
     """
-    params = retriever.get_params(deep=False)
-    params["n_jobs"] = 1
-    if "embedder" in params:
-        params["embedder"] = None
-    return type(retriever)(**params)
+    return clone(retriever).set_params(n_jobs=1)
 
 
-def _fit_shard(partition, template, embedder, ids):
+def _fit_shard(partition, template, ids):
     n_rows = len(partition)
     if ids is not None:
         ids = np.asarray(ids)
@@ -136,8 +131,7 @@ def _fit_shard(partition, template, embedder, ids):
             )
     if n_rows == 0:
         return {"retriever": None, "n": 0, "ids": ids}
-    Z = partition if embedder is None else embedder.transform(partition)
-    shard = clone(template).fit(Z)  # the template is shared by the worker's tasks
+    shard = clone(template).fit(partition)  # the template is shared by the tasks
     return {"retriever": shard, "n": n_rows, "ids": ids}
 
 
@@ -218,7 +212,6 @@ def add_sharded(retriever, X, ids):
             )
 
     template = dask.delayed(_shard_template(retriever), pure=True)
-    embedder = dask.delayed(getattr(retriever, "embedder", None), pure=True)
     parts = X.to_delayed()
     id_parts = _partitions_of(ids, X) if dask_ids else [None] * len(parts)
     number = 0 if first else len(previous.shards)
@@ -227,7 +220,6 @@ def add_sharded(retriever, X, ids):
             part,
             _fit_shard,
             template,
-            embedder,
             part_ids,
             partition_info={"number": number + i},
         )
@@ -301,25 +293,16 @@ def add_sharded(retriever, X, ids):
 # --------------------------------------------------------------------- search
 
 
-def _query_frame(X, retriever_info, embedder):
-    """The query block of ``X`` (embedded), checked: a modality table."""
-    query, target, n_features, has_embedder = retriever_info
-    if embedder is not None and len(X) == 0:
-        return X  # a partition without rows: nothing to embed or search
-    Z = X if embedder is None else embedder.transform(X)
-    slices = modality_slices(Z.columns)
+def _query_frame(X, retriever_info):
+    """The query block of ``X``, checked: a modality table."""
+    name, query, target, n_features = retriever_info
+    slices = modality_slices(X.columns)
     if query not in slices:
-        where = "X" if not has_embedder else "the embedder's output for X"
         raise ValueError(
-            f"The query block {query!r} is not in {where}; it has blocks {list(slices)}."
+            f"The query block {query!r} is not in X; it has blocks {list(slices)}."
         )
-    Q = select_modalities(Z, query)
-    block = Q.to_numpy()
-    if block.dtype.kind not in "biuf":
-        raise TypeError(
-            f"Block {query!r} must be numeric, got dtype {block.dtype} "
-            f"(column {Q.columns[0]!r})."
-        )
+    Q = select_modalities(X, query)
+    block = numeric_block(Q, name, query, (np.float64, np.float32))
     if block.shape[1] != n_features:
         raise ValueError(
             f"The query block {query!r} has {block.shape[1]} features but the "
@@ -415,13 +398,17 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
     gallery = retriever.gallery_
     sharded = isinstance(gallery, ShardedGallery)
     k = min(k_asked, gallery.shape[0])
-    embedder = getattr(retriever, "embedder", None)
-    info = (retriever.query, retriever.target, gallery.shape[1], embedder is not None)
+    info = (
+        type(retriever).__name__,
+        retriever.query,
+        retriever.target,
+        gallery.shape[1],
+    )
     if sharded:
         dask = import_dask(_PURPOSE)
         client_ids = retriever.ids_
     if not is_dask_collection(X):
-        queries = _query_frame(X, info, embedder)
+        queries = _query_frame(X, info)
         if len(queries) == 0:
             raise ValueError("The query set is empty: X has no rows.")
         merged = _merged_shards(
@@ -442,7 +429,6 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
             else client_ids.dtype
         )
         shared_ids = dask.delayed(client_ids, pure=True)
-        shared_embedder = dask.delayed(embedder, pure=True)
     else:
         ids_dtype = (
             np.dtype(np.int64) if retriever.ids_ is None else retriever.ids_.dtype
@@ -455,7 +441,6 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
                 part,
                 _query_frame,
                 info,
-                shared_embedder,
                 partition_info={"number": number},
             )
             merged = _merged_shards(dask, gallery, queries, k, split_every)
