@@ -94,14 +94,6 @@ def _uncorrelated_solution(std, head, tail):
     )
 
 
-# The sufficient statistics live in _linalg; these names are kept for the
-# callers that merge CCA's statistics (partial_fit, the Dask fit).
-_centred_data = centred_data
-_expanded_moments = expanded_moments
-_centred_moments = centred_moments
-_merge_moments = merge_moments
-
-
 def _shrinkage_intensity(moments, std):
     """Schafer-Strimmer analytic shrinkage intensity of the correlation matrix.
 
@@ -357,7 +349,7 @@ class CCA(PairedMapperMixin, BaseEstimator):
             fallback = self.solver == "auto" and self.reg != 0
             if self._solve(data, low_rank="report" if fallback else "raise"):
                 return self
-            moments = _expanded_moments(data, fourth)
+            moments = expanded_moments(data, fourth)
         else:
             moments = self._moments_of(blocks, fourth)
         self._solve(moments, low_rank="raise")
@@ -406,12 +398,12 @@ class CCA(PairedMapperMixin, BaseEstimator):
         )
         moments = self._moments_of(blocks, fourth)
         if not first_call:
-            moments = _merge_moments(_expanded_moments(self._moments, fourth), moments)
+            moments = merge_moments(expanded_moments(self._moments, fourth), moments)
         self._solve(moments, low_rank="keep")
         return self
 
     def _moments_of(self, blocks, fourth):
-        """Checked moments of the validated ``blocks`` (see :func:`_centred_moments`)."""
+        """Checked moments of the validated ``blocks`` (see ``centred_moments``)."""
         return centred_moments(
             list(blocks.values()), fourth, estimator=self, modalities=list(blocks)
         )

@@ -1,10 +1,11 @@
 """Fitting the moment-based mappers from a Dask DataFrame (docs/scaling.md).
 
-:class:`CCA`, :class:`MCCA`, :class:`PLS` and :class:`RidgeMapper` solve from
-sufficient statistics of the joint data: the row count, the mean and the
+:class:`CCA`, :class:`MCCA`, :class:`PLS`, :class:`RidgeMapper` and the Nyström
+path of :class:`KernelCCA` solve from sufficient statistics of the joint data
+(of the Nyström features, for KernelCCA): the row count, the mean and the
 centred cross-products. From a Dask DataFrame each partition's statistics are
 computed on the workers, merged pairwise in a tree by exact mean shifts (the
-merge of ``CCA.partial_fit``, :func:`~skcrossmodal.mapping._cca._merge_moments`)
+merge of ``CCA.partial_fit``, :func:`~skcrossmodal.mapping._linalg.merge_moments`)
 and only the merged statistics, ``n_features ** 2`` floats, reach the client,
 which solves the small eigenproblem. ``transform`` of a Dask DataFrame is
 lazy, partition by partition, with the fitted model shipped once per worker.
