@@ -260,13 +260,6 @@ def _fit_kernel_cca(estimator, X):
             "KernelCCA on a Dask DataFrame needs its Nyström path (n_landmarks=m): "
             "the exact solver needs every row's kernel in one process."
         )
-    for modality, gamma in _per_modality_values(estimator.gamma, X).items():
-        if isinstance(gamma, str) and gamma == "scale":
-            raise ValueError(
-                "KernelCCA on a Dask DataFrame cannot use gamma='scale' (it measures "
-                f"pairwise distances of rows, for modality {modality!r}): give gamma "
-                "a number, e.g. the gamma_ of an in-memory fit on a sample."
-            )
     spec = _validated_spec(
         estimator,
         X,
@@ -274,6 +267,14 @@ def _fit_kernel_cca(estimator, X):
             e, frame, reset=True, exactly_two=True, ensure_min_samples=0
         ),
     )
+    for modality in estimator.modalities_:
+        gamma = estimator._gamma_of(modality)
+        if isinstance(gamma, str) and gamma == "scale":
+            raise ValueError(
+                "KernelCCA on a Dask DataFrame cannot use gamma='scale' (it measures "
+                f"pairwise distances of rows, for modality {modality!r}): give gamma "
+                "a number, e.g. the gamma_ of an in-memory fit on a sample."
+            )
     moments = _reduce_moments(estimator, X, spec)
     n_samples = moments["n"]
     if estimator.n_landmarks > n_samples:
@@ -310,13 +311,6 @@ def _fit_kernel_cca(estimator, X):
         "mean_": {a_name: features["mean"][a], b_name: features["mean"][b]},
     }
     return estimator._publish(solution, state, n_samples)
-
-
-def _per_modality_values(value, X):
-    """``{modality: value}`` of a scalar-or-per-modality parameter, for messages."""
-    if isinstance(value, dict):
-        return dict(value)
-    return {"every modality": value}
 
 
 def _rows_at(X, positions):

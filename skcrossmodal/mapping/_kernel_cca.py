@@ -407,7 +407,7 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
         rows = None
         for modality, block in blocks.items():
             kernel = _per_modality(self.kernel, modality, "kernel")
-            gamma = _per_modality(self.gamma, modality, "gamma")
+            gamma = self._gamma_of(modality)
             if isinstance(kernel, str) and kernel not in KERNELS:
                 raise ValueError(
                     f"kernel for modality {modality!r} must be one of {KERNELS} or a "
@@ -441,6 +441,10 @@ class KernelCCA(PairedMapperMixin, BaseEstimator):
             self.gamma_[modality] = gamma
             checked[modality] = block
         return checked
+
+    def _gamma_of(self, modality):
+        """The ``gamma`` parameter's value for one modality."""
+        return _per_modality(self.gamma, modality, "gamma")
 
     def _kernel_input(self, modality, block):
         """Check a block for its kernel; chi2 needs non-negative, writeable data."""
