@@ -178,12 +178,21 @@ def _per_partition(X, function, *args):
     ]
 
 
-def _reduce_moments(estimator, X, spec, *, fourth=False, min_samples=2):
-    """Merged joint moments of ``spec.modalities_`` over all partitions."""
+def _reduce_moments(
+    estimator, X, spec, *, fourth=False, min_samples=2, with_lengths=False
+):
+    """Merged joint moments of ``spec.modalities_`` over all partitions.
+
+    With ``with_lengths``, also each partition's row count, from the same pass
+    (one ``compute``, so each partition is read once).
+    """
     dask = import_dask("fitting from a Dask DataFrame")
     shared = dask.delayed(spec, pure=True)
     parts = _per_partition(X, _partition_moments, shared, fourth)
-    (moments,) = dask.compute(tree_reduce(parts, _merge_all))
+    lengths = (
+        [dask.delayed(len)(part) for part in X.to_delayed()] if with_lengths else []
+    )
+    moments, *lengths = dask.compute(tree_reduce(parts, _merge_all), *lengths)
     n_samples = 0 if moments is None else moments["n"]
     if n_samples < min_samples:
         raise ValueError(
@@ -195,6 +204,8 @@ def _reduce_moments(estimator, X, spec, *, fourth=False, min_samples=2):
             f"{type(estimator).__name__}: the cross-products of the partitions "
             "overflow float64. Divide the blocks by a constant first."
         )
+    if with_lengths:
+        return moments, np.asarray(lengths, dtype=np.int64)
     return moments
 
 
@@ -275,7 +286,7 @@ def _fit_kernel_cca(estimator, X):
                 f"pairwise distances of rows, for modality {modality!r}): give gamma "
                 "a number, e.g. the gamma_ of an in-memory fit on a sample."
             )
-    moments = _reduce_moments(estimator, X, spec)
+    moments, lengths = _reduce_moments(estimator, X, spec, with_lengths=True)
     n_samples = moments["n"]
     if estimator.n_landmarks > n_samples:
         raise ValueError(
@@ -289,7 +300,7 @@ def _fit_kernel_cca(estimator, X):
         for m, span in spans.items()
     }
     landmarks = estimator._draw_landmarks(n_samples)
-    rows = _rows_at(X, landmarks)
+    rows = _rows_at(X, landmarks, lengths)
     landmark_blocks = validate_blocks(
         spec, rows, reset=False, dtype=np.float64, ensure_min_samples=0
     )
@@ -313,10 +324,12 @@ def _fit_kernel_cca(estimator, X):
     return estimator._publish(solution, state, n_samples)
 
 
-def _rows_at(X, positions):
-    """The rows of ``X`` at global ``positions`` (sorted), as one pandas frame."""
+def _rows_at(X, positions, lengths):
+    """The rows of ``X`` at global ``positions`` (sorted), as one pandas frame.
+
+    ``lengths`` are the partitions' row counts.
+    """
     dask = import_dask("fitting from a Dask DataFrame")
-    lengths = X.map_partitions(len).compute().to_numpy()
     edges = np.concatenate([[0], np.cumsum(lengths)])
     parts = []
     for number, part in enumerate(X.to_delayed()):
