@@ -2,7 +2,7 @@
 
 An engine holds a prepared gallery (:func:`skcrossmodal._similarity.prepare`)
 and answers exact top-k queries over it. :class:`NumpyEngine` and
-:class:`TorchEngine` score tiles of queries x gallery rows (``numpy.matmul``
+:class:`TorchEngine` score tiles of gallery rows x queries (``numpy.matmul``
 or ``torch.mm``) and merge each tile into the one running top-k,
 :class:`~skcrossmodal._similarity.RunningTopK`; :class:`FaissEngine` asks a
 faiss index (flat: exact; IVF: approximate). Every exact engine returns the
@@ -265,15 +265,16 @@ class NumpyEngine(Engine):
             for g_start in range(0, n_gallery, columns):
                 g_stop = min(g_start + columns, n_gallery)
                 tile = buffer[: (stop - start) * (g_stop - g_start)]
-                S = product(
-                    start, stop, g_start, g_stop, tile.reshape(stop - start, -1)
+                T = product(
+                    start, stop, g_start, g_stop, tile.reshape(g_stop - g_start, -1)
                 )
                 if euclidean:
-                    S -= half_g_sq[g_start:g_stop]
-                top.push(S, g_start)
+                    T -= half_g_sq[g_start:g_stop, None]
+                top.push(T, g_start)
+            scores, indices = top.result()
             if euclidean:
-                return 2.0 * top.scores - q_sq[start:stop, None], top.indices
-            return top.scores, top.indices
+                return 2.0 * scores - q_sq[start:stop, None], indices
+            return scores, indices
 
         if n_threads == 1:
             results = map(block, starts)
@@ -298,11 +299,13 @@ class NumpyEngine(Engine):
 
     def _tile_product(self, Q):
         """``product(start, stop, g_start, g_stop, out)``: the score tile
-        ``Q[start:stop] @ gallery[g_start:g_stop].T`` written into ``out``."""
+        ``gallery[g_start:g_stop] @ Q[start:stop].T`` (one row per gallery
+        item, as :class:`~skcrossmodal._similarity.RunningTopK` screens it)
+        written into ``out``."""
         G = self.gallery
 
         def product(start, stop, g_start, g_stop, out):
-            return np.matmul(Q[start:stop], G[g_start:g_stop].T, out=out)
+            return np.matmul(G[g_start:g_stop], Q[start:stop].T, out=out)
 
         return product
 
@@ -335,7 +338,7 @@ class TorchEngine(NumpyEngine):
         def product(start, stop, g_start, g_stop, out):
             with torch.inference_mode():
                 torch.mm(
-                    Q_t[start:stop], G_t[g_start:g_stop].T, out=torch.from_numpy(out)
+                    G_t[g_start:g_stop], Q_t[start:stop].T, out=torch.from_numpy(out)
                 )
             return out
 

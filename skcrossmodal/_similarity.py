@@ -17,16 +17,17 @@ from sklearn import get_config
 
 SIMILARITIES = ("cosine", "dot", "euclidean")
 
-# Entries of one score tile of a top-k search: 16 MiB of float32, small enough
-# to stay in a core's share of the last-level cache while it is screened.
-TILE_ENTRIES = 2**22
+# Entries of one score tile of a top-k search: 2 MiB of float32, about the
+# size of a core's L2 cache, so that the screen reads the tile from there
+# right after the matrix product wrote it.
+TILE_ENTRIES = 2**19
 # Largest block of queries of a top-k search with batch_size="auto".
 AUTO_BATCH_ROWS = 1024
 # Columns per group whose maximum screens a score tile (see RunningTopK).
 GROUP_SIZE = 16
 # Cost of gathering one entry of a passing group, in passes over one entry:
 # above 1 / GATHER_COST of the tile in passing groups, rescan the whole tile.
-GATHER_COST = 32
+GATHER_COST = 64
 
 
 def check_similarity(similarity):
@@ -309,8 +310,11 @@ def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_thr
     else:
         rows = min(n_queries, int(batch_size))
     columns = min(n_gallery, max(keep, TILE_ENTRIES // rows))
-    # Tiles of equal width: no narrow last tile with its fixed costs.
+    # Tiles of equal width (no narrow last tile with its fixed costs) in whole
+    # groups of GROUP_SIZE rows (no tail outside a group, see RunningTopK).
     columns = max(min(keep, n_gallery), -(-n_gallery // -(-n_gallery // columns)))
+    if GROUP_SIZE <= columns < n_gallery:
+        columns -= columns % GROUP_SIZE
     if batch_size == "auto":
         budget = max(keep, working_memory_bytes() // (n_threads * itemsize))
         if rows * columns > budget:
@@ -320,24 +324,33 @@ def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_thr
 
 
 class RunningTopK:
-    """The ``keep`` highest scores of each query row over successive tiles.
+    """The ``keep`` highest scores of each query over successive tiles.
 
     The one result heap of every search engine, modelled on faiss's
     ``ResultHeap`` (``faiss/python/extra_wrappers.py``): a per-query top-k
-    that each tile of scores is merged into. A tile is screened by the maxima
-    of its column groups (group ``j`` holds the columns ``j, j + stride, j +
-    2 * stride, ...`` with ``stride = width // GROUP_SIZE``): one vectorised
-    pass over the tile. Only the groups whose maximum beats the row's current
-    cut-off (its ``keep``-th best score) are read again, and once a few tiles
-    have been seen almost none do.
+    that each tile of scores is merged into. A tile holds one row per gallery
+    item and one column per query (``gallery_tile @ queries.T``), so that the
+    screen below runs over contiguous memory. It is screened by the maxima of
+    groups of its rows (group ``j`` holds the rows ``j, j + stride, j + 2 *
+    stride, ...`` with ``stride = n_tile_rows // GROUP_SIZE``): elementwise
+    maxima of ``GROUP_SIZE`` contiguous blocks, one SIMD pass over the tile.
+    Only the groups whose maximum beats the query's current bound (above its
+    ``keep``-th best score) are read again, and once a few tiles have been
+    seen almost none do; while many still do, one comparison of every entry
+    with the bounds is the cheaper screen, and it is used instead.
+
+    The entries that pass wait until they number as many as the held scores
+    (``n_queries * keep``) and are then merged at once: a merge costs about as
+    much for a few candidates as for many, and a bound from an earlier merge
+    is still a valid one (lower, so it lets a few more pass).
 
     The kept values are exact. Among entries equal to the cut-off, which are
-    kept is not defined; :func:`settle_ties` rescores the rows where that
+    kept is not defined; :func:`settle_ties` rescores the queries where that
     matters.
 
     Parameters
     ----------
-    n_rows : int
+    n_queries : int
         Number of queries.
     keep : int
         Number of scores kept per query.
@@ -349,104 +362,152 @@ class RunningTopK:
     >>> import numpy as np
     >>> from skcrossmodal._similarity import RunningTopK, sort_candidates
     >>> top = RunningTopK(1, 2, np.float64)
-    >>> top.push(np.array([[0.1, 0.9, 0.3]]), offset=0)
-    >>> top.push(np.array([[0.5, 0.2]]), offset=3)
-    >>> sort_candidates(top.scores, top.indices)
+    >>> top.push(np.array([[0.1], [0.9], [0.3]]), offset=0)
+    >>> top.push(np.array([[0.5], [0.2]]), offset=3)
+    >>> sort_candidates(*top.result())
     (array([[0.9, 0.5]]), array([[1, 3]]))
     """
 
-    def __init__(self, n_rows, keep, dtype):
+    def __init__(self, n_queries, keep, dtype):
         self.keep = keep
-        self.scores = np.full((n_rows, keep), -np.inf, dtype=dtype)
-        self.indices = np.full((n_rows, keep), -1, dtype=np.int64)
-        self.cutoff = None  # lowest kept score of each row, once a tile was seen
+        self._scores = np.full((n_queries, keep), -np.inf, dtype=dtype)
+        self._indices = np.full((n_queries, keep), -1, dtype=np.int64)
+        # Per query, the lowest score that can still enter: None before a merge.
+        self._bounds = None
+        self._pending = []  # (queries, gallery rows, values) not merged yet
+        self._n_pending = 0
+        self._pass_rate = 1.0  # fraction of the last tile's entries that passed
+        self._maxima = np.empty(0, dtype=dtype)
 
-    def push(self, S, offset):
-        """Merge the score tile ``S`` of gallery columns ``offset:offset + width``."""
-        rows, columns, values = self._candidates(S)
-        self._merge(rows, columns + offset, values)
-        if self.cutoff is None:
-            self.cutoff = self.scores.min(axis=1)
+    def push(self, T, offset):
+        """Screen the tile ``T`` of shape ``(n_tile_rows, n_queries)``: the
+        scores of gallery rows ``offset:offset + n_tile_rows``."""
+        queries, rows, values = self._candidates(T)
+        if queries.size:
+            self._pending.append((queries, rows + offset, values))
+            self._n_pending += queries.size
+        if self._bounds is None or self._n_pending >= self._scores.size:
+            self._merge_pending()
 
-    def _lower_bounds(self, maxima):
-        """Per row, the lowest score that can still enter the top ``keep``."""
-        if self.cutoff is not None:
-            return np.nextafter(self.cutoff, np.inf)  # strictly above the cut-off
-        if maxima is None:
-            return np.full(self.scores.shape[0], -np.inf, dtype=self.scores.dtype)
-        # First tile: its ``keep`` highest group maxima are entries of the tile,
-        # so its top ``keep`` are at least as high as the lowest of them.
-        n_groups = maxima.shape[1]
-        return np.partition(maxima, n_groups - self.keep, axis=1)[
-            :, n_groups - self.keep
-        ]
+    def result(self):
+        """``(scores, indices)`` of shape ``(n_queries, keep)``: the kept entries
+        and their gallery rows, unordered within a query."""
+        self._merge_pending()
+        return self._scores, self._indices
 
-    def _candidates(self, S):
-        """Rows (sorted), columns and values of the entries of ``S`` that may enter."""
-        n_rows, width = S.shape
-        stride = width // GROUP_SIZE
-        if stride < self.keep:  # a narrow tile: screen every entry
-            return _entries_at_least(S, self._lower_bounds(None))
+    def _candidates(self, T):
+        """Queries (sorted), gallery rows and values of the entries of ``T``
+        that may enter."""
+        n_tile_rows, n_queries = T.shape
+        stride = n_tile_rows // GROUP_SIZE
+        bounds = self._bounds
+        if stride < self.keep:  # a short tile: screen every entry
+            if bounds is None:
+                bounds = np.full(n_queries, -np.inf, dtype=T.dtype)
+            return self._entries_at_least(T, bounds)
+        if bounds is not None and self._gather_too_costly(self._pass_rate):
+            # The last tile let many entries pass, and so will this one: the
+            # group maxima would not spare the pass over every entry.
+            return self._entries_at_least(T, bounds)
         body = stride * GROUP_SIZE
-        groups = S[:, :body].reshape(n_rows, GROUP_SIZE, stride)
-        # Elementwise maxima of contiguous slices: a SIMD pass, which
-        # ``groups.max(axis=1)`` (a reduction over a strided axis) is not.
-        maxima = np.maximum(groups[:, 0], groups[:, 1])
+        blocks = T[:body].reshape(GROUP_SIZE, stride * n_queries)
+        if self._maxima.size != blocks.shape[1]:
+            self._maxima = np.empty(blocks.shape[1], dtype=T.dtype)
+        maxima = np.maximum(blocks[0], blocks[1], out=self._maxima)
         for j in range(2, GROUP_SIZE):
-            np.maximum(maxima, groups[:, j], out=maxima)
-        bounds = self._lower_bounds(maxima)
-        passing = np.flatnonzero(maxima >= bounds[:, None])
-        if passing.size * GROUP_SIZE * GATHER_COST > S.size:
-            # Many groups pass (the first tiles): a group's entries lie on
-            # different cache lines, so one more pass over the tile is cheaper.
-            return _entries_at_least(S, bounds)
-        group_rows, groups = np.divmod(passing, stride)
-        columns = groups[:, None] + stride * np.arange(GROUP_SIZE)
-        values = np.take(S, columns + (group_rows * width)[:, None])
-        hit = values >= bounds[group_rows, None]
-        rows = np.broadcast_to(group_rows[:, None], columns.shape)[hit]
-        columns, values = columns[hit], values[hit]
-        if body == width:
-            return rows, columns, values
-        tail_rows, tail_columns = np.nonzero(S[:, body:] >= bounds[:, None])
-        rows = np.concatenate([rows, tail_rows])
-        order = np.argsort(rows, kind="stable")
-        columns = np.concatenate([columns, tail_columns + body])[order]
-        values = np.concatenate([values, S[tail_rows, tail_columns + body]])[order]
-        return rows[order], columns, values
+            np.maximum(maxima, blocks[j], out=maxima)
+        maxima = maxima.reshape(stride, n_queries)
+        if bounds is None:
+            # The ``keep`` highest group maxima of a query are entries of the
+            # tile, so its top ``keep`` are at least as high as their lowest.
+            bounds = np.partition(maxima, stride - self.keep, axis=0)[
+                stride - self.keep
+            ]
+        passing = np.flatnonzero(maxima >= bounds)
+        if self._gather_too_costly(passing.size / T.size):
+            return self._entries_at_least(T, bounds)
+        # Flat positions in T of every entry of the passing groups.
+        flat = passing[:, None] + stride * n_queries * np.arange(GROUP_SIZE)
+        values = np.take(T, flat)
+        hit = values >= bounds[passing % n_queries, None]
+        flat, values = flat[hit], values[hit]
+        if body < n_tile_rows:
+            tail = body * n_queries + np.flatnonzero(T[body:] >= bounds)
+            flat = np.concatenate([flat, tail])
+            values = np.concatenate([values, np.take(T, tail)])
+        self._pass_rate = flat.size / T.size
+        return _by_query(flat, values, n_queries)
 
-    def _merge(self, rows, columns, values):
-        """Keep the ``keep`` best of the held scores and the candidates.
+    def _entries_at_least(self, T, bounds):
+        flat = np.flatnonzero(T >= bounds)
+        self._pass_rate = flat.size / T.size
+        return _by_query(flat, np.take(T, flat), T.shape[1])
 
-        ``rows`` must be sorted: candidates of one row are contiguous.
+    @staticmethod
+    def _gather_too_costly(pass_rate):
+        """Whether reading the passing groups again costs more than a pass over
+        the tile, when that fraction of its entries (about one per group) pass.
+
+        A group's entries lie on different cache lines, so reading one costs
+        about ``GATHER_COST`` passes over one entry.
         """
-        if rows.size == 0:
-            return
-        counts = np.bincount(rows, minlength=self.scores.shape[0])
-        touched = np.flatnonzero(counts)
-        slots = np.cumsum(counts > 0) - 1
-        positions = np.arange(rows.size) - (np.cumsum(counts) - counts)[rows]
-        width = self.keep + int(counts.max())
-        scores = np.full((touched.size, width), -np.inf, dtype=self.scores.dtype)
-        indices = np.full((touched.size, width), -1, dtype=np.int64)
-        scores[:, : self.keep] = self.scores[touched]
-        indices[:, : self.keep] = self.indices[touched]
-        scores[slots[rows], self.keep + positions] = values
-        indices[slots[rows], self.keep + positions] = columns
-        best = np.argpartition(scores, width - self.keep, axis=1)[
-            :, width - self.keep :
-        ]
-        self.scores[touched] = np.take_along_axis(scores, best, axis=1)
-        self.indices[touched] = np.take_along_axis(indices, best, axis=1)
-        if self.cutoff is not None:
-            self.cutoff[touched] = self.scores[touched].min(axis=1)
+        return pass_rate * GROUP_SIZE * GATHER_COST > 1
+
+    def _merge_pending(self):
+        """Keep the ``keep`` best of the held scores and the pending candidates.
+
+        The candidates of each pending tile come sorted by query; the tiles are
+        placed one after another in a query's free slots, so no sort is
+        needed. Each query's ``keep``-th best score comes from one
+        ``np.partition`` of the values, and where no other entry equals it,
+        the entries at least as high are the ones kept (cheaper than an
+        ``np.argpartition``, which is used when some query has such a tie).
+        """
+        pending, self._pending, self._n_pending = self._pending, [], 0
+        if pending:
+            n_queries, keep = self._scores.shape
+            placed = np.zeros(n_queries, dtype=np.intp)  # candidates of a query so far
+            slots = []
+            for queries, _, _ in pending:
+                counts = np.bincount(queries, minlength=n_queries)
+                first = np.cumsum(counts) - counts  # of each query, within the tile
+                slots.append(
+                    keep + placed[queries] + np.arange(queries.size) - first[queries]
+                )
+                placed += counts
+            touched = np.flatnonzero(placed)
+            line = np.cumsum(placed > 0) - 1  # query -> its line among the touched
+            width = keep + int(placed.max())
+            scores = np.full((touched.size, width), -np.inf, dtype=self._scores.dtype)
+            indices = np.full((touched.size, width), -1, dtype=np.int64)
+            scores[:, :keep] = self._scores[touched]
+            indices[:, :keep] = self._indices[touched]
+            for (queries, rows, values), slot in zip(pending, slots, strict=True):
+                scores[line[queries], slot] = values
+                indices[line[queries], slot] = rows
+            cut = np.partition(scores, width - keep, axis=1)[:, width - keep, None]
+            kept = np.flatnonzero(scores >= cut)
+            if kept.size == touched.size * keep:  # no tie at any query's cut
+                best_scores = np.take(scores, kept).reshape(-1, keep)
+                best_indices = np.take(indices, kept).reshape(-1, keep)
+            else:
+                best = np.argpartition(scores, width - keep, axis=1)[:, width - keep :]
+                best_scores = np.take_along_axis(scores, best, axis=1)
+                best_indices = np.take_along_axis(indices, best, axis=1)
+            self._scores[touched] = best_scores
+            self._indices[touched] = best_indices
+        # Strictly above the cut-off: an entry equal to it cannot enter.
+        self._bounds = np.nextafter(self._scores.min(axis=1), np.inf)
 
 
-def _entries_at_least(S, bounds):
-    """Rows (sorted), columns and values of the entries of ``S`` at least ``bounds``."""
-    flat = np.flatnonzero(S >= bounds[:, None])
-    rows, columns = np.divmod(flat, S.shape[1])
-    return rows, columns, np.take(S, flat)
+def _by_query(flat, values, n_queries):
+    """Queries, gallery rows and values of the entries at ``flat`` positions of
+    a tile with ``n_queries`` columns, sorted by query (stably)."""
+    rows, queries = np.divmod(flat, n_queries)
+    # A stable sort of 16-bit keys is a radix sort in numpy.
+    keys = queries.astype(np.int16) if n_queries <= 2**15 else queries
+    order = np.argsort(keys, kind="stable")
+    return queries[order], rows[order], values[order]
 
 
 def sort_candidates(scores, indices):

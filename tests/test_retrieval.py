@@ -94,10 +94,16 @@ def test_ties_are_broken_by_lower_gallery_row(
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("group_size", [2, 4])
-def test_group_screening_matches_brute_force(metric, dtype, group_size, monkeypatch):
+@pytest.mark.parametrize("gather_cost", [1e-9, 1e9])
+def test_group_screening_matches_brute_force(
+    metric, dtype, group_size, gather_cost, monkeypatch
+):
     # Small groups and tiles make the group-maximum screening of the numpy
     # backend run on a small gallery; repeated rows put ties across groups.
+    # A tiny gather cost always reads the passing groups again, a huge one
+    # always screens every entry instead.
     monkeypatch.setattr(similarity_module, "GROUP_SIZE", group_size)
+    monkeypatch.setattr(similarity_module, "GATHER_COST", gather_cost)
     monkeypatch.setattr(similarity_module, "TILE_ENTRIES", 17 * 50)
     rng = np.random.default_rng(1)
     Q = rng.integers(-2, 3, size=(17, 5)).astype(dtype)
@@ -122,15 +128,14 @@ def test_running_top_k_keeps_the_highest_values():
         top = similarity_module.RunningTopK(n_rows, keep, np.float64)
         offset = 0
         for tile in tiles:
-            top.push(tile, offset)
+            top.push(np.ascontiguousarray(tile.T), offset)
             offset += tile.shape[1]
         S = np.hstack(tiles)
-        assert all(len(set(row)) == keep for row in top.indices)
+        scores, indices = top.result()
+        assert all(len(set(row)) == keep for row in indices)
+        np.testing.assert_array_equal(np.take_along_axis(S, indices, axis=1), scores)
         np.testing.assert_array_equal(
-            np.take_along_axis(S, top.indices, axis=1), top.scores
-        )
-        np.testing.assert_array_equal(
-            np.sort(top.scores, axis=1), np.sort(S, axis=1)[:, S.shape[1] - keep :]
+            np.sort(scores, axis=1), np.sort(S, axis=1)[:, S.shape[1] - keep :]
         )
 
 
