@@ -141,7 +141,7 @@ def run_ccazoo_wide(train, test):
     def standardise(views, reference):
         return [
             (v - r.mean(axis=0)) / r.std(axis=0, ddof=1)
-            for v, r in zip(views, reference)
+            for v, r in zip(views, reference, strict=True)
         ]
 
     def fit():

@@ -68,7 +68,9 @@ def split_blocks(Z, n_modalities):
 
 def print_table(title, header, rows):
     print(f"\n{title}")
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    widths = [
+        max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)
+    ]
     line = "  ".join(f"{{:>{w}}}" for w in widths)
     print(line.format(*header))
     for row in rows:
@@ -150,15 +152,20 @@ def section_kernel_cca(quick):
                         Nystroem(gamma=g, n_components=n_landmarks, random_state=0).fit(
                             v
                         )
-                        for g, v in zip(gammas, (text, image))
+                        for g, v in zip(gammas, (text, image), strict=True)
                     ]
-                    features = [m.transform(v) for m, v in zip(maps, (text, image))]
+                    features = [
+                        m.transform(v) for m, v in zip(maps, (text, image), strict=True)
+                    ]
                     # cca-zoo's shrinkage toward the identity is our reg.
                     return maps, ZooMCCA(N_COMPONENTS, shrinkage=reg).fit(features)
 
                 t, (maps, zoo) = median_time(fit_zoo_nystroem, repeats)
                 variates = zoo.transform(
-                    [m.transform(v) for m, v in zip(maps, (text_test, image_test))]
+                    [
+                        m.transform(v)
+                        for m, v in zip(maps, (text_test, image_test), strict=True)
+                    ]
                 )
                 results["cca-zoo MCCA on Nystroem"] = (t, mean_correlation(variates))
         for method, (seconds, correlation) in results.items():
@@ -208,8 +215,8 @@ def section_mcca(quick):
     rows = []
     for n in sizes:
         train, test = make_views(n)
-        X = make_frame(**dict(zip(names, train)))
-        X_test = make_frame(**dict(zip(names, test)))
+        X = make_frame(**dict(zip(names, train, strict=True)))
+        X_test = make_frame(**dict(zip(names, test, strict=True)))
         t_ours, ours = median_time(lambda: MCCA(N_COMPONENTS).fit(X), repeats)
         rows.append((n, "ours MCCA", f"{t_ours:.4f}", f"{ours.score(X_test):.4f}", ""))
         if have_zoo:

@@ -64,7 +64,10 @@ def compare_sets(indices, reference_indices, reference_scores, k):
     """Queries whose top-k set differs from the reference, and whether each such
     difference is a float32 near-tie at the cut-off of the float64 ranking."""
     same = np.array(
-        [set(a[:k]) == set(b[:k]) for a, b in zip(indices, reference_indices)]
+        [
+            set(a[:k]) == set(b[:k])
+            for a, b in zip(indices, reference_indices, strict=True)
+        ]
     )
     gaps = reference_scores[:, k - 1] - reference_scores[:, k]
     near_tie = gaps[~same] < 1e-6
@@ -279,7 +282,10 @@ def ivf_recall(m, n, d, k, nlist, nprobes):
 
         def summary(indices):
             recall = np.mean(
-                [len(set(a) & set(b)) / k for a, b in zip(indices, exact_indices)]
+                [
+                    len(set(a) & set(b)) / k
+                    for a, b in zip(indices, exact_indices, strict=True)
+                ]
             )
             if not paired:
                 return recall, "", ""

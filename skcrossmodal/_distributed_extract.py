@@ -81,7 +81,10 @@ def _raw_column(X, estimator):
 
 def _empty_frame(columns, dtypes, index):
     return pd.DataFrame(
-        {column: np.empty(0, dtype=dtype) for column, dtype in zip(columns, dtypes)},
+        {
+            column: np.empty(0, dtype=dtype)
+            for column, dtype in zip(columns, dtypes, strict=True)
+        },
         columns=columns,
         index=index,
     )
@@ -197,7 +200,7 @@ def _union_partition(partition, union, *, columns, dtypes):
     if len(partition) == 0:
         return _empty_frame(columns, dtypes, partition.index)
     features = union.transform(partition)
-    return features.astype(dict(zip(columns, dtypes)))
+    return features.astype(dict(zip(columns, dtypes, strict=True)))
 
 
 def fit_union_dask(union, X):

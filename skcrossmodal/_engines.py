@@ -286,7 +286,9 @@ class NumpyEngine(Engine):
                 results = pool.map(block, starts)
             scores = np.empty((n_queries, keep), dtype=Q.dtype)
             indices = np.empty((n_queries, keep), dtype=np.int64)
-            for start, (block_scores, block_indices) in zip(starts, results):
+            for start, (block_scores, block_indices) in zip(
+                starts, results, strict=True
+            ):
                 stop = min(start + rows, n_queries)
                 scores[start:stop], indices[start:stop] = block_scores, block_indices
                 if progress:

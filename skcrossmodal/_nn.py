@@ -190,7 +190,7 @@ class LowRankTensorFusion(nn.Module):
 
     def forward(self, codes, mask):
         fused = None
-        for m, (code, factor) in enumerate(zip(codes, self.factors)):
+        for m, (code, factor) in enumerate(zip(codes, self.factors, strict=True)):
             ones = torch.ones_like(code[:, :1])
             augmented = torch.cat([code * mask[:, m, None], ones], dim=1)
             projected = torch.einsum("nd,rdo->nro", augmented, factor)
@@ -247,7 +247,9 @@ class LateFusionNetwork(nn.Module):
     def forward(self, *inputs):
         *blocks, mask = inputs
         mask = self.modality_dropout(mask)
-        codes = [encoder(block) for encoder, block in zip(self.encoders, blocks)]
+        codes = [
+            encoder(block) for encoder, block in zip(self.encoders, blocks, strict=True)
+        ]
         return self.head(self.dropout(self.fusion(codes, mask)))
 
 

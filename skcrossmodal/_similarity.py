@@ -593,7 +593,7 @@ def rescore_top_k(Q, G, k, similarity, q_sq=None, g_sq=None):
     indices = np.empty((Q.shape[0], k), dtype=np.int64)
     for start, _, S in prepared_blocks(Q, G, similarity, rows, q_sq, g_sq):
         kth = np.partition(S, n_gallery - k, axis=1)[:, n_gallery - k]
-        for r, (row, threshold) in enumerate(zip(S, kth)):
+        for r, (row, threshold) in enumerate(zip(S, kth, strict=True)):
             above = np.flatnonzero(row > threshold)
             tied = np.flatnonzero(row == threshold)[: k - above.size]
             chosen = np.concatenate([above, tied])

@@ -339,7 +339,7 @@ def _as_tensors(tensors, names=None):
         raise ValueError(
             f"names must name each of the {len(tensors)} tensors, got {len(names)}."
         )
-    tensors = tuple(as_tensor(t, name) for t, name in zip(tensors, names))
+    tensors = tuple(as_tensor(t, name) for t, name in zip(tensors, names, strict=True))
     lengths = [t.shape[0] for t in tensors]
     if len(set(lengths)) != 1:
         raise ValueError(

@@ -100,7 +100,7 @@ def wide_pair(n_samples=40, n_features=(150, 120), noise=0.0, seed=0):
          rng.standard_normal((n_samples, 3))]
     )  # fmt: skip
     blocks = []
-    for factors, p in zip((factors_a, factors_b), n_features):
+    for factors, p in zip((factors_a, factors_b), n_features, strict=True):
         block = factors @ rng.standard_normal((factors.shape[1], p))
         block += noise * rng.standard_normal((n_samples, p))
         blocks.append(block * np.logspace(-1, 1, p) + 5.0)

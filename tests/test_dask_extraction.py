@@ -58,7 +58,10 @@ def _paths(n=24):
 def _uneven(frame, sizes):
     """A Dask DataFrame whose partitions have the given sizes (0 allowed)."""
     edges = np.cumsum([0, *sizes])
-    parts = [frame.iloc[start:stop] for start, stop in zip(edges[:-1], edges[1:])]
+    parts = [
+        frame.iloc[start:stop]
+        for start, stop in zip(edges[:-1], edges[1:], strict=True)
+    ]
     return dd.from_delayed([dask.delayed(p) for p in parts], meta=frame.iloc[:0])
 
 

@@ -162,7 +162,7 @@ def test_matches_cca_zoo_kcca(paired):
     views = list(paired.values())
     theirs = KCCA(n_components=k, kernel="rbf", gamma=0.2, shrinkage=reg).fit(views)
     Z = kcca.transform(make_frame(**paired)).to_numpy()
-    for ours, their in zip((Z[:, :k], Z[:, k:]), theirs.transform(views)):
+    for ours, their in zip((Z[:, :k], Z[:, k:]), theirs.transform(views), strict=True):
         assert_columns_equal_up_to_sign(ours, their, atol=1e-6)
 
 

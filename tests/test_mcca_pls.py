@@ -28,7 +28,7 @@ def make_views(n_samples=200, n_features=(6, 5, 4), n_shared=3, seed=0):
     return {
         name: latent @ rng.standard_normal((n_shared, p))
         + rng.standard_normal((n_samples, p))
-        for name, p in zip(names, n_features)
+        for name, p in zip(names, n_features, strict=True)
     }
 
 
@@ -89,13 +89,13 @@ def test_mcca_solves_generalized_eigenproblem(views):
     joint = np.hstack(list(views.values()))
     C = np.cov(joint, rowvar=False)
     edges = np.cumsum([0] + [b.shape[1] for b in views.values()])
-    spans = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    spans = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
     D = linalg.block_diag(*(C[s, s] for s in spans))
     eigenvalues, eigenvectors = linalg.eigh(C, D)
     order = np.argsort(eigenvalues)[::-1][:k]
     np.testing.assert_allclose(mcca.eigenvalues_, eigenvalues[order], rtol=1e-10)
     pair_correlations = []
-    for m, span in zip(views, spans):
+    for m, span in zip(views, spans, strict=True):
         direction = eigenvectors[span][:, order]
         # MCCA rescales each modality's part to unit variance.
         direction = direction / np.sqrt(
@@ -127,8 +127,8 @@ def test_mcca_matches_cca_zoo(views):
     theirs = ZooMCCA(n_components=2, shrinkage=0.1).fit(standardised)
     ours_on_standardised = (
         MCCA(n_components=2, reg=0.1)
-        .fit(make_frame(**dict(zip(views, standardised))))
-        .transform(make_frame(**dict(zip(views, standardised))))
+        .fit(make_frame(**dict(zip(views, standardised, strict=True))))
+        .transform(make_frame(**dict(zip(views, standardised, strict=True))))
         .to_numpy()
     )
     for m, their in enumerate(theirs.transform(standardised)):

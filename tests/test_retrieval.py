@@ -259,7 +259,9 @@ def test_pickle_round_trip_keeps_the_gallery(embeddings, params):
     blob = pickle.dumps(retriever)
     loaded = pickle.loads(blob)
     for got, expected in zip(
-        loaded.search(make_frame(text=Q)), retriever.search(make_frame(text=Q))
+        loaded.search(make_frame(text=Q)),
+        retriever.search(make_frame(text=Q)),
+        strict=True,
     ):
         np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(loaded.gallery_, retriever.gallery_)
@@ -523,7 +525,7 @@ def test_clone_refit_and_params_on_frames(embeddings):
     assert not hasattr(cloned, "gallery_")
     assert cloned.get_params() == retriever.get_params()
     third = cloned.fit(make_frame(image=G)).search(make_frame(text=Q))
-    for a, b, c in zip(first, second, third):
+    for a, b, c in zip(first, second, third, strict=True):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
     # Row order of the queries does not matter, nor searching a subset.

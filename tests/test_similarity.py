@@ -61,11 +61,13 @@ def test_engine_pickles_and_keeps_answering(data, name, similarity):
     Q, G = data
     engine = ENGINES[name](similarity).build(G.astype(np.float32))
     loaded = pickle.loads(pickle.dumps(engine))
-    for got, expected in zip(loaded.search(Q, 5), engine.search(Q, 5)):
+    for got, expected in zip(loaded.search(Q, 5), engine.search(Q, 5), strict=True):
         np.testing.assert_array_equal(got, expected)
     # A loaded engine grows like the original.
     grown, loaded_grown = engine.add(G[:3]), loaded.add(G[:3])
-    for got, expected in zip(loaded_grown.search(Q, 5), grown.search(Q, 5)):
+    for got, expected in zip(
+        loaded_grown.search(Q, 5), grown.search(Q, 5), strict=True
+    ):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -79,7 +81,7 @@ def test_engine_add_returns_a_new_engine(data, name):
     grown = engine.add(G[100:])
     assert grown is not engine and engine.gallery is gallery
     assert engine.n_gallery == 100 and grown.n_gallery == G.shape[0]
-    for got, expected in zip(engine.search(Q, 3), before):
+    for got, expected in zip(engine.search(Q, 3), before, strict=True):
         np.testing.assert_array_equal(got, expected)
     if name != "faiss-ivf":
         np.testing.assert_array_equal(
@@ -202,7 +204,7 @@ def test_n_jobs_none_means_one_thread_outside_a_joblib_context(data, monkeypatch
     retriever.set_params(n_jobs=2).search(make_frame(text=Q))
     retriever.set_params(n_jobs=-1).search(make_frame(text=Q))
     assert _RecordingPool.sizes == [3, 2, joblib.cpu_count()]
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
     # KNNMapper: the same engine, the same rule.
     _RecordingPool.sizes = []
@@ -239,7 +241,7 @@ def test_verbose_reports_large_searches(data, capsys):
         f"[CrossModalRetriever] fit: gallery of {G.shape[0]} rows"
     )
     assert len(lines) == 1 + 5  # 19 queries in blocks of 4
-    for stop, line in zip([4, 8, 12, 16, 19], lines[1:]):
+    for stop, line in zip([4, 8, 12, 16, 19], lines[1:], strict=True):
         assert line.startswith(
             f"[CrossModalRetriever] search {stop}/19 queries: {G.shape[0]} gallery rows ("
         )

@@ -693,7 +693,7 @@ def _tricky_vocabulary_and_documents():
         n = rng.integers(1, 12)
         parts = rng.choice(np.array(pieces, dtype=object), size=n)
         seps = rng.choice(np.array(separators, dtype=object), size=n)
-        document = "".join(p + s for p, s in zip(parts, seps))
+        document = "".join(p + s for p, s in zip(parts, seps, strict=True))
         documents.append(document if document.strip() else "zz")
     return kv, documents
 

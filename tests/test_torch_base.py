@@ -110,7 +110,9 @@ def test_the_estimator_fit_is_the_one_seeded_path():
                 early_stopping=True,
                 device="cpu",
             )
-    for ours, reference in zip(mapper.module_.parameters(), net.parameters()):
+    for ours, reference in zip(
+        mapper.module_.parameters(), net.parameters(), strict=True
+    ):
         assert torch.equal(ours, reference)
     assert mapper.loss_curve_ == history["train_loss"]
     assert mapper.validation_loss_curve_ == history["validation_loss"]

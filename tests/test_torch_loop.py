@@ -94,7 +94,7 @@ def test_make_mlp_is_seeded_and_leaves_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
     b = _seeded_mlp(3, 5, (7,), 2)
     c = _seeded_mlp(4, 5, (7,), 2)
-    for pa, pb in zip(_weights(a), _weights(b)):
+    for pa, pb in zip(_weights(a), _weights(b), strict=True):
         assert torch.equal(pa, pb)
     assert not torch.equal(a[0].weight, c[0].weight)
 
@@ -162,11 +162,12 @@ def test_fit_module_deterministic_for_a_seed():
     net_a, history_a = _fit(0)
     net_b, history_b = _fit(0)
     net_c, _ = _fit(1)
-    for pa, pb in zip(_weights(net_a), _weights(net_b)):
+    for pa, pb in zip(_weights(net_a), _weights(net_b), strict=True):
         assert torch.equal(pa, pb)
     assert history_a["train_loss"] == history_b["train_loss"]
     assert any(
-        not torch.equal(pa, pc) for pa, pc in zip(_weights(net_a), _weights(net_c))
+        not torch.equal(pa, pc)
+        for pa, pc in zip(_weights(net_a), _weights(net_c), strict=True)
     )
 
 
@@ -181,7 +182,7 @@ def test_fit_module_dropout_is_deterministic_and_global_rng_untouched():
             fit_module(net, _mse, (X, y), seed=seed, max_iter=3, device="cpu")
         weights.append(_weights(net))
     assert torch.equal(torch.get_rng_state(), state)
-    for pa, pb in zip(*weights):
+    for pa, pb in zip(*weights, strict=True):
         assert torch.equal(pa, pb)
 
 
@@ -205,7 +206,7 @@ def test_early_stopping_restores_best_epoch():
     reference, _ = _fit(
         0, tol=0.0, n_iter_no_change=100, **{**params, "max_iter": best}
     )
-    for restored, expected in zip(_weights(net), _weights(reference)):
+    for restored, expected in zip(_weights(net), _weights(reference), strict=True):
         assert torch.equal(restored, expected)
 
 
@@ -444,7 +445,7 @@ def test_the_loop_is_fit_loop_run_epoch_train_step():
     expected.backward()
     reference_optimizer.step()
     assert float(loss) == pytest.approx(float(expected.detach()))
-    for a, b in zip(_weights(net), _weights(reference)):
+    for a, b in zip(_weights(net), _weights(reference), strict=True):
         assert torch.equal(a, b)
 
     mean = run_epoch(net, _mse, optimizer, tensors, batch_size=16, generator=generator)
@@ -458,7 +459,7 @@ def test_the_loop_is_fit_loop_run_epoch_train_step():
         reference_optimizer.step()
         total += float(batch_loss) * len(rows)
     assert mean == pytest.approx(total / 40, rel=1e-6)
-    for a, b in zip(_weights(net), _weights(reference)):
+    for a, b in zip(_weights(net), _weights(reference), strict=True):
         assert torch.equal(a, b)
 
     with warnings.catch_warnings():
@@ -514,7 +515,7 @@ def test_values_beyond_float32_are_refused_before_training_or_inference():
         fit_module(
             net, _mse, (huge, y), seed=0, names=("Modality 'image'", "y"), device="cpu"
         )
-    for old, new in zip(before, _weights(net)):  # refused before any step
+    for old, new in zip(before, _weights(net), strict=True):  # refused before any step
         assert torch.equal(old, new)
     with pytest.raises(ValueError, match=message):
         _predict(net, (huge,), names=("Modality 'image'",))

@@ -310,7 +310,7 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
         ``rows`` names the inputs in errors (positions, or index labels).
         """
         first_rate = None
-        for row, item in zip(rows, items):
+        for row, item in zip(rows, items, strict=True):
             _, rate, _ = self._waveform(item, row)
             if first_rate is None and rate is not None:
                 first_rate = float(rate)
@@ -476,7 +476,7 @@ class _SpectralExtractor(TransformerMixin, BaseEstimator):
 
     def _extract(self, items, rows):
         features = []
-        for row, item in zip(rows, items):
+        for row, item in zip(rows, items, strict=True):
             samples, rate, label = self._waveform(item, row)
             samples = self._resample(samples, rate, label)
             log_mel = self._log_mel(samples)

@@ -222,7 +222,9 @@ class _AsciiVocabulary:
         entry = self.index.get_indexer(hashes)
         same = self.lengths[entry] == lengths
         same &= self.words[0][entry] == words[0][1]
-        for (rows, word), key_words in zip(words[1:], self.words[1:]):
+        # The tokens looked up may all be shorter than the longest key, and
+        # then have fewer chunks of words than the keys.
+        for (rows, word), key_words in zip(words[1:], self.words[1:], strict=False):
             # Where the lengths are equal, the key is longer than the offset.
             checked = same[rows]
             same[rows[checked]] = key_words[entry[rows[checked]]] == word[checked]
@@ -265,7 +267,7 @@ def _ascii_document_term_matrix(
     chunk = np.cumsum(document_lengths) // _CHUNK_CHARACTERS
     bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1), n_documents]
     word_ids, token_indptr = [], [np.zeros(1, dtype=np.int64)]
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         chunk_word_ids, chunk_indptr = _ascii_token_ids(
             documents[start:stop],
             document_lengths[start:stop],

@@ -67,7 +67,7 @@ def _cca_from_standardised_data(centred, std, reg, head, tail, n_components):
     )
     weights = []
     for span, (Z, live), (U, eigenvalues), c in zip(
-        (head, tail), standardised, coordinates, (c_a, c_b)
+        (head, tail), standardised, coordinates, (c_a, c_b), strict=True
     ):
         w = np.zeros((len(std[span]), c.shape[1]))
         w[live] = Z.T @ (U @ (c / np.sqrt(eigenvalues)[:, None]))

@@ -240,11 +240,11 @@ def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
     factors = [_cholesky_of_correlation(S) for S in (Saa, Sbb)]
     whitened = [
         None if factor is not None else whitening(S)
-        for factor, S in zip(factors, (Saa, Sbb))
+        for factor, S in zip(factors, (Saa, Sbb), strict=True)
     ]
     ranks = [
         S.shape[0] if factor is not None else white.shape[1]
-        for S, factor, white in zip((Saa, Sbb), factors, whitened)
+        for S, factor, white in zip((Saa, Sbb), factors, whitened, strict=True)
     ]
     k = min(ranks)
     if n_components is not None:
@@ -270,7 +270,7 @@ def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
         cross = cross @ whitened[1]
     U, correlations, Vt = top_singular_triplets(cross, k)
     weights = []
-    for factor, white, vectors in zip(factors, whitened, (U, Vt.T)):
+    for factor, white, vectors in zip(factors, whitened, (U, Vt.T), strict=True):
         if factor is not None:
             L, std = factor
             weights.append(
@@ -434,19 +434,21 @@ def centred_moments(blocks, fourth, *, estimator=None, modalities=None):
     for start in range(0, n_samples, rows):
         stop = min(start + rows, n_samples)
         chunk = buffer[: stop - start]
-        for block, lo, hi in zip(blocks, edges[:-1], edges[1:]):
+        for block, lo, hi in zip(blocks, edges[:-1], edges[1:], strict=True):
             chunk[:, lo:hi] = block[start:stop]
         mean = chunk.mean(axis=0)
         if finite and not np.all(np.isfinite(mean)):
-            for modality, block in zip(modalities, blocks):
+            for modality, block in zip(modalities, blocks, strict=True):
                 check_finite(
                     block, modality, estimator.feature_names_per_modality_[modality]
                 )
         if check:
-            for lo, hi, limit in zip(edges[:-1], edges[1:], limits):
+            for lo, hi, limit in zip(edges[:-1], edges[1:], limits, strict=True):
                 part = chunk[:, lo:hi]
                 if part.size and max(part.max(), -part.min()) > limit:
-                    check_squares_finite(estimator, dict(zip(modalities, blocks)))
+                    check_squares_finite(
+                        estimator, dict(zip(modalities, blocks, strict=True))
+                    )
         chunk -= mean
         if fourth:
             squared = chunk * chunk

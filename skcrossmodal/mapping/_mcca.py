@@ -183,7 +183,10 @@ class MCCA(PairedMapperMixin, BaseEstimator):
         if self.reg:
             covariance = shrink_toward_diagonal(covariance, self.reg)
         edges = np.cumsum([0] + [len(names) for names in blocks.values()])
-        spans = [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+        spans = [
+            slice(start, stop)
+            for start, stop in zip(edges[:-1], edges[1:], strict=True)
+        ]
         whitenings = [whitening(covariance[span, span]) for span in spans]
         ranks = [w.shape[1] for w in whitenings]
         check_n_components(
@@ -191,7 +194,7 @@ class MCCA(PairedMapperMixin, BaseEstimator):
             self.n_components,
             min(ranks),
             "the smallest numerical rank of the modality covariances: "
-            + ", ".join(f"{m!r} ({r})" for m, r in zip(blocks, ranks))
+            + ", ".join(f"{m!r} ({r})" for m, r in zip(blocks, ranks, strict=True))
             + f", after {n_samples} samples",
         )
         joint_whitening = linalg.block_diag(*whitenings)
@@ -201,7 +204,9 @@ class MCCA(PairedMapperMixin, BaseEstimator):
 
         rank_edges = np.cumsum([0] + ranks)
         weights = []
-        for w, start, stop in zip(whitenings, rank_edges[:-1], rank_edges[1:]):
+        for w, start, stop in zip(
+            whitenings, rank_edges[:-1], rank_edges[1:], strict=True
+        ):
             part = eigenvectors[start:stop]
             # W.T C_mm W = I: the variance of a variate is the squared norm of
             # its part of the eigenvector.
@@ -220,9 +225,9 @@ class MCCA(PairedMapperMixin, BaseEstimator):
         self.n_components_ = k
         self.eigenvalues_ = eigenvalues
         self.canonical_correlations_ = np.mean(pair_correlations, axis=0)
-        self.weights_ = dict(zip(blocks, weights))
-        self.mean_ = {m: mean[span] for m, span in zip(blocks, spans)}
-        self.scale_ = {m: scale[span] for m, span in zip(blocks, spans)}
+        self.weights_ = dict(zip(blocks, weights, strict=True))
+        self.mean_ = {m: mean[span] for m, span in zip(blocks, spans, strict=True)}
+        self.scale_ = {m: scale[span] for m, span in zip(blocks, spans, strict=True)}
         return self
 
     def _embed(self, blocks):
