@@ -222,8 +222,16 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
     transformer = clone(transformer)
     path = None
     if _reproducible_fit(transformer):
+        data = (keys, y) if _fit_learns_from_data(transformer) else None
         key = joblib.hash(
-            (_FORMAT, transformer, _input_signature(X), keys, y, fit_params)
+            (
+                _FORMAT,
+                transformer,
+                _parameter_files(transformer),
+                _input_signature(X),
+                data,
+                fit_params,
+            )
         )
         path = location / "fits" / f"{key}.joblib"
         if path in _FITS:
@@ -239,6 +247,43 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
         _write(path, (fitted, fitted_key))
         _remember_fit(path, (fitted, fitted_key))
     return fitted, fitted_key
+
+
+def _fit_learns_from_data(transformer):
+    """Whether a fit of ``transformer`` may depend on the content of X or y.
+
+    A transformer whose fit learns nothing from the data (it only checks the
+    input and builds its state from its parameters, as
+    :class:`~skcrossmodal.feature_extraction.CNNFeatureExtractor` loads its
+    network) says so with a class attribute ``_fit_learns_from_data = False``;
+    its fits are then keyed without the rows, so the folds of a search share
+    one fit.
+    """
+    return getattr(transformer, "_fit_learns_from_data", True) is not False
+
+
+def _parameter_files(estimator):
+    """``(parameter, path, mtime_ns, size)`` of each parameter naming a file.
+
+    A parameter such as a weights file keeps its name when the file is
+    replaced; its modification time and size make the new file another key.
+    """
+    try:
+        params = estimator.get_params(deep=True)
+    except (AttributeError, TypeError):
+        return ()
+    files = []
+    for name, value in sorted(params.items()):
+        if not isinstance(value, (str, os.PathLike)):
+            continue
+        try:
+            info = os.stat(value)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            where = os.path.abspath(value)
+            files.append((name, where, info.st_mtime_ns, info.st_size))
+    return tuple(files)
 
 
 def _remember_fit(path, entry):
@@ -262,7 +307,7 @@ def fitted_state_key(fitted, X):
     -------
     key : str
     """
-    return joblib.hash((_FORMAT, fitted, _input_signature(X)))
+    return joblib.hash((_FORMAT, fitted, _parameter_files(fitted), _input_signature(X)))
 
 
 class _Store:
@@ -343,11 +388,11 @@ def transform_cached(location, fitted, fitted_key, X, keys, params):
     if params:
         fitted_key = joblib.hash((fitted_key, params))
     store = _store(location / "features" / fitted_key)
-    store.refresh()
-    missing = {}
-    for i, key in enumerate(keys):
-        if key not in store.index and key not in missing:
-            missing[key] = i
+    missing = _missing(store, keys)
+    if missing:
+        # Another process may have written the rows since: read its new files.
+        store.refresh()
+        missing = _missing(store, keys)
     if missing:
         rows = np.fromiter(missing.values(), dtype=np.intp, count=len(missing))
         computed = _as_rows(
@@ -358,6 +403,16 @@ def transform_cached(location, fitted, fitted_key, X, keys, params):
         _write(store.folder / name, shard)
         store.add(name, shard)
     return _gather(store, keys), len(missing)
+
+
+def _missing(store, keys):
+    """``{key: first row}`` of the distinct keys that ``store`` lacks."""
+    index = store.index
+    missing = {}
+    for i, key in enumerate(keys):
+        if key not in index and key not in missing:
+            missing[key] = i
+    return missing
 
 
 def _gather(store, keys):

@@ -594,8 +594,17 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             data = np.hstack(blocks) if blocks else np.empty((_num_samples(X), 0))
             frame = pd.DataFrame(data, columns=names, index=index, copy=False)
         else:
-            columns = [column for block in blocks for column in block.T]
-            frame = pd.DataFrame(dict(zip(names, columns)), index=index)
+            # One frame per block: pandas keeps each as one 2-D block, where a
+            # dict of columns would validate and copy every column.
+            frame = pd.concat(
+                [
+                    pd.DataFrame(block, columns=self._names_out[m])
+                    for m, block in outputs.items()
+                ],
+                axis=1,
+            )
+            if index is not None:
+                frame.index = index
         return self._finish_output(frame)
 
     def get_feature_names_out(self, input_features=None):
