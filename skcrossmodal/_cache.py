@@ -52,13 +52,12 @@ import joblib
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.base import clone
 from sklearn.utils.validation import check_memory
 from sklearn_compat.utils._indexing import _safe_indexing
 
 _FOLDER = "skcrossmodal"
 # Part of every key: a change of what is stored or how invalidates old files.
-_FORMAT = 1
+_FORMAT = 2
 # Stores kept in memory per process (each holds the features read so far).
 _MAX_STORES_IN_MEMORY = 16
 _STORES = OrderedDict()
@@ -115,21 +114,35 @@ def row_keys(X):
         )
     if isinstance(X, pd.Series):
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim >= 1:
-        # rows of a numeric array: hash each row's bytes
-        return np.asarray([_digest_cells((row,)) for row in X])
-    return np.asarray([_digest_cells((cell,)) for cell in X])
+    # a numeric array has one row per cell; a 1-D object array one cell per row
+    return np.asarray([_digest_cell(cell) for cell in X])
 
 
 def _digest_cells(cells):
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha1()
     for cell in cells:
         _update(digest, cell)
     return digest.hexdigest()
 
 
+def _digest_cell(cell):
+    """``_digest_cells((cell,))``, with a shortcut for a numeric array."""
+    if type(cell) is np.ndarray and not cell.dtype.hasobject:
+        digest = hashlib.sha1(_array_header(cell))
+        digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
+        return digest.hexdigest()
+    return _digest_cells((cell,))
+
+
+def _array_header(cell):
+    return b"a%s%s:" % (cell.dtype.str.encode(), str(cell.shape).encode())
+
+
 def _update(digest, cell):
-    if isinstance(cell, (str, os.PathLike)):
+    if type(cell) is np.ndarray and not cell.dtype.hasobject:
+        digest.update(_array_header(cell))
+        digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
+    elif isinstance(cell, (str, os.PathLike)):
         path = os.fspath(cell)
         digest.update(b"s%d:" % len(path) + path.encode("utf-8", "surrogatepass"))
         try:
@@ -142,9 +155,8 @@ def _update(digest, cell):
             digest.update(where)
     elif isinstance(cell, bytes):
         digest.update(b"b%d:" % len(cell) + cell)
-    elif isinstance(cell, np.ndarray) and cell.dtype != object:
-        digest.update(f"a{cell.dtype.str}{cell.shape}:".encode())
-        digest.update(np.ascontiguousarray(cell).data)
+    elif isinstance(cell, np.ndarray) and not cell.dtype.hasobject:  # a subclass
+        _update(digest, np.asarray(cell))
     elif isinstance(cell, (tuple, list)):
         digest.update(b"t%d:" % len(cell))
         for item in cell:
@@ -167,11 +179,17 @@ def _input_signature(X):
     return (type(X).__name__, np.ndim(X) if isinstance(X, np.ndarray) else 1)
 
 
-def _reproducible_fit(transformer):
-    """Whether every ``random_state`` among the parameters fixes the seed."""
+def _params(estimator):
+    """``estimator.get_params(deep=True)``, or None if it has no parameters."""
     try:
-        params = transformer.get_params(deep=True)
-    except (AttributeError, TypeError):  # no get_params: do not cache its fit
+        return estimator.get_params(deep=True)
+    except (AttributeError, TypeError):
+        return None
+
+
+def _reproducible_fit(params):
+    """Whether every ``random_state`` among the parameters fixes the seed."""
+    if params is None:  # no get_params: do not cache its fit
         return False
     return all(
         not isinstance(value, np.random.RandomState) and value is not None
@@ -195,14 +213,14 @@ def _write(path, value):
 
 
 def fit_cached(location, transformer, X, y, keys, fit_params):
-    """Fit a clone of ``transformer`` on ``X``, or load the fit from the cache.
+    """Fit ``transformer`` on ``X``, or load the fit from the cache.
 
     Parameters
     ----------
     location : pathlib.Path
         The cache folder (:func:`cache_location`).
     transformer : estimator
-        Unfitted; it is cloned.
+        Unfitted; fitted in place when no fit is found, so pass a clone.
     X : the transformer's input
     y : array-like or None
     keys : ndarray of str
@@ -213,21 +231,21 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
     Returns
     -------
     fitted : estimator
-        A fitted clone. A fit found in the cache is the object already loaded
+        ``transformer``, fitted. A fit found in the cache is the object loaded
         in this process, if any, shared by the callers: the union never
         modifies a fitted transformer, and neither should its user.
     fitted_key : str
         The key of its feature store, given to :func:`transform_cached`.
     """
-    transformer = clone(transformer)
+    params = _params(transformer)
     path = None
-    if _reproducible_fit(transformer):
+    if _reproducible_fit(params):
         data = (keys, y) if _fit_learns_from_data(transformer) else None
         key = joblib.hash(
             (
                 _FORMAT,
                 transformer,
-                _parameter_files(transformer),
+                _parameter_files(params),
                 _input_signature(X),
                 data,
                 fit_params,
@@ -262,15 +280,13 @@ def _fit_learns_from_data(transformer):
     return getattr(transformer, "_fit_learns_from_data", True) is not False
 
 
-def _parameter_files(estimator):
+def _parameter_files(params):
     """``(parameter, path, mtime_ns, size)`` of each parameter naming a file.
 
     A parameter such as a weights file keeps its name when the file is
     replaced; its modification time and size make the new file another key.
     """
-    try:
-        params = estimator.get_params(deep=True)
-    except (AttributeError, TypeError):
+    if params is None:
         return ()
     files = []
     for name, value in sorted(params.items()):
@@ -307,7 +323,9 @@ def fitted_state_key(fitted, X):
     -------
     key : str
     """
-    return joblib.hash((_FORMAT, fitted, _parameter_files(fitted), _input_signature(X)))
+    return joblib.hash(
+        (_FORMAT, fitted, _parameter_files(_params(fitted)), _input_signature(X))
+    )
 
 
 class _Store:

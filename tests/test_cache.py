@@ -572,3 +572,26 @@ def test_cnn_weights_file_replaced_at_the_same_path_is_loaded_again(tmp_path):
         second = cached_features()
         assert_allclose(second, direct_features(), **FLOAT32)
         assert not np.allclose(second, first)
+
+
+def test_row_keys_of_views_and_layouts_hash_the_values():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(3, 4))
+    column = np.empty(4, dtype=object)
+    column[:] = [a, a.T, np.ascontiguousarray(a.T), a[:, ::2]]
+    keys = _cache.row_keys(column)
+    assert keys[1] == keys[2]  # a strided view and its contiguous copy
+    assert len({keys[0], keys[1], keys[3]}) == 3
+    # a Series, a one-column DataFrame and a list of the cells agree
+    assert_array_equal(_cache.row_keys(pd.Series(column)), keys)
+    assert_array_equal(_cache.row_keys(pd.DataFrame({"x": column})), keys)
+    assert_array_equal(_cache.row_keys(list(column)), keys)
+    # rows of a numeric array: a row equals the same values as a cell
+    rows = _cache.row_keys(np.asfortranarray(a))
+    assert_array_equal(rows, _cache.row_keys([row.copy() for row in a]))
+    # another value in one element is another key
+    b = a.copy()
+    b[1, 2] = np.nextafter(b[1, 2], np.inf)
+    changed = _cache.row_keys(b)
+    assert changed[1] != rows[1]
+    assert_array_equal(changed[[0, 2]], rows[[0, 2]])
