@@ -6,21 +6,32 @@ again, so an expensive extractor (a CNN) sees the same images many times.
 ``Pipeline(memory=...)`` caches a whole ``fit_transform`` keyed by its input,
 which differs from fold to fold. This cache keys **rows** instead:
 
-* a row's key hashes its raw content: a string is hashed with, when it names
-  a file, the file's absolute path, modification time (ns) and size (so an
-  edited file is extracted afresh); an ndarray with its dtype, shape and
-  bytes; a ``PIL.Image`` with its mode, size and pixels; a tuple or list item
-  by item; anything else with :func:`joblib.hash`;
+* a row's key is a SHA-1 digest of its raw content, computed once per call
+  (for the fit and the transform of that call): a string is hashed with,
+  when it names a file, the file's absolute path, modification time (ns) and
+  size (so an edited file is extracted afresh); an ndarray with its dtype,
+  shape and bytes in C order; a ``PIL.Image`` with its mode, size and pixels;
+  a tuple or list item by item; anything else with :func:`joblib.hash`;
 * features are stored per **fitted** transformer: the key of a store is the
   :func:`joblib.hash` of the fitted transformer (its parameters and fitted
-  state) and of the input's column names and dtypes, so a refit that learns
+  state), of the files its parameters name (path, modification time, size)
+  and of the input's column names and dtypes, so a refit that learns
   something else (another vocabulary, other weights) never reads features of
   another fit;
 * a fit is itself cached (as ``Pipeline(memory=...)`` does) under the hash of
-  the unfitted transformer, the row keys of its input, ``y`` and the fit
-  parameters, unless a ``random_state`` among its parameters is None or a
-  ``RandomState`` instance (then the fit is not reproducible and runs each
-  time).
+  the unfitted transformer, the files its parameters name (a weights file
+  replaced at the same path is another fit), the input's column names and
+  dtypes, the row keys of its input, ``y`` and the fit parameters, unless a
+  ``random_state`` among its parameters is None or a ``RandomState`` instance
+  (then the fit is not reproducible and runs each time). A transformer whose
+  fit learns nothing from the data declares it with a class attribute
+  ``_fit_learns_from_data = False`` (as
+  :class:`~skcrossmodal.feature_extraction.CNNFeatureExtractor` does): its
+  fits are keyed without the rows and ``y``, so every fold and candidate of a
+  search shares one fit (one network built) instead of one per fold. Such a
+  fit is kept in the process only, not written: another process fits it
+  again (building a network takes about as long as reading one back) and
+  finds the features under the same key, the hash of the fitted state.
 
 The cache is valid only for transformers whose ``transform`` is **row-wise
 and deterministic**: each output row depends only on its input row and on the
@@ -34,7 +45,9 @@ Everything is written with :func:`joblib.dump` under
 renamed, so concurrent processes (``GridSearchCV(n_jobs=...)``) see complete
 files only; deleting that folder empties the cache. Files read are also kept
 in memory for the process (the last 16 feature stores and 32 fits), so a
-search in one process reads each file once.
+search in one process reads each file once; a store's folder is listed again
+only when a row is missing from what the process holds (another process may
+have written it since).
 """
 
 # Authors: The skcrossmodal developers
@@ -239,8 +252,11 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
     """
     params = _params(transformer)
     path = None
+    # A fit that learns nothing is rebuilt from the parameters about as fast
+    # as it is read back, so it is kept in this process and never written.
+    on_disk = _fit_learns_from_data(transformer)
     if _reproducible_fit(params):
-        data = (keys, y) if _fit_learns_from_data(transformer) else None
+        data = (keys, y) if on_disk else None
         key = joblib.hash(
             (
                 _FORMAT,
@@ -255,14 +271,16 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
         if path in _FITS:
             _FITS.move_to_end(path)
             return _FITS[path]
-        try:
-            return _remember_fit(path, joblib.load(path))
-        except FileNotFoundError:
-            pass
+        if on_disk:
+            try:
+                return _remember_fit(path, joblib.load(path))
+            except FileNotFoundError:
+                pass
     fitted = transformer.fit(X, y, **fit_params)
     fitted_key = fitted_state_key(fitted, X)
     if path is not None:
-        _write(path, (fitted, fitted_key))
+        if on_disk:
+            _write(path, (fitted, fitted_key))
         _remember_fit(path, (fitted, fitted_key))
     return fitted, fitted_key
 

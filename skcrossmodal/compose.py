@@ -98,9 +98,10 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     memory : str, path-like or joblib.Memory, default=None
         A feature cache (``skcrossmodal._cache``). ``None`` caches nothing.
         Otherwise each transformer is fitted (a fit is itself cached under
-        its parameters and the content of its input, unless a
-        ``random_state`` among its parameters is None or a ``RandomState``)
-        and then each **distinct row** (hashed by raw content: a file path
+        its parameters, the files they name and the content of its input,
+        unless a ``random_state`` among its parameters is None or a
+        ``RandomState``; the fit of an extractor that learns nothing from the
+        data, such as the CNN, is shared by every fold) and then each **distinct row** (hashed by raw content: a file path
         with the file's modification time and size, an array's bytes...) is
         transformed once per fitted state, across folds, candidates and
         scorers of a search, and stored on disk with :mod:`joblib` under

@@ -376,7 +376,8 @@ def test_fit_that_learns_nothing_is_shared_by_folds_candidates_and_scorers(tmp_p
         cached.best_estimator_[0].transform(X).to_numpy(),
         _from_file_reference(X, 2.0),
     )
-    assert len(list((tmp_path / "cache" / "skcrossmodal" / "fits").iterdir())) == 1
+    # such a fit is rebuilt rather than read back: never written
+    assert not (tmp_path / "cache" / "skcrossmodal" / "fits").exists()
 
 
 def test_replaced_parameter_file_is_a_new_fit_and_new_features(tmp_path):
@@ -398,7 +399,10 @@ def test_replaced_parameter_file_is_a_new_fit_and_new_features(tmp_path):
             second.fit_transform(X).to_numpy(), _from_file_reference(X, -3.0)
         )
         assert second.named_transformers_.image.scale_ == -3.0
-    assert len(FITS) == 2
+    # the new process fits again (such fits are not written) and reads the
+    # rows the first fit with the new file stored
+    assert len(FITS) == 3
+    assert sum(TRANSFORMED.values()) == 2 * 12
     # the first union still has its own fit, and its features
     assert_allclose(first.transform(X).to_numpy(), _from_file_reference(X, 2.0))
 
@@ -450,21 +454,38 @@ def test_failed_fit_that_learns_nothing_caches_no_fit(tmp_path):
         union.fit(X)
     assert union.named_transformers_.image.path == path  # the previous fit, intact
     pd.testing.assert_frame_equal(union.transform(X), before)
-    assert len(list((tmp_path / "skcrossmodal" / "fits").iterdir())) == 1
     assert not list((tmp_path / "skcrossmodal").rglob("*.tmp"))
+    # the failed fit left nothing a later fit could read
+    _cache._FITS.clear()
+    union.set_params(image__path=path)
+    FITS.clear()
+    pd.testing.assert_frame_equal(union.fit_transform(X), before)
+    assert len(FITS) == 1
 
 
-def test_parallel_search_shares_the_fit_on_disk(tmp_path):
+def test_parallel_search_shares_the_features_of_a_fit_that_learns_nothing(
+    tmp_path,
+):
     X, y = _images(n=45)
     path = _scale_file(tmp_path, 2.0)
     plain = _file_search(None, path).fit(X, y)
-    cached = _file_search(tmp_path / "cache", path).set_params(n_jobs=2).fit(X, y)
+    memory = tmp_path / "cache"
+    cached = _file_search(memory, path).set_params(n_jobs=2).fit(X, y)
     assert_array_equal(
         cached.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
     )
-    # the loky workers and this process wrote the same key: one fit file
-    fits = list((tmp_path / "cache" / "skcrossmodal" / "fits").iterdir())
-    assert len(fits) == 1
+    # the loky workers and this process fitted apart and found one key: the
+    # features of all of them are in one store, which a new search reads
+    stores = list((memory / "skcrossmodal" / "features").iterdir())
+    assert len(stores) == 1
+    _cache._STORES.clear()
+    _cache._FITS.clear()
+    TRANSFORMED.clear()
+    again = _file_search(memory, path).fit(X, y)
+    assert sum(TRANSFORMED.values()) == 0
+    assert_array_equal(
+        again.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
 
 
 def test_store_is_read_from_disk_only_when_a_row_is_missing(tmp_path, monkeypatch):
