@@ -616,3 +616,29 @@ def test_row_keys_of_views_and_layouts_hash_the_values():
     changed = _cache.row_keys(b)
     assert changed[1] != rows[1]
     assert_array_equal(changed[[0, 2]], rows[[0, 2]])
+
+
+def _cnn_state_key(seed):
+    import warnings
+
+    from skcrossmodal.feature_extraction import CNNFeatureExtractor
+
+    X = _cnn_images(2)["image"]
+    cnn = CNNFeatureExtractor(arch="squeezenet1_1", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _cache.fitted_state_key(cnn.fit(X), X)
+
+
+def _cnn_state_keys():
+    return [_cnn_state_key(seed) for seed in (0, 1)]
+
+
+def test_cnn_fitted_in_other_processes_has_the_same_store_key():
+    """A CNN fit is not written: workers fit it again and must find one store."""
+    pytest.importorskip("torchvision")
+    from joblib.externals.loky import get_reusable_executor
+
+    worker = get_reusable_executor(max_workers=1).submit(_cnn_state_keys).result()
+    assert worker[0] == _cnn_state_key(0)
+    assert worker[1] != worker[0]
