@@ -101,7 +101,8 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         its parameters, the files they name and the content of its input,
         unless a ``random_state`` among its parameters is None or a
         ``RandomState``; the fit of an extractor that learns nothing from the
-        data, such as the CNN, is shared by every fold) and then each **distinct row** (hashed by raw content: a file path
+        data, such as the CNN, is shared by every fold) and then each
+        **distinct row** (hashed by raw content: a file path
         with the file's modification time and size, an array's bytes...) is
         transformed once per fitted state, across folds, candidates and
         scorers of a search, and stored on disk with :mod:`joblib` under
