@@ -6,21 +6,32 @@ again, so an expensive extractor (a CNN) sees the same images many times.
 ``Pipeline(memory=...)`` caches a whole ``fit_transform`` keyed by its input,
 which differs from fold to fold. This cache keys **rows** instead:
 
-* a row's key hashes its raw content: a string is hashed with, when it names
-  a file, the file's absolute path, modification time (ns) and size (so an
-  edited file is extracted afresh); an ndarray with its dtype, shape and
-  bytes; a ``PIL.Image`` with its mode, size and pixels; a tuple or list item
-  by item; anything else with :func:`joblib.hash`;
+* a row's key is a SHA-1 digest of its raw content, computed once per call
+  (for the fit and the transform of that call): a string is hashed with,
+  when it names a file, the file's absolute path, modification time (ns) and
+  size (so an edited file is extracted afresh); an ndarray with its dtype,
+  shape and bytes in C order; a ``PIL.Image`` with its mode, size and pixels;
+  a tuple or list item by item; anything else with :func:`joblib.hash`;
 * features are stored per **fitted** transformer: the key of a store is the
   :func:`joblib.hash` of the fitted transformer (its parameters and fitted
-  state) and of the input's column names and dtypes, so a refit that learns
+  state), of the files its parameters name (path, modification time, size)
+  and of the input's column names and dtypes, so a refit that learns
   something else (another vocabulary, other weights) never reads features of
   another fit;
 * a fit is itself cached (as ``Pipeline(memory=...)`` does) under the hash of
-  the unfitted transformer, the row keys of its input, ``y`` and the fit
-  parameters, unless a ``random_state`` among its parameters is None or a
-  ``RandomState`` instance (then the fit is not reproducible and runs each
-  time).
+  the unfitted transformer, the files its parameters name (a weights file
+  replaced at the same path is another fit), the input's column names and
+  dtypes, the row keys of its input, ``y`` and the fit parameters, unless a
+  ``random_state`` among its parameters is None or a ``RandomState`` instance
+  (then the fit is not reproducible and runs each time). A transformer whose
+  fit learns nothing from the data declares it with a class attribute
+  ``_fit_learns_from_data = False`` (as
+  :class:`~skcrossmodal.feature_extraction.CNNFeatureExtractor` does): its
+  fits are keyed without the rows and ``y``, so every fold and candidate of a
+  search shares one fit (one network built) instead of one per fold. Such a
+  fit is kept in the process only, not written: another process fits it
+  again (building a network takes about as long as reading one back) and
+  finds the features under the same key, the hash of the fitted state.
 
 The cache is valid only for transformers whose ``transform`` is **row-wise
 and deterministic**: each output row depends only on its input row and on the
@@ -34,7 +45,9 @@ Everything is written with :func:`joblib.dump` under
 renamed, so concurrent processes (``GridSearchCV(n_jobs=...)``) see complete
 files only; deleting that folder empties the cache. Files read are also kept
 in memory for the process (the last 16 feature stores and 32 fits), so a
-search in one process reads each file once.
+search in one process reads each file once; a store's folder is listed again
+only when a row is missing from what the process holds (another process may
+have written it since).
 """
 
 # Authors: The skcrossmodal developers
@@ -52,13 +65,12 @@ import joblib
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.base import clone
 from sklearn.utils.validation import check_memory
 from sklearn_compat.utils._indexing import _safe_indexing
 
 _FOLDER = "skcrossmodal"
 # Part of every key: a change of what is stored or how invalidates old files.
-_FORMAT = 1
+_FORMAT = 2
 # Stores kept in memory per process (each holds the features read so far).
 _MAX_STORES_IN_MEMORY = 16
 _STORES = OrderedDict()
@@ -115,21 +127,35 @@ def row_keys(X):
         )
     if isinstance(X, pd.Series):
         X = X.to_numpy()
-    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim >= 1:
-        # rows of a numeric array: hash each row's bytes
-        return np.asarray([_digest_cells((row,)) for row in X])
-    return np.asarray([_digest_cells((cell,)) for cell in X])
+    # a numeric array has one row per cell; a 1-D object array one cell per row
+    return np.asarray([_digest_cell(cell) for cell in X])
 
 
 def _digest_cells(cells):
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha1()
     for cell in cells:
         _update(digest, cell)
     return digest.hexdigest()
 
 
+def _digest_cell(cell):
+    """``_digest_cells((cell,))``, with a shortcut for a numeric array."""
+    if type(cell) is np.ndarray and not cell.dtype.hasobject:
+        digest = hashlib.sha1(_array_header(cell))
+        digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
+        return digest.hexdigest()
+    return _digest_cells((cell,))
+
+
+def _array_header(cell):
+    return b"a%s%s:" % (cell.dtype.str.encode(), str(cell.shape).encode())
+
+
 def _update(digest, cell):
-    if isinstance(cell, (str, os.PathLike)):
+    if type(cell) is np.ndarray and not cell.dtype.hasobject:
+        digest.update(_array_header(cell))
+        digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
+    elif isinstance(cell, (str, os.PathLike)):
         path = os.fspath(cell)
         digest.update(b"s%d:" % len(path) + path.encode("utf-8", "surrogatepass"))
         try:
@@ -142,9 +168,8 @@ def _update(digest, cell):
             digest.update(where)
     elif isinstance(cell, bytes):
         digest.update(b"b%d:" % len(cell) + cell)
-    elif isinstance(cell, np.ndarray) and cell.dtype != object:
-        digest.update(f"a{cell.dtype.str}{cell.shape}:".encode())
-        digest.update(np.ascontiguousarray(cell).data)
+    elif isinstance(cell, np.ndarray) and not cell.dtype.hasobject:  # a subclass
+        _update(digest, np.asarray(cell))
     elif isinstance(cell, (tuple, list)):
         digest.update(b"t%d:" % len(cell))
         for item in cell:
@@ -167,11 +192,17 @@ def _input_signature(X):
     return (type(X).__name__, np.ndim(X) if isinstance(X, np.ndarray) else 1)
 
 
-def _reproducible_fit(transformer):
-    """Whether every ``random_state`` among the parameters fixes the seed."""
+def _params(estimator):
+    """``estimator.get_params(deep=True)``, or None if it has no parameters."""
     try:
-        params = transformer.get_params(deep=True)
-    except (AttributeError, TypeError):  # no get_params: do not cache its fit
+        return estimator.get_params(deep=True)
+    except (AttributeError, TypeError):
+        return None
+
+
+def _reproducible_fit(params):
+    """Whether every ``random_state`` among the parameters fixes the seed."""
+    if params is None:  # no get_params: do not cache its fit
         return False
     return all(
         not isinstance(value, np.random.RandomState) and value is not None
@@ -195,14 +226,14 @@ def _write(path, value):
 
 
 def fit_cached(location, transformer, X, y, keys, fit_params):
-    """Fit a clone of ``transformer`` on ``X``, or load the fit from the cache.
+    """Fit ``transformer`` on ``X``, or load the fit from the cache.
 
     Parameters
     ----------
     location : pathlib.Path
         The cache folder (:func:`cache_location`).
     transformer : estimator
-        Unfitted; it is cloned.
+        Unfitted; fitted in place when no fit is found, so pass a clone.
     X : the transformer's input
     y : array-like or None
     keys : ndarray of str
@@ -213,32 +244,80 @@ def fit_cached(location, transformer, X, y, keys, fit_params):
     Returns
     -------
     fitted : estimator
-        A fitted clone. A fit found in the cache is the object already loaded
+        ``transformer``, fitted. A fit found in the cache is the object loaded
         in this process, if any, shared by the callers: the union never
         modifies a fitted transformer, and neither should its user.
     fitted_key : str
         The key of its feature store, given to :func:`transform_cached`.
     """
-    transformer = clone(transformer)
+    params = _params(transformer)
     path = None
-    if _reproducible_fit(transformer):
+    # A fit that learns nothing is rebuilt from the parameters about as fast
+    # as it is read back, so it is kept in this process and never written.
+    on_disk = _fit_learns_from_data(transformer)
+    if _reproducible_fit(params):
+        data = (keys, y) if on_disk else None
         key = joblib.hash(
-            (_FORMAT, transformer, _input_signature(X), keys, y, fit_params)
+            (
+                _FORMAT,
+                transformer,
+                _parameter_files(params),
+                _input_signature(X),
+                data,
+                fit_params,
+            )
         )
         path = location / "fits" / f"{key}.joblib"
         if path in _FITS:
             _FITS.move_to_end(path)
             return _FITS[path]
-        try:
-            return _remember_fit(path, joblib.load(path))
-        except FileNotFoundError:
-            pass
+        if on_disk:
+            try:
+                return _remember_fit(path, joblib.load(path))
+            except FileNotFoundError:
+                pass
     fitted = transformer.fit(X, y, **fit_params)
     fitted_key = fitted_state_key(fitted, X)
     if path is not None:
-        _write(path, (fitted, fitted_key))
+        if on_disk:
+            _write(path, (fitted, fitted_key))
         _remember_fit(path, (fitted, fitted_key))
     return fitted, fitted_key
+
+
+def _fit_learns_from_data(transformer):
+    """Whether a fit of ``transformer`` may depend on the content of X or y.
+
+    A transformer whose fit learns nothing from the data (it only checks the
+    input and builds its state from its parameters, as
+    :class:`~skcrossmodal.feature_extraction.CNNFeatureExtractor` loads its
+    network) says so with a class attribute ``_fit_learns_from_data = False``;
+    its fits are then keyed without the rows, so the folds of a search share
+    one fit.
+    """
+    return getattr(transformer, "_fit_learns_from_data", True) is not False
+
+
+def _parameter_files(params):
+    """``(parameter, path, mtime_ns, size)`` of each parameter naming a file.
+
+    A parameter such as a weights file keeps its name when the file is
+    replaced; its modification time and size make the new file another key.
+    """
+    if params is None:
+        return ()
+    files = []
+    for name, value in sorted(params.items()):
+        if not isinstance(value, (str, os.PathLike)):
+            continue
+        try:
+            info = os.stat(value)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            where = os.path.abspath(value)
+            files.append((name, where, info.st_mtime_ns, info.st_size))
+    return tuple(files)
 
 
 def _remember_fit(path, entry):
@@ -262,7 +341,9 @@ def fitted_state_key(fitted, X):
     -------
     key : str
     """
-    return joblib.hash((_FORMAT, fitted, _input_signature(X)))
+    return joblib.hash(
+        (_FORMAT, fitted, _parameter_files(_params(fitted)), _input_signature(X))
+    )
 
 
 class _Store:
@@ -343,11 +424,11 @@ def transform_cached(location, fitted, fitted_key, X, keys, params):
     if params:
         fitted_key = joblib.hash((fitted_key, params))
     store = _store(location / "features" / fitted_key)
-    store.refresh()
-    missing = {}
-    for i, key in enumerate(keys):
-        if key not in store.index and key not in missing:
-            missing[key] = i
+    missing = _missing(store, keys)
+    if missing:
+        # Another process may have written the rows since: read its new files.
+        store.refresh()
+        missing = _missing(store, keys)
     if missing:
         rows = np.fromiter(missing.values(), dtype=np.intp, count=len(missing))
         computed = _as_rows(
@@ -358,6 +439,16 @@ def transform_cached(location, fitted, fitted_key, X, keys, params):
         _write(store.folder / name, shard)
         store.add(name, shard)
     return _gather(store, keys), len(missing)
+
+
+def _missing(store, keys):
+    """``{key: first row}`` of the distinct keys that ``store`` lacks."""
+    index = store.index
+    missing = {}
+    for i, key in enumerate(keys):
+        if key not in index and key not in missing:
+            missing[key] = i
+    return missing
 
 
 def _gather(store, keys):

@@ -98,9 +98,11 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
     memory : str, path-like or joblib.Memory, default=None
         A feature cache (``skcrossmodal._cache``). ``None`` caches nothing.
         Otherwise each transformer is fitted (a fit is itself cached under
-        its parameters and the content of its input, unless a
-        ``random_state`` among its parameters is None or a ``RandomState``)
-        and then each **distinct row** (hashed by raw content: a file path
+        its parameters, the files they name and the content of its input,
+        unless a ``random_state`` among its parameters is None or a
+        ``RandomState``; the fit of an extractor that learns nothing from the
+        data, such as the CNN, is shared by every fold) and then each
+        **distinct row** (hashed by raw content: a file path
         with the file's modification time and size, an array's bytes...) is
         transformed once per fitted state, across folds, candidates and
         scorers of a search, and stored on disk with :mod:`joblib` under
@@ -594,8 +596,17 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             data = np.hstack(blocks) if blocks else np.empty((_num_samples(X), 0))
             frame = pd.DataFrame(data, columns=names, index=index, copy=False)
         else:
-            columns = [column for block in blocks for column in block.T]
-            frame = pd.DataFrame(dict(zip(names, columns)), index=index)
+            # One frame per block: pandas keeps each as one 2-D block, where a
+            # dict of columns would validate and copy every column.
+            frame = pd.concat(
+                [
+                    pd.DataFrame(block, columns=self._names_out[m])
+                    for m, block in outputs.items()
+                ],
+                axis=1,
+            )
+            if index is not None:
+                frame.index = index
         return self._finish_output(frame)
 
     def get_feature_names_out(self, input_features=None):

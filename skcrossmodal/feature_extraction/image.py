@@ -196,6 +196,10 @@ class CNNFeatureExtractor(TransformerMixin, BaseEstimator):
     array(['cnn0', 'cnn1', 'cnn2'], dtype=object)
     """
 
+    # The fit builds the network from the parameters alone: a feature cache
+    # (ModalityUnion(memory=...)) shares one fit among the folds of a search.
+    _fit_learns_from_data = False
+
     _parameter_constraints: dict = {
         "arch": [str],
         "checkpoint": [None, str, os.PathLike, Enum],
