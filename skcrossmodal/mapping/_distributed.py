@@ -377,6 +377,7 @@ def _fit_pls(estimator, X):
 
 
 def _fit_ridge(estimator, X):
+    """RidgeMapper's covariance path; the leave-one-out errors are a second pass."""
     from ._base import validate_source_target
 
     dask = import_dask("fitting from a Dask DataFrame")
@@ -388,81 +389,27 @@ def _fit_ridge(estimator, X):
         ),
     )
     moments = _reduce_moments(estimator, X, spec)
-    solution = _ridge_eigensystem(estimator, moments)
-    alphas = np.atleast_1d(np.asarray(estimator.alpha, dtype=np.float64))
-    if np.ndim(estimator.alpha) == 0:
-        alpha = float(alphas[0])
-    else:
-        # The leave-one-out residuals need every row: a second pass.
-        shared = dask.delayed(spec, pure=True)
+
+    def loo_sums(eigensystem):
+        shared = dask.delayed((spec, eigensystem), pure=True)
         parts = _per_partition(
-            X, _partition_loo_sums, shared, solution, alphas, estimator.fit_intercept
+            X, _partition_loo_sums, shared, estimator._alphas(), estimator.fit_intercept
         )
         (sums,) = dask.compute(tree_reduce(parts, _sum_all))
-        n_targets = solution["QtY"].shape[1]
-        estimator.loo_errors_ = sums / (moments["n"] * n_targets)
-        alpha = float(alphas[np.argmin(estimator.loo_errors_)])
-    _ridge_from_eigensystem(estimator, solution, alpha)
-    return estimator
+        return sums
+
+    return estimator._solve(moments, loo_sums)
 
 
-def _ridge_eigensystem(estimator, moments):
-    """Eigendecomposition of the source's cross-products and the target's projection.
-
-    The covariance path of ``RidgeMapper.fit`` (the one it takes when there
-    are more rows than source features): ``eigh(Xc'Xc) = V diag(l) V'`` and
-    ``Q'Yc = V' Xc'Yc``, here from the joint moments. Without an intercept the
-    cross-products are about zero instead of the mean.
-    """
-    spans = _spans(estimator)
-    source, target = spans[estimator.source], spans[estimator.target]
-    m11, mean, n = moments["m11"], moments["mean"], moments["n"]
-    if not estimator.fit_intercept:
-        m11 = m11 + n * np.outer(mean, mean)
-        mean = np.zeros_like(mean)
-    eigenvalues, V = np.linalg.eigh(m11[source, source])
-    eigenvalues = np.clip(eigenvalues, 0.0, None)
-    return {
-        "eigenvalues": eigenvalues,
-        "V": V,
-        "QtY": V.T @ m11[source, target],
-        "source_mean": mean[source],
-        "target_mean": mean[target],
-        "n": n,
-    }
-
-
-def _ridge_from_eigensystem(estimator, solution, alpha):
-    """Set RidgeMapper's coefficients for ``alpha`` (the end of ``fit``)."""
-    from ._linalg import inverse_shifted
-
-    inverse = inverse_shifted(solution["eigenvalues"], alpha)[:, None]
-    coef = solution["V"] @ (inverse * solution["QtY"])
-    estimator.alpha_ = alpha
-    estimator.coef_ = coef.T
-    estimator.intercept_ = solution["target_mean"] - solution["source_mean"] @ coef
-    estimator.n_components_ = coef.shape[1]
-
-
-def _partition_loo_sums(partition, spec, solution, alphas, fit_intercept):
+def _partition_loo_sums(partition, shared, alphas, fit_intercept):
     """Sums of squared leave-one-out residuals of one partition, per alpha."""
-    from ._linear import _ridge_loo_errors
+    from ._linear import _ridge_loo_sums
 
+    spec, eigensystem = shared
     blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
-    if len(partition) == 0:
-        return np.zeros(len(alphas))
-    source = blocks[spec.source] - solution["source_mean"]
-    target = blocks[spec.target] - solution["target_mean"]
-    offset = 1.0 / solution["n"] if fit_intercept else 0.0
-    errors = _ridge_loo_errors(
-        solution["eigenvalues"],
-        source @ solution["V"],
-        solution["QtY"],
-        target,
-        alphas,
-        offset,
+    return _ridge_loo_sums(
+        eigensystem, blocks[spec.source], blocks[spec.target], alphas, fit_intercept
     )
-    return errors * target.size
 
 
 def _sum_all(parts):
