@@ -140,15 +140,36 @@ def _validated_spec(estimator, X, validate):
     return spec
 
 
+def _paired_spec(estimator, X, *, exactly_two):
+    """:func:`_validated_spec` for the paired mappers (CCA, KernelCCA, MCCA, PLS)."""
+    from ._base import validate_paired_blocks
+
+    return _validated_spec(
+        estimator,
+        X,
+        lambda e, frame: validate_paired_blocks(
+            e, frame, reset=True, exactly_two=exactly_two, ensure_min_samples=0
+        ),
+    )
+
+
+def _fitted_blocks(partition, spec, **options):
+    """A partition's blocks, validated on ``spec``; every fitted one is required."""
+    blocks = validate_blocks(
+        spec, partition, reset=False, ensure_min_samples=0, **options
+    )
+    missing = [m for m in spec.modalities_ if m not in blocks]
+    if missing:
+        raise ValueError(f"the partition lacks the modalities {missing}.")
+    return blocks
+
+
 def _partition_moments(partition, spec, fourth):
     """Joint moments of one partition's fitted blocks, or None if it is empty."""
     from ._base import check_squares_finite
     from ._linalg import centred_moments
 
-    blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
-    missing = [m for m in spec.modalities_ if m not in blocks]
-    if missing:
-        raise ValueError(f"the partition lacks the modalities {missing}.")
+    blocks = _fitted_blocks(partition, spec)
     if len(partition) == 0:
         return None
     check_squares_finite(spec, blocks)
@@ -222,35 +243,19 @@ def _spans(estimator):
 
 
 def _fit_cca(estimator, X):
-    from ._base import validate_paired_blocks
-
     if estimator.solver == "gram":
         raise ValueError(
             "CCA(solver='gram') needs all rows in one process; a Dask DataFrame "
             "is fitted from its cross-products: use solver='auto' or 'covariance'."
         )
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     moments = _reduce_moments(estimator, X, spec, fourth=estimator.reg == "auto")
     estimator._solve(moments, low_rank="raise")
     return estimator
 
 
 def _fit_mcca(estimator, X):
-    from ._base import validate_paired_blocks
-
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=False, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=False)
     moments = _reduce_moments(estimator, X, spec)
     return estimator._solve(moments)
 
@@ -264,20 +269,12 @@ def _fit_kernel_cca(estimator, X):
     3. the moments of the Nyström features are reduced on the workers, and
        the client solves the small ridge CCA.
     """
-    from ._base import validate_paired_blocks
-
     if estimator.n_landmarks is None:
         raise ValueError(
             "KernelCCA on a Dask DataFrame needs its Nyström path (n_landmarks=m): "
             "the exact solver needs every row's kernel in one process."
         )
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     for modality in estimator.modalities_:
         gamma = estimator._gamma_of(modality)
         if isinstance(gamma, str) and gamma == "scale":
@@ -346,12 +343,7 @@ def _partition_nystroem_moments(partition, shared):
     from ._linalg import centred_moments
 
     spec, estimator, maps = shared
-    blocks = validate_blocks(
-        spec, partition, reset=False, dtype=np.float64, ensure_min_samples=0
-    )
-    missing = [m for m in spec.modalities_ if m not in blocks]
-    if missing:
-        raise ValueError(f"the partition lacks the modalities {missing}.")
+    blocks = _fitted_blocks(partition, spec, dtype=np.float64)
     if len(partition) == 0:
         return None
     scaled = estimator._scaled(blocks)
@@ -363,15 +355,7 @@ def _partition_nystroem_moments(partition, shared):
 
 
 def _fit_pls(estimator, X):
-    from ._base import validate_paired_blocks
-
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     moments = _reduce_moments(estimator, X, spec)
     return estimator._solve(moments)
 
@@ -406,7 +390,7 @@ def _partition_loo_sums(partition, shared, alphas, fit_intercept):
     from ._linear import _ridge_loo_sums
 
     spec, eigensystem = shared
-    blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
+    blocks = _fitted_blocks(partition, spec)
     return _ridge_loo_sums(
         eigensystem, blocks[spec.source], blocks[spec.target], alphas, fit_intercept
     )
