@@ -208,8 +208,8 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
             m11 = m11 + n_samples * np.outer(mean, mean)
             mean = np.zeros_like(mean)
         # numpy's eigh (LAPACK syevd) runs on the same BLAS as the products
-        # around it; scipy's bundles a second OpenBLAS whose idle threads make
-        # the two slow each other down, 4x at n = 1,000.
+        # around it; scipy's bundles a second OpenBLAS whose idle threads slow
+        # the two down.
         eigenvalues, V = np.linalg.eigh(m11[source, source])
         eigensystem = {
             "eigenvalues": np.clip(eigenvalues, 0.0, None),
