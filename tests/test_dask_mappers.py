@@ -399,3 +399,20 @@ def test_ridge_float32_partitions(dask_client):
         np.testing.assert_allclose(
             shared.to_numpy(), expected.transform(frame).to_numpy(), **FLOAT32
         )
+
+
+def test_transform_of_empty_partitions_gives_no_rows(dask_client):
+    # KernelCCA's Nystroem maps refuse zero rows in memory; a Dask partition
+    # without rows maps to none, in the dtype of the others.
+    frame = _table(seed=6)
+    model = KernelCCA(
+        n_components=2, n_landmarks=20, gamma=0.05, modalities=("text", "image")
+    ).fit(frame)
+    shared = model.transform(_partitioned(frame))
+    parts = [part.compute() for part in shared.partitions]
+    assert [len(part) for part in parts] == SIZES
+    assert all(list(part.columns) == list(shared.columns) for part in parts)
+    computed = shared.compute()
+    np.testing.assert_allclose(
+        computed.to_numpy(), model.transform(frame).to_numpy(), **TIGHT
+    )

@@ -111,10 +111,10 @@ def transform_dask(estimator, X):
     # The dtype of the in-memory transform: float32 blocks stay float32.
     dtype = np.result_type(*(block.dtype for block in present.values()))
     meta = pd.DataFrame(np.zeros((0, len(names)), dtype=dtype), columns=names)
-    return map_partitions(X, _transform_partition, estimator, meta=meta)
+    return map_partitions(X, _transform_partition, estimator, meta=meta, empty=meta)
 
 
-def _transform_partition(partition, estimator):
+def _transform_partition(partition, estimator, empty):
     blocks = validate_blocks(
         estimator,
         partition,
@@ -122,6 +122,9 @@ def _transform_partition(partition, estimator):
         ensure_min_samples=0,
         dtype=estimator._embed_dtype,
     )
+    if len(partition) == 0:
+        # No rows map to no rows (KernelCCA's Nystroem maps refuse zero rows).
+        return empty.set_axis(partition.index)
     return estimator._shared_frame(estimator._embed(blocks), index=partition.index)
 
 
