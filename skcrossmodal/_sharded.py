@@ -293,8 +293,8 @@ def add_sharded(retriever, X, ids):
 # --------------------------------------------------------------------- search
 
 
-def _query_frame(X, retriever_info):
-    """The query block of ``X``, checked: a modality table."""
+def _query_block(X, retriever_info):
+    """The query block of ``X`` as a finite float array, checked once for all shards."""
     name, query, target, n_features = retriever_info
     slices = modality_slices(X.columns)
     if query not in slices:
@@ -310,17 +310,20 @@ def _query_frame(X, retriever_info):
             "shared space."
         )
     check_finite(block, query, list(Q.columns))
-    return Q
+    return block
 
 
 def _search_shard(shard, queries, k, offset, dtype):
-    """Top-k of one shard with global gallery rows (and its ids, if it holds them)."""
+    """Top-k of one shard with global gallery rows (and its ids, if it holds them).
+
+    ``queries`` is the query block already validated by :func:`_query_block`.
+    """
     n = shard["n"]
     k = min(k, n)
     if len(queries) == 0:
         scores, rows = np.empty((0, k), dtype=dtype), np.empty((0, k), dtype=np.int64)
     else:
-        scores, rows = shard["retriever"].search(queries, n_neighbors=k)
+        scores, rows = shard["retriever"]._search_rows(queries, k)
     if shard["ids"] is None:
         return scores, rows + offset
     return scores, rows + offset, shard["ids"][rows]
@@ -408,7 +411,7 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
         dask = import_dask(_PURPOSE)
         client_ids = retriever.ids_
     if not is_dask_collection(X):
-        queries = _query_frame(X, info)
+        queries = _query_block(X, info)
         if len(queries) == 0:
             raise ValueError("The query set is empty: X has no rows.")
         merged = _merged_shards(
@@ -439,7 +442,7 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
         if sharded:
             queries = dask.delayed(on_partition, pure=True)(
                 part,
-                _query_frame,
+                _query_block,
                 info,
                 partition_info={"number": number},
             )

@@ -869,22 +869,16 @@ def _check_cutoffs(k):
     return cutoffs
 
 
-def _hit_ranks_kept(
-    query_embeddings,
-    target_embeddings,
-    query_labels,
-    target_labels,
-    similarity,
-    unique,
-    no_relevant,
-    batch_size,
-    what,
-):
-    problem = _problem(
-        query_embeddings, target_embeddings, query_labels, target_labels, unique
-    )
+def _hit_ranks_kept(problem, similarity, no_relevant, batch_size, what):
+    """The hit rank of each query kept by ``no_relevant`` (``what`` a miss counts as)."""
     ranks = _problem_hit_ranks(problem, similarity, batch_size)
     return _kept(ranks, np.isinf(ranks), no_relevant, what, problem.query_rows)
+
+
+def _rank_summary(statistic, problem, similarity, no_relevant, batch_size):
+    """``statistic`` of the kept hit ranks: MedR for numpy.median, MeanR for numpy.mean."""
+    ranks = _hit_ranks_kept(problem, similarity, no_relevant, batch_size, "rank inf")
+    return float(statistic(ranks))
 
 
 @validate_params(
@@ -953,16 +947,11 @@ def recall_at_k(
     array([0.6666..., 1.        ])
     """
     cutoffs = _check_cutoffs(k)
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
+    )
     ranks = _hit_ranks_kept(
-        query_embeddings,
-        target_embeddings,
-        query_labels,
-        target_labels,
-        similarity,
-        unique,
-        no_relevant,
-        batch_size,
-        "not recalled",
+        problem, similarity, no_relevant, batch_size, "not recalled"
     )
     recall = (ranks[:, None] <= np.atleast_1d(cutoffs)[None, :]).mean(axis=0)
     return float(recall[0]) if cutoffs.ndim == 0 else recall
@@ -1023,18 +1012,10 @@ def median_rank(
     >>> median_rank(images, texts)
     1.0
     """
-    ranks = _hit_ranks_kept(
-        query_embeddings,
-        target_embeddings,
-        query_labels,
-        target_labels,
-        similarity,
-        unique,
-        no_relevant,
-        batch_size,
-        "rank inf",
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
     )
-    return float(np.median(ranks))
+    return _rank_summary(np.median, problem, similarity, no_relevant, batch_size)
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
@@ -1090,18 +1071,10 @@ def mean_rank(
     >>> mean_rank(images, texts)
     1.3333...
     """
-    ranks = _hit_ranks_kept(
-        query_embeddings,
-        target_embeddings,
-        query_labels,
-        target_labels,
-        similarity,
-        unique,
-        no_relevant,
-        batch_size,
-        "rank inf",
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
     )
-    return float(np.mean(ranks))
+    return _rank_summary(np.mean, problem, similarity, no_relevant, batch_size)
 
 
 @validate_params(_EMBEDDING_PARAMS, prefer_skip_nested_validation=True)
@@ -1153,16 +1126,11 @@ def mean_reciprocal_rank(
     >>> mean_reciprocal_rank(images, texts)
     0.8333...
     """
+    problem = _problem(
+        query_embeddings, target_embeddings, query_labels, target_labels, unique
+    )
     ranks = _hit_ranks_kept(
-        query_embeddings,
-        target_embeddings,
-        query_labels,
-        target_labels,
-        similarity,
-        unique,
-        no_relevant,
-        batch_size,
-        "reciprocal rank 0",
+        problem, similarity, no_relevant, batch_size, "reciprocal rank 0"
     )
     return float(np.mean(1.0 / ranks))
 

@@ -432,17 +432,7 @@ class CrossModalRetriever(BaseEstimator):
                 f"n_neighbors must be a positive integer, got {n_neighbors!r}."
             )
         Q, _ = self._query_block(X)
-        options = {"nprobe": self.nprobe} if self.backend_ == "faiss" else {}
-        scores, indices = self.engine_.search(
-            Q,
-            int(n_neighbors),
-            batch_size=self.batch_size,
-            n_jobs=self.n_jobs,
-            name=f"the query block {self.query!r}",
-            gallery_name=f"the gallery ({self.target!r})",
-            progress=Progress(self, self.verbose),
-            **options,
-        )
+        scores, indices = self._search_rows(Q, int(n_neighbors))
         if self.ids_ is None:
             return scores, indices
         found = indices >= 0
@@ -451,6 +441,20 @@ class CrossModalRetriever(BaseEstimator):
         ids = np.full(indices.shape, None, dtype=object)
         ids[found] = self.ids_[indices[found]]
         return scores, ids
+
+    def _search_rows(self, Q, n_neighbors):
+        """Scores and gallery rows of a validated query block (also a shard's search)."""
+        options = {"nprobe": self.nprobe} if self.backend_ == "faiss" else {}
+        return self.engine_.search(
+            Q,
+            n_neighbors,
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+            name=f"the query block {self.query!r}",
+            gallery_name=f"the gallery ({self.target!r})",
+            progress=Progress(self, self.verbose),
+            **options,
+        )
 
     def predict(self, X):
         """The ranked gallery items of each query.

@@ -80,6 +80,7 @@ MAPPERS = [
     RidgeMapper("text", "image", alpha=2.0),
     RidgeMapper("image", "audio", alpha=[0.01, 1.0, 100.0, 1e4]),
     RidgeMapper("text", "audio", alpha=0.5, fit_intercept=False),
+    RidgeMapper("audio", "text", alpha=[0.1, 10.0], fit_intercept=False),
     KernelCCA(
         n_components=2,
         n_landmarks=40,
@@ -373,3 +374,45 @@ def test_kernel_cca_on_dask_refuses_the_exact_path_and_gamma_scale(dask_client):
         KernelCCA(modalities=("text", "image")).fit(ddf)
     with pytest.raises(ValueError, match="cannot use gamma='scale'"):
         KernelCCA(n_landmarks=10, gamma="scale", modalities=("text", "image")).fit(ddf)
+
+
+def test_ridge_float32_partitions(dask_client):
+    # RidgeMapper's one covariance solve from float32 partitions (accumulated
+    # in float64 on the workers, as in memory) gives the in-memory fit.
+    frame = _table(seed=5, dtype=np.float32)
+    ddf = _partitioned(frame)
+    for mapper in (
+        RidgeMapper("text", "image", alpha=2.0),
+        RidgeMapper("image", "text", alpha=[0.01, 1.0, 100.0]),
+    ):
+        expected = clone(mapper).fit(frame)
+        model = clone(mapper).fit(ddf)
+        assert model.alpha_ == expected.alpha_
+        for name in ("coef_", "intercept_"):
+            np.testing.assert_allclose(
+                getattr(model, name), getattr(expected, name), **TIGHT
+            )
+        if np.ndim(mapper.alpha):
+            np.testing.assert_allclose(model.loo_errors_, expected.loo_errors_, **TIGHT)
+        shared = model.transform(ddf).compute()
+        assert set(shared.dtypes) == {np.dtype(np.float32)}
+        np.testing.assert_allclose(
+            shared.to_numpy(), expected.transform(frame).to_numpy(), **FLOAT32
+        )
+
+
+def test_transform_of_empty_partitions_gives_no_rows(dask_client):
+    # KernelCCA's Nystroem maps refuse zero rows in memory; a Dask partition
+    # without rows maps to none, in the dtype of the others.
+    frame = _table(seed=6)
+    model = KernelCCA(
+        n_components=2, n_landmarks=20, gamma=0.05, modalities=("text", "image")
+    ).fit(frame)
+    shared = model.transform(_partitioned(frame))
+    parts = [part.compute() for part in shared.partitions]
+    assert [len(part) for part in parts] == SIZES
+    assert all(list(part.columns) == list(shared.columns) for part in parts)
+    computed = shared.compute()
+    np.testing.assert_allclose(
+        computed.to_numpy(), model.transform(frame).to_numpy(), **TIGHT
+    )

@@ -258,3 +258,39 @@ def test_dask_is_imported_only_for_dask_input(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"pip install 'skcrossmodal\[dask\]'"):
         add_sharded(_retriever(), None, None)
+
+
+def test_query_block_is_validated_once_not_again_per_shard(monkeypatch):
+    # The queries are checked once (on the client, or once per query
+    # partition); each shard searches the checked array through its engine.
+    # The synchronous scheduler runs the shards in this process, where the
+    # check can be counted.
+    import skcrossmodal._sharded as sharded_module
+    import skcrossmodal.retrieval as retrieval_module
+
+    G, Q = _data()
+    gallery, queries = make_frame(image=G), make_frame(text=Q)
+    expected = _retriever(n_neighbors=5).fit(gallery).search(queries)
+    with dask.config.set(scheduler="synchronous"):
+        sharded = _retriever(n_neighbors=5).fit(_uneven(gallery, SIZES))
+        calls = []
+        for module in (sharded_module, retrieval_module):
+            original = module.check_finite
+            monkeypatch.setattr(
+                module,
+                "check_finite",
+                lambda block, *args, _original=original: (
+                    calls.append(block.shape),
+                    _original(block, *args),
+                )[1],
+            )
+        scores, rows = sharded.search(queries)
+        assert calls == [Q.shape]
+        calls.clear()
+        lazy = sharded.search(_uneven(queries, [10, 0, 7]))
+        dask_scores, dask_rows = dask.compute(*lazy)
+        assert sorted(calls) == [(0, 6), (7, 6), (10, 6)]
+    np.testing.assert_array_equal(rows, expected[1])
+    np.testing.assert_array_equal(scores, expected[0])
+    np.testing.assert_array_equal(dask_rows, expected[1])
+    np.testing.assert_array_equal(dask_scores, expected[0])

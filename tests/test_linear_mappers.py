@@ -78,6 +78,33 @@ def test_ridge_loo_is_brute_force_leave_one_out():
     np.testing.assert_allclose(mapper.loo_errors_, expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("alpha", [2.5, ALPHAS], ids=["scalar", "loo"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_covariance_path_any_column_order_and_float32(alpha, fit_intercept):
+    # The covariance path solves from the joint moments of [source, target];
+    # the table holds the target first, and float32 blocks are accumulated in
+    # float64 (compared with scikit-learn on the same float32 values).
+    source, target = make_pair(200, 7, 5, seed=3)
+    source, target = source.astype(np.float32), target.astype(np.float32)
+    X = make_frame(text=target, image=source)
+    mapper = RidgeMapper("image", "text", alpha=alpha, fit_intercept=fit_intercept).fit(
+        X
+    )
+    if np.ndim(alpha):
+        reference = RidgeCV(
+            alphas=alpha, fit_intercept=fit_intercept, alpha_per_target=False
+        )
+    else:
+        reference = Ridge(alpha=alpha, fit_intercept=fit_intercept)
+    reference.fit(source.astype(np.float64), target.astype(np.float64))
+    np.testing.assert_allclose(mapper.coef_, reference.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        mapper.intercept_, reference.intercept_, rtol=0, atol=1e-10
+    )
+    shared = mapper.transform(X)
+    assert shared.dtypes.unique().tolist() == [np.dtype(np.float32)]
+
+
 def test_ridge_alpha_zero_is_least_squares():
     source, target = make_pair(50, 4, 3)
     mapper = RidgeMapper("image", "text", alpha=0.0).fit(

@@ -45,6 +45,25 @@ class _BaseLateFusion(_BaseHeterogeneousEnsemble):
         "verbose": ["verbose"],
     }
 
+    def __init__(
+        self,
+        estimators,
+        *,
+        rule="mean",
+        weights=None,
+        final_estimator=None,
+        cv=5,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.estimators = estimators
+        self.rule = rule
+        self.weights = weights
+        self.final_estimator = final_estimator
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
     # ---- members and parameters -------------------------------------------------
 
     def _members(self, strict=False):
@@ -165,10 +184,58 @@ class _BaseLateFusion(_BaseHeterogeneousEnsemble):
         tags.target_tags.required = True
         return tags
 
-    def _present_weights(self, present):
-        return renormalise_weights(self.weights_, self.modalities_, present)
+    def _weighted_outputs(self, X):
+        """The present members' weights, renormalised, and their stacked outputs."""
+        outputs = self._member_outputs(X)
+        weights = renormalise_weights(self.weights_, self.modalities_, list(outputs))
+        return weights, np.stack(
+            [np.asarray(p, dtype=np.float64) for p in outputs.values()]
+        )
 
     # ---- fitting ----------------------------------------------------------------
+
+    @fit_context(
+        # members are validated when they are fitted
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit one member per modality block (and the stacker).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Modality table holding a block for each member.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Class labels for :class:`LateFusionClassifier` (a column vector is
+            raveled with a ``DataConversionWarning``; a missing label is an
+            error). Targets for :class:`LateFusionRegressor`; several targets
+            need a final estimator that accepts them with ``"stacking"`` (the
+            default RidgeCV does).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the ``fit`` of every member (and of the stacker); an
+            error is raised if one does not support it. With metadata routing
+            enabled it is routed as requested instead.
+        **fit_params : dict
+            Further metadata, routed to the members when metadata routing is
+            enabled (``sklearn.set_config(enable_metadata_routing=True)``).
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        _check_y_given(self, y)
+        y = self._validated_targets(y)
+        self._fit(X, y, sample_weight, fit_params)
+        self._check_members()
+        return self
+
+    def _validated_targets(self, y):
+        """``y`` checked and converted (and ``classes_`` set, for a classifier)."""
+        raise NotImplementedError
+
+    def _check_members(self):
+        """Check the fitted members against each other (classes, for a classifier)."""
 
     def _fit(self, X, y, sample_weight, fit_params):
         _raise_for_params(fit_params, self, "fit")
@@ -522,25 +589,6 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         "rule": [StrOptions({"mean", "product", "max", "stacking"})],
     }
 
-    def __init__(
-        self,
-        estimators,
-        *,
-        rule="mean",
-        weights=None,
-        final_estimator=None,
-        cv=5,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.estimators = estimators
-        self.rule = rule
-        self.weights = weights
-        self.final_estimator = final_estimator
-        self.cv = cv
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-
     def _default_final_estimator(self):
         return LogisticRegression()
 
@@ -560,37 +608,12 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
             "sklearn.calibration.CalibratedClassifierCV)."
         )
 
-    @fit_context(
-        # members are validated when they are fitted
-        prefer_skip_nested_validation=False
-    )
-    def fit(self, X, y, sample_weight=None, **fit_params):
-        """Fit one member per modality block (and the stacker).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Modality table holding a block for each member.
-        y : array-like of shape (n_samples,)
-            Class labels (a column vector is raveled with a
-            ``DataConversionWarning``); a missing label is an error.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the ``fit`` of every member (and of the stacker); an
-            error is raised if one does not support it. With metadata routing
-            enabled it is routed as requested instead.
-        **fit_params : dict
-            Further metadata, routed to the members when metadata routing is
-            enabled (``sklearn.set_config(enable_metadata_routing=True)``).
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        _check_y_given(self, y)
+    def _validated_targets(self, y):
         y = check_class_labels(y, type(self).__name__)
         self.classes_ = np.unique(y)
-        self._fit(X, y, sample_weight, fit_params)
+        return y
+
+    def _check_members(self):
         for name, member in self.named_estimators_.items():
             member_classes = getattr(member, "classes_", self.classes_)
             if not np.array_equal(member_classes, self.classes_):
@@ -598,7 +621,6 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
                     f"The estimator of modality {name!r} has classes "
                     f"{member_classes}, expected {self.classes_}."
                 )
-        return self
 
     def _stack_columns(self, prediction):
         prediction = super()._stack_columns(prediction)
@@ -623,9 +645,7 @@ class LateFusionClassifier(ClassifierMixin, _BaseLateFusion):
         check_is_fitted(self)
         if self.rule == "stacking":
             return self.final_estimator_.predict_proba(self._meta_features(X))
-        outputs = self._member_outputs(X)
-        weights = self._present_weights(list(outputs))
-        probas = np.stack([np.asarray(p, dtype=np.float64) for p in outputs.values()])
+        weights, probas = self._weighted_outputs(X)
         if self.rule == "mean":
             return np.tensordot(weights, probas, axes=1)
         if self.rule == "product":
@@ -758,25 +778,6 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
         "rule": [StrOptions({"mean", "stacking"})],
     }
 
-    def __init__(
-        self,
-        estimators,
-        *,
-        rule="mean",
-        weights=None,
-        final_estimator=None,
-        cv=5,
-        n_jobs=None,
-        verbose=0,
-    ):
-        self.estimators = estimators
-        self.rule = rule
-        self.weights = weights
-        self.final_estimator = final_estimator
-        self.cv = cv
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-
     def _default_final_estimator(self):
         return RidgeCV()
 
@@ -788,33 +789,8 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
             )
         return "predict"
 
-    @fit_context(
-        # members are validated when they are fitted
-        prefer_skip_nested_validation=False
-    )
-    def fit(self, X, y, sample_weight=None, **fit_params):
-        """Fit one member per modality block (and the stacker).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Modality table holding a block for each member.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets; several targets need a final estimator that accepts
-            them with ``"stacking"`` (the default RidgeCV does).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the ``fit`` of every member (and of the stacker).
-        **fit_params : dict
-            Further metadata, routed when metadata routing is enabled.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        _check_y_given(self, y)
-        y = _numeric_targets(y, type(self).__name__)
-        return self._fit(X, y, sample_weight, fit_params)
+    def _validated_targets(self, y):
+        return _numeric_targets(y, type(self).__name__)
 
     def predict(self, X):
         """Predict from the modalities present in X.
@@ -832,11 +808,7 @@ class LateFusionRegressor(RegressorMixin, _BaseLateFusion):
         check_is_fitted(self)
         if self.rule == "stacking":
             return self.final_estimator_.predict(self._meta_features(X))
-        outputs = self._member_outputs(X)
-        weights = self._present_weights(list(outputs))
-        predictions = np.stack(
-            [np.asarray(p, dtype=np.float64) for p in outputs.values()]
-        )
+        weights, predictions = self._weighted_outputs(X)
         return np.tensordot(weights, predictions, axes=1)
 
 

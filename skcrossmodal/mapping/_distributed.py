@@ -111,10 +111,10 @@ def transform_dask(estimator, X):
     # The dtype of the in-memory transform: float32 blocks stay float32.
     dtype = np.result_type(*(block.dtype for block in present.values()))
     meta = pd.DataFrame(np.zeros((0, len(names)), dtype=dtype), columns=names)
-    return map_partitions(X, _transform_partition, estimator, meta=meta)
+    return map_partitions(X, _transform_partition, estimator, meta=meta, empty=meta)
 
 
-def _transform_partition(partition, estimator):
+def _transform_partition(partition, estimator, empty):
     blocks = validate_blocks(
         estimator,
         partition,
@@ -122,6 +122,9 @@ def _transform_partition(partition, estimator):
         ensure_min_samples=0,
         dtype=estimator._embed_dtype,
     )
+    if len(partition) == 0:
+        # No rows map to no rows (KernelCCA's Nystroem maps refuse zero rows).
+        return empty.set_axis(partition.index)
     return estimator._shared_frame(estimator._embed(blocks), index=partition.index)
 
 
@@ -140,15 +143,36 @@ def _validated_spec(estimator, X, validate):
     return spec
 
 
+def _paired_spec(estimator, X, *, exactly_two):
+    """:func:`_validated_spec` for the paired mappers (CCA, KernelCCA, MCCA, PLS)."""
+    from ._base import validate_paired_blocks
+
+    return _validated_spec(
+        estimator,
+        X,
+        lambda e, frame: validate_paired_blocks(
+            e, frame, reset=True, exactly_two=exactly_two, ensure_min_samples=0
+        ),
+    )
+
+
+def _fitted_blocks(partition, spec, **options):
+    """A partition's blocks, validated on ``spec``; every fitted one is required."""
+    blocks = validate_blocks(
+        spec, partition, reset=False, ensure_min_samples=0, **options
+    )
+    missing = [m for m in spec.modalities_ if m not in blocks]
+    if missing:
+        raise ValueError(f"the partition lacks the modalities {missing}.")
+    return blocks
+
+
 def _partition_moments(partition, spec, fourth):
     """Joint moments of one partition's fitted blocks, or None if it is empty."""
     from ._base import check_squares_finite
     from ._linalg import centred_moments
 
-    blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
-    missing = [m for m in spec.modalities_ if m not in blocks]
-    if missing:
-        raise ValueError(f"the partition lacks the modalities {missing}.")
+    blocks = _fitted_blocks(partition, spec)
     if len(partition) == 0:
         return None
     check_squares_finite(spec, blocks)
@@ -222,35 +246,19 @@ def _spans(estimator):
 
 
 def _fit_cca(estimator, X):
-    from ._base import validate_paired_blocks
-
     if estimator.solver == "gram":
         raise ValueError(
             "CCA(solver='gram') needs all rows in one process; a Dask DataFrame "
             "is fitted from its cross-products: use solver='auto' or 'covariance'."
         )
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     moments = _reduce_moments(estimator, X, spec, fourth=estimator.reg == "auto")
     estimator._solve(moments, low_rank="raise")
     return estimator
 
 
 def _fit_mcca(estimator, X):
-    from ._base import validate_paired_blocks
-
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=False, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=False)
     moments = _reduce_moments(estimator, X, spec)
     return estimator._solve(moments)
 
@@ -264,20 +272,12 @@ def _fit_kernel_cca(estimator, X):
     3. the moments of the Nyström features are reduced on the workers, and
        the client solves the small ridge CCA.
     """
-    from ._base import validate_paired_blocks
-
     if estimator.n_landmarks is None:
         raise ValueError(
             "KernelCCA on a Dask DataFrame needs its Nyström path (n_landmarks=m): "
             "the exact solver needs every row's kernel in one process."
         )
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     for modality in estimator.modalities_:
         gamma = estimator._gamma_of(modality)
         if isinstance(gamma, str) and gamma == "scale":
@@ -346,12 +346,7 @@ def _partition_nystroem_moments(partition, shared):
     from ._linalg import centred_moments
 
     spec, estimator, maps = shared
-    blocks = validate_blocks(
-        spec, partition, reset=False, dtype=np.float64, ensure_min_samples=0
-    )
-    missing = [m for m in spec.modalities_ if m not in blocks]
-    if missing:
-        raise ValueError(f"the partition lacks the modalities {missing}.")
+    blocks = _fitted_blocks(partition, spec, dtype=np.float64)
     if len(partition) == 0:
         return None
     scaled = estimator._scaled(blocks)
@@ -363,20 +358,13 @@ def _partition_nystroem_moments(partition, shared):
 
 
 def _fit_pls(estimator, X):
-    from ._base import validate_paired_blocks
-
-    spec = _validated_spec(
-        estimator,
-        X,
-        lambda e, frame: validate_paired_blocks(
-            e, frame, reset=True, exactly_two=True, ensure_min_samples=0
-        ),
-    )
+    spec = _paired_spec(estimator, X, exactly_two=True)
     moments = _reduce_moments(estimator, X, spec)
     return estimator._solve(moments)
 
 
 def _fit_ridge(estimator, X):
+    """RidgeMapper's covariance path; the leave-one-out errors are a second pass."""
     from ._base import validate_source_target
 
     dask = import_dask("fitting from a Dask DataFrame")
@@ -388,81 +376,27 @@ def _fit_ridge(estimator, X):
         ),
     )
     moments = _reduce_moments(estimator, X, spec)
-    solution = _ridge_eigensystem(estimator, moments)
-    alphas = np.atleast_1d(np.asarray(estimator.alpha, dtype=np.float64))
-    if np.ndim(estimator.alpha) == 0:
-        alpha = float(alphas[0])
-    else:
-        # The leave-one-out residuals need every row: a second pass.
-        shared = dask.delayed(spec, pure=True)
+
+    def loo_sums(eigensystem):
+        shared = dask.delayed((spec, eigensystem), pure=True)
         parts = _per_partition(
-            X, _partition_loo_sums, shared, solution, alphas, estimator.fit_intercept
+            X, _partition_loo_sums, shared, estimator._alphas(), estimator.fit_intercept
         )
         (sums,) = dask.compute(tree_reduce(parts, _sum_all))
-        n_targets = solution["QtY"].shape[1]
-        estimator.loo_errors_ = sums / (moments["n"] * n_targets)
-        alpha = float(alphas[np.argmin(estimator.loo_errors_)])
-    _ridge_from_eigensystem(estimator, solution, alpha)
-    return estimator
+        return sums
+
+    return estimator._solve(moments, loo_sums)
 
 
-def _ridge_eigensystem(estimator, moments):
-    """Eigendecomposition of the source's cross-products and the target's projection.
-
-    The covariance path of ``RidgeMapper.fit`` (the one it takes when there
-    are more rows than source features): ``eigh(Xc'Xc) = V diag(l) V'`` and
-    ``Q'Yc = V' Xc'Yc``, here from the joint moments. Without an intercept the
-    cross-products are about zero instead of the mean.
-    """
-    spans = _spans(estimator)
-    source, target = spans[estimator.source], spans[estimator.target]
-    m11, mean, n = moments["m11"], moments["mean"], moments["n"]
-    if not estimator.fit_intercept:
-        m11 = m11 + n * np.outer(mean, mean)
-        mean = np.zeros_like(mean)
-    eigenvalues, V = np.linalg.eigh(m11[source, source])
-    eigenvalues = np.clip(eigenvalues, 0.0, None)
-    return {
-        "eigenvalues": eigenvalues,
-        "V": V,
-        "QtY": V.T @ m11[source, target],
-        "source_mean": mean[source],
-        "target_mean": mean[target],
-        "n": n,
-    }
-
-
-def _ridge_from_eigensystem(estimator, solution, alpha):
-    """Set RidgeMapper's coefficients for ``alpha`` (the end of ``fit``)."""
-    from ._linalg import inverse_shifted
-
-    inverse = inverse_shifted(solution["eigenvalues"], alpha)[:, None]
-    coef = solution["V"] @ (inverse * solution["QtY"])
-    estimator.alpha_ = alpha
-    estimator.coef_ = coef.T
-    estimator.intercept_ = solution["target_mean"] - solution["source_mean"] @ coef
-    estimator.n_components_ = coef.shape[1]
-
-
-def _partition_loo_sums(partition, spec, solution, alphas, fit_intercept):
+def _partition_loo_sums(partition, shared, alphas, fit_intercept):
     """Sums of squared leave-one-out residuals of one partition, per alpha."""
-    from ._linear import _ridge_loo_errors
+    from ._linear import _ridge_loo_sums
 
-    blocks = validate_blocks(spec, partition, reset=False, ensure_min_samples=0)
-    if len(partition) == 0:
-        return np.zeros(len(alphas))
-    source = blocks[spec.source] - solution["source_mean"]
-    target = blocks[spec.target] - solution["target_mean"]
-    offset = 1.0 / solution["n"] if fit_intercept else 0.0
-    errors = _ridge_loo_errors(
-        solution["eigenvalues"],
-        source @ solution["V"],
-        solution["QtY"],
-        target,
-        alphas,
-        offset,
+    spec, eigensystem = shared
+    blocks = _fitted_blocks(partition, spec)
+    return _ridge_loo_sums(
+        eigensystem, blocks[spec.source], blocks[spec.target], alphas, fit_intercept
     )
-    return errors * target.size
 
 
 def _sum_all(parts):

@@ -19,7 +19,26 @@ from ._base import (
     validate_source_target,
 )
 from ._distributed import fit_from_dask, is_dask_collection
-from ._linalg import flip_signs, inverse_shifted
+from ._linalg import centred_moments, flip_signs, inverse_shifted
+
+
+def _ridge_loo_sums(eigensystem, source, target, alphas, fit_intercept):
+    """Sums of squared leave-one-out residuals of some rows, per alpha.
+
+    ``eigensystem`` is the covariance eigensystem of all the training rows
+    (see :meth:`RidgeMapper._solve`), ``source`` and ``target`` the blocks of
+    the rows summed over (all of them in memory, one partition on Dask).
+    """
+    if len(source) == 0:
+        return np.zeros(len(alphas))
+    source = source - eigensystem["source_mean"]
+    target = target - eigensystem["target_mean"]
+    offset = 1.0 / eigensystem["n"] if fit_intercept else 0.0
+    Q = source @ eigensystem["V"]
+    errors = _ridge_loo_errors(
+        eigensystem["eigenvalues"], Q, eigensystem["QtY"], target, alphas, offset
+    )
+    return errors * target.size
 
 
 def _ridge_loo_errors(eigenvalues, Q, QtY, Y, alphas, offset):
@@ -143,61 +162,114 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
         self : RidgeMapper
             The fitted mapper.
         """
-        alphas = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
-        if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas < 0):
-            raise ValueError(
-                f"alpha must be a non-negative number or a non-empty list of them, "
-                f"got {self.alpha!r}."
-            )
+        alphas = self._alphas()
         if is_dask_collection(X):
             return fit_from_dask(self, X)
         blocks = validate_source_target(self, X, reset=True)
         check_squares_finite(self, blocks)
         source, target = blocks[self.source], blocks[self.target]
         n_samples, n_features = source.shape
+        if n_samples <= n_features:
+            return self._fit_gram(source, target, alphas)
+        moments = centred_moments([source, target], False)
+        return self._solve(
+            moments,
+            lambda eigensystem: _ridge_loo_sums(
+                eigensystem, source, target, alphas, self.fit_intercept
+            ),
+        )
+
+    def _alphas(self):
+        """The candidate penalties, validated, as a 1-d float64 array."""
+        alphas = np.atleast_1d(np.asarray(self.alpha, dtype=np.float64))
+        if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas < 0):
+            raise ValueError(
+                f"alpha must be a non-negative number or a non-empty list of them, "
+                f"got {self.alpha!r}."
+            )
+        return alphas
+
+    def _solve(self, moments, loo_sums):
+        """Fit from the joint moments of ``[source, target]`` (``fit`` and Dask).
+
+        The covariance path, for more rows than source features:
+        ``eigh(Xc'Xc) = V diag(l) V'`` and ``Q'Yc = V' Xc'Yc`` with
+        ``Q = Xc V``. Without an intercept the cross-products are taken about
+        zero instead of the mean. ``loo_sums(eigensystem)`` returns, per
+        candidate alpha, the sum over all rows and targets of the squared
+        leave-one-out residuals (see :func:`_ridge_loo_sums`); it is called
+        only when ``alpha`` is a list, as the residuals need every row.
+        """
+        alphas = self._alphas()
+        n_source = len(self.feature_names_per_modality_[self.source])
+        source, target = slice(0, n_source), slice(n_source, None)
+        m11, mean, n_samples = moments["m11"], moments["mean"], moments["n"]
+        if not self.fit_intercept:
+            m11 = m11 + n_samples * np.outer(mean, mean)
+            mean = np.zeros_like(mean)
+        # numpy's eigh (LAPACK syevd) runs on the same BLAS as the products
+        # around it; scipy's bundles a second OpenBLAS whose idle threads slow
+        # the two down.
+        eigenvalues, V = np.linalg.eigh(m11[source, source])
+        eigensystem = {
+            "eigenvalues": np.clip(eigenvalues, 0.0, None),
+            "V": V,
+            "QtY": V.T @ m11[source, target],
+            "source_mean": mean[source],
+            "target_mean": mean[target],
+            "n": n_samples,
+        }
+        if np.ndim(self.alpha) == 0:
+            alpha = float(alphas[0])
+        else:
+            n_targets = eigensystem["QtY"].shape[1]
+            loo_errors = loo_sums(eigensystem) / (n_samples * n_targets)
+            alpha = float(alphas[np.argmin(loo_errors)])
+            self.loo_errors_ = loo_errors
+        inverse = inverse_shifted(eigensystem["eigenvalues"], alpha)[:, None]
+        coef = V @ (inverse * eigensystem["QtY"])
+        return self._publish(coef, mean[source], mean[target], alpha)
+
+    def _fit_gram(self, source, target, alphas):
+        """Fit from the ``n x n`` Gram matrix (no more rows than source features).
+
+        This path needs every row in one process; a Dask DataFrame is fitted
+        by :meth:`_solve`.
+        """
+        n_samples = source.shape[0]
         if self.fit_intercept:
             source_mean = source.mean(axis=0, dtype=np.float64)
             target_mean = target.mean(axis=0, dtype=np.float64)
             source = source - source_mean
             target = target - target_mean
         else:
-            source_mean = np.zeros(n_features)
+            source_mean = np.zeros(source.shape[1])
             target_mean = np.zeros(target.shape[1])
             source = np.asarray(source, dtype=np.float64)
             target = np.asarray(target, dtype=np.float64)
-
-        # numpy's eigh (LAPACK syevd) runs on the same BLAS as the products
-        # around it; scipy's bundles a second OpenBLAS whose idle threads make
-        # the two slow each other down, 4x at n = 1,000.
-        if n_samples > n_features:
-            eigenvalues, V = np.linalg.eigh(source.T @ source)
-            Q = source @ V
+        eigenvalues, U = np.linalg.eigh(source @ source.T)
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        if np.ndim(self.alpha) == 0:
+            alpha = float(alphas[0])
         else:
-            eigenvalues, U = np.linalg.eigh(source @ source.T)
-            eigenvalues = np.clip(eigenvalues, 0.0, None)
             # Q = Xc V = U S: the Gram's eigenvectors scaled by singular values.
             Q = U * np.sqrt(eigenvalues)
-            V = None
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        QtY = Q.T @ target
-
-        if np.ndim(self.alpha) == 0:
-            self.alpha_ = float(alphas[0])
-        else:
             offset = 1.0 / n_samples if self.fit_intercept else 0.0
-            self.loo_errors_ = _ridge_loo_errors(
-                eigenvalues, Q, QtY, target, alphas, offset
+            loo_errors = _ridge_loo_errors(
+                eigenvalues, Q, Q.T @ target, target, alphas, offset
             )
-            self.alpha_ = float(alphas[np.argmin(self.loo_errors_)])
+            alpha = float(alphas[np.argmin(loo_errors)])
+            self.loo_errors_ = loo_errors
+        inverse = inverse_shifted(eigenvalues, alpha)[:, None]
+        coef = source.T @ (U @ (inverse * (U.T @ target)))
+        return self._publish(coef, source_mean, target_mean, alpha)
 
-        inverse = inverse_shifted(eigenvalues, self.alpha_)[:, None]
-        if V is not None:
-            coef = V @ (inverse * QtY)
-        else:
-            coef = source.T @ (U @ (inverse * (U.T @ target)))
+    def _publish(self, coef, source_mean, target_mean, alpha):
+        """Set the fitted attributes from ``coef`` (source x target features)."""
+        self.alpha_ = alpha
         self.coef_ = coef.T
         self.intercept_ = target_mean - source_mean @ coef
-        self.n_components_ = target.shape[1]
+        self.n_components_ = coef.shape[1]
         return self
 
     def _embed(self, blocks):
