@@ -122,7 +122,7 @@ def row_keys(X):
         return np.asarray(
             [
                 _digest_cells((X.indices[a:b], X.data[a:b]))
-                for a, b in zip(X.indptr[:-1], X.indptr[1:])
+                for a, b in zip(X.indptr[:-1], X.indptr[1:], strict=True)
             ]
         )
     if isinstance(X, pd.Series):

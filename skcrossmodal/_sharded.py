@@ -223,7 +223,7 @@ def add_sharded(retriever, X, ids):
             part_ids,
             partition_info={"number": number + i},
         )
-        for i, (part, part_ids) in enumerate(zip(parts, id_parts))
+        for i, (part, part_ids) in enumerate(zip(parts, id_parts, strict=True))
     ]
     shards = list(dask.persist(*shards))
     info = dask.compute(*[dask.delayed(_shard_info)(shard) for shard in shards])
@@ -366,7 +366,7 @@ def _merged_shards(dask, gallery, queries, k, split_every):
             partition_info={"number": number},
         )
         for number, (shard, n, offset) in enumerate(
-            zip(gallery.shards, gallery.sizes, gallery.offsets)
+            zip(gallery.shards, gallery.sizes, gallery.offsets, strict=True)
         )
         if n
     ]

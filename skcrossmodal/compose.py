@@ -189,7 +189,9 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         try:
             self.transformers = [
                 (name, trans, column)
-                for (name, trans), (_, _, column) in zip(value, self.transformers)
+                for (name, trans), (_, _, column) in zip(
+                    value, self.transformers, strict=True
+                )
             ]
         except (TypeError, ValueError):
             self.transformers = value
@@ -417,7 +419,9 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
             for modality, trans, positions, is_1d in active
         )
         fitted = {}
-        for k, ((modality, *_), result) in enumerate(zip(active, results), 1):
+        for k, ((modality, *_), result) in enumerate(
+            zip(active, results, strict=True), 1
+        ):
             fitted[modality] = result
             progress(
                 f"fit {k}/{len(active)}",
@@ -533,7 +537,9 @@ class ModalityUnion(BlockOutputMixin, TransformerMixin, _BaseComposition):
         )
         n_samples = _num_samples(X)
         outputs = {}
-        for k, ((modality, _, _), (Xt, note)) in enumerate(zip(present, results), 1):
+        for k, ((modality, _, _), (Xt, note)) in enumerate(
+            zip(present, results, strict=True), 1
+        ):
             progress(
                 f"transform {k}/{len(present)}",
                 f"modality {modality!r}, {type(named[modality]).__name__}{note}",

@@ -552,7 +552,7 @@ def test_verbose_prints_one_line_per_transformer_to_stderr(raw, capsys):
     kinds = ["TfidfVectorizer", "Pipeline", "FunctionTransformer"]
     assert len(lines) == 3
     for k, (line, modality, kind) in enumerate(
-        zip(lines, ["text", "size", "ratio"], kinds), start=1
+        zip(lines, ["text", "size", "ratio"], kinds, strict=True), start=1
     ):
         assert re.fullmatch(
             rf"\[ModalityUnion\] fit {k}/3: modality '{modality}', {kind} "

@@ -73,7 +73,9 @@ def test_mean_rule_is_weighted_mean_of_member_probabilities(weights):
     fusion = LateFusionClassifier(members(), weights=weights).fit(X, y)
     probas = member_probas(X, y)
     w = np.ones(3) if weights is None else np.array([3.0, 1.0, 0.5])
-    expected = sum(wi * probas[m] for wi, m in zip(w, ("text", "image", "audio")))
+    expected = sum(
+        wi * probas[m] for wi, m in zip(w, ("text", "image", "audio"), strict=True)
+    )
     expected /= w.sum()
     assert_allclose(fusion.predict_proba(X), expected, rtol=1e-10)
     assert_array_equal(fusion.predict(X), fusion.classes_[expected.argmax(axis=1)])
@@ -310,7 +312,7 @@ def test_grid_search_over_weights_and_member_parameters():
     # reference: every candidate fitted by hand with the same folds
     cv = check_cv(3, y, classifier=True)
     for params, mean_score in zip(
-        grid.cv_results_["params"], grid.cv_results_["mean_test_score"]
+        grid.cv_results_["params"], grid.cv_results_["mean_test_score"], strict=True
     ):
         estimators = members()
         estimators["text"] = clone(estimators["text"]).set_params(C=params["text__C"])
@@ -330,7 +332,9 @@ def test_verbose_prints_one_line_per_member(capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 3
-    for k, (line, name) in enumerate(zip(lines, ["text", "image", "audio"]), 1):
+    for k, (line, name) in enumerate(
+        zip(lines, ["text", "image", "audio"], strict=True), 1
+    ):
         assert re.fullmatch(
             rf"\[LateFusionClassifier\] {k}/3: fit member '{name}' \(\d+\.\d s\)",
             line,

@@ -185,7 +185,7 @@ def test_coco_five_fold_1k_protocol_matches_vsepp_per_fold():
     rsum = np.mean(
         [
             sum(fold[k] for fold in (a, b) for k in ("R@1", "R@5", "R@10"))
-            for a, b in zip(i2t, t2i)
+            for a, b in zip(i2t, t2i, strict=True)
         ]
     )
     assert ours["rsum"] == pytest.approx(rsum, rel=1e-12)

@@ -296,12 +296,14 @@ class _BaseLateFusion(_BaseHeterogeneousEnsemble):
             progress(f"{k + 1}/{len(jobs)}", steps[k])
 
         self.estimators_ = results[: len(members)]
-        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self.named_estimators_ = Bunch(
+            **dict(zip(names, self.estimators_, strict=True))
+        )
         self.stack_method_ = methods
         if stacking:
             out_of_fold = {
                 name: self._stack_columns(prediction)
-                for name, prediction in zip(names, results[len(members) :])
+                for name, prediction in zip(names, results[len(members) :], strict=True)
             }
             self.absent_fill_ = {
                 name: columns.mean(axis=0) for name, columns in out_of_fold.items()

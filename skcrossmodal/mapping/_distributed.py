@@ -241,7 +241,9 @@ def _spans(estimator):
     edges = np.cumsum([0, *sizes])
     return {
         m: slice(int(start), int(stop))
-        for m, start, stop in zip(estimator.modalities_, edges[:-1], edges[1:])
+        for m, start, stop in zip(
+            estimator.modalities_, edges[:-1], edges[1:], strict=True
+        )
     }
 
 
