@@ -186,18 +186,7 @@ class Engine:
         scores, indices : ndarray of shape (n_queries, min(k, n_gallery))
             Best first, equal scores by lower gallery row.
         """
-        Q, q_sq = self.prepare_queries(queries)
-        check_finite_scores(
-            Q,
-            self.gallery,
-            self.similarity,
-            q_sq=q_sq,
-            g_sq=self.sq_norms,
-            g_peak=self.peak,
-            dtype=self._score_dtype(),
-            queries=name,
-            gallery=gallery_name,
-        )
+        Q, q_sq = self._checked_queries(queries, name, gallery_name)
         k = min(int(k), self.n_gallery)
         keep = min(k + 1, self.n_gallery)
         scores, indices = self._candidates(
@@ -216,6 +205,22 @@ class Engine:
                 self.sq_norms,
             ),
         )
+
+    def _checked_queries(self, queries, name, gallery_name):
+        """:meth:`prepare_queries`, refusing queries whose scores would overflow."""
+        Q, q_sq = self.prepare_queries(queries)
+        check_finite_scores(
+            Q,
+            self.gallery,
+            self.similarity,
+            q_sq=q_sq,
+            g_sq=self.sq_norms,
+            g_peak=self.peak,
+            dtype=self._score_dtype(),
+            queries=name,
+            gallery=gallery_name,
+        )
+        return Q, q_sq
 
     def _score_dtype(self):
         return self.gallery.dtype
@@ -476,17 +481,10 @@ class FaissEngine(Engine):
         """
         if self.exact:
             return super().search(queries, k, **options)
-        Q, q_sq = self.prepare_queries(queries)
-        check_finite_scores(
-            Q,
-            self.gallery,
-            self.similarity,
-            q_sq=q_sq,
-            g_sq=self.sq_norms,
-            g_peak=self.peak,
-            dtype=np.float32,
-            queries=options.get("name", "the queries"),
-            gallery=options.get("gallery_name", "the gallery"),
+        Q, _ = self._checked_queries(
+            queries,
+            options.get("name", "the queries"),
+            options.get("gallery_name", "the gallery"),
         )
         scores, indices = self._search_index(
             Q, min(int(k), self.n_gallery), options.get("n_jobs"), nprobe
