@@ -37,7 +37,7 @@ import time
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from skcrossmodal._similarity import iter_similarity_blocks, similarity
+from skcrossmodal._similarity import iter_similarity_blocks, pairwise_similarity
 from skcrossmodal.metrics import average_precision_from_scores, mean_average_precision
 
 
@@ -107,7 +107,7 @@ def run_options(n_queries, n_targets, n_subset, repeats):
     similarity_time, _ = median_time(lambda: similarity_only(queries, targets), repeats)
 
     def scores_of(rows):
-        return similarity(queries[rows], targets, "cosine")
+        return pairwise_similarity(queries[rows], targets, "cosine")
 
     def relevance_of(rows):
         return query_labels[rows, None] == target_labels[None, :]
@@ -161,7 +161,7 @@ def run_options(n_queries, n_targets, n_subset, repeats):
     distinct_time, _ = median_time(lambda: similarity_only(captions, distinct), repeats)
 
     def caption_scores(rows):
-        return similarity(captions[rows], distinct, "cosine")
+        return pairwise_similarity(captions[rows], distinct, "cosine")
 
     def caption_relevance(rows):
         return ids[rows, None] == np.arange(n_images)[None, :]
@@ -194,7 +194,7 @@ def run(n_queries, n_targets, n_subset, repeats, dtype):
     loop_times, from_scores_times, max_difference = [], [], 0.0
     for repeat in range(repeats):
         rows = slice(repeat * n_subset, (repeat + 1) * n_subset)
-        scores = similarity(queries[rows], targets, "cosine")
+        scores = pairwise_similarity(queries[rows], targets, "cosine")
         relevance = query_labels[rows, None] == target_labels[None, :]
         loop_time, expected = median_time(lambda: sklearn_loop(scores, relevance), 1)
         scores_time, result = median_time(
