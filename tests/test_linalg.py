@@ -169,3 +169,26 @@ def test_chunked_moments_are_the_moments_of_all_rows(monkeypatch, fourth, dtype)
         centred_moments([b[50:] for b in blocks], fourth),
     )
     np.testing.assert_allclose(whole["m11"], u.T @ u, rtol=1e-12)
+
+
+def test_cca_solve_runs_scipys_own_blas_on_one_thread(monkeypatch):
+    # numpy's and scipy's wheels bundle one OpenBLAS each; the solve keeps
+    # scipy's on one thread so that the two pools do not spin against each other.
+    blas = _linalg._scipy_own_blas()
+    if blas is None:
+        pytest.skip("scipy shares numpy's BLAS here")
+    before = [lib["num_threads"] for lib in blas.info()]
+    seen = []
+    cholesky = _linalg._cholesky_of_correlation
+
+    def recording(covariance):
+        seen.append([lib["num_threads"] for lib in blas.info()])
+        return cholesky(covariance)
+
+    monkeypatch.setattr(_linalg, "_cholesky_of_correlation", recording)
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((200, 7))
+    S = np.cov(Z, rowvar=False)
+    _linalg.cca_from_covariances(S[:4, :4], S[4:, 4:], S[:4, 4:], n_components=2)
+    assert seen == [[1] * len(before)] * 2
+    assert [lib["num_threads"] for lib in blas.info()] == before

@@ -8,6 +8,9 @@ CCA, KernelCCA, MCCA, PLS and RidgeMapper alike.
 # Authors: The skcrossmodal developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import os
+from contextlib import nullcontext
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -202,6 +205,38 @@ def _cholesky_of_correlation(covariance):
     return L, std
 
 
+@lru_cache(maxsize=1)
+def _scipy_own_blas():
+    """threadpoolctl's handle on the BLAS bundled with scipy's wheel, or None.
+
+    numpy's and scipy's wheels each bundle an OpenBLAS (``numpy.libs``,
+    ``scipy.libs``), each with its own thread pool. Where scipy shares
+    numpy's BLAS (conda, system packages) there is none to find.
+    """
+    from scipy.linalg import lapack  # noqa: F401 (loads scipy's BLAS)
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    paths = [
+        library["filepath"]
+        for library in controller.info()
+        if library["user_api"] == "blas"
+        and os.path.basename(os.path.dirname(library["filepath"])) == "scipy.libs"
+    ]
+    return controller.select(filepath=paths) if paths else None
+
+
+def _one_scipy_blas_thread():
+    """Run scipy's own BLAS on one thread (numpy's keeps its threads).
+
+    Alternating scipy's LAPACK calls on covariance-sized matrices with numpy's
+    matrix products keeps the idle threads of each pool spinning against the
+    other's on the same cores; on one thread scipy's calls do not contend.
+    """
+    blas = _scipy_own_blas()
+    return nullcontext() if blas is None else blas.limit(limits=1)
+
+
 def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
     """Canonical correlation analysis from the blocks of a joint covariance.
 
@@ -235,6 +270,11 @@ def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
         ``rank_a``, ``rank_b`` the numerical ranks of ``Saa`` and ``Sbb``.
         Signs follow :func:`flip_signs` on the directions of a.
     """
+    with _one_scipy_blas_thread():
+        return _cca_from_covariances(Saa, Sbb, Sab, n_components)
+
+
+def _cca_from_covariances(Saa, Sbb, Sab, n_components):
     from scipy.linalg import solve_triangular
 
     factors = [_cholesky_of_correlation(S) for S in (Saa, Sbb)]
