@@ -240,8 +240,8 @@ def large_gallery(n, m, d, k):
         f"gallery {r['gallery_bytes'] / mib:.0f} MiB; RSS before search "
         f"{r['rss_before_search'] / mib:.0f} MiB; peak RSS during search "
         f"{r['peak_rss_during_search'] / mib:.0f} MiB (+"
-        f"{(r['peak_rss_during_search'] - r['rss_before_search']) / mib:.0f} MiB: one "
-        f"16 MiB score tile, the queries and the results); peak of the whole run "
+        f"{(r['peak_rss_during_search'] - r['rss_before_search']) / mib:.0f} MiB: a "
+        f"score tile per thread, the queries and the results); peak of the whole run "
         f"(input frame + normalised copy at fit) {r['ru_maxrss_whole_run'] / mib:.0f} MiB"
     )
 
