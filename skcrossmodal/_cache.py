@@ -139,21 +139,15 @@ def _digest_cells(cells):
 
 
 def _digest_cell(cell):
-    """``_digest_cells((cell,))``, with a shortcut for a numeric array."""
-    if type(cell) is np.ndarray and not cell.dtype.hasobject:
-        digest = hashlib.sha1(_array_header(cell))
-        digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
-        return digest.hexdigest()
-    return _digest_cells((cell,))
-
-
-def _array_header(cell):
-    return b"a%s%s:" % (cell.dtype.str.encode(), str(cell.shape).encode())
+    """``_digest_cells((cell,))`` without the loop (one call per row)."""
+    digest = hashlib.sha1()
+    _update(digest, cell)
+    return digest.hexdigest()
 
 
 def _update(digest, cell):
     if type(cell) is np.ndarray and not cell.dtype.hasobject:
-        digest.update(_array_header(cell))
+        digest.update(b"a%s%s:" % (cell.dtype.str.encode(), str(cell.shape).encode()))
         digest.update(cell.data if cell.flags.c_contiguous else cell.tobytes())
     elif isinstance(cell, (str, os.PathLike)):
         path = os.fspath(cell)
