@@ -219,13 +219,10 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
             "target_mean": mean[target],
             "n": n_samples,
         }
-        if np.ndim(self.alpha) == 0:
-            alpha = float(alphas[0])
-        else:
-            n_targets = eigensystem["QtY"].shape[1]
-            loo_errors = loo_sums(eigensystem) / (n_samples * n_targets)
-            alpha = float(alphas[np.argmin(loo_errors)])
-            self.loo_errors_ = loo_errors
+        n_targets = eigensystem["QtY"].shape[1]
+        alpha = self._select_alpha(
+            alphas, lambda: loo_sums(eigensystem) / (n_samples * n_targets)
+        )
         inverse = inverse_shifted(eigensystem["eigenvalues"], alpha)[:, None]
         coef = V @ (inverse * eigensystem["QtY"])
         return self._publish(coef, mean[source], mean[target], alpha)
@@ -249,20 +246,27 @@ class RidgeMapper(SharedSpaceMixin, BaseEstimator):
             target = np.asarray(target, dtype=np.float64)
         eigenvalues, U = np.linalg.eigh(source @ source.T)
         eigenvalues = np.clip(eigenvalues, 0.0, None)
-        if np.ndim(self.alpha) == 0:
-            alpha = float(alphas[0])
-        else:
+
+        def loo_errors():
             # Q = Xc V = U S: the Gram's eigenvectors scaled by singular values.
             Q = U * np.sqrt(eigenvalues)
             offset = 1.0 / n_samples if self.fit_intercept else 0.0
-            loo_errors = _ridge_loo_errors(
+            return _ridge_loo_errors(
                 eigenvalues, Q, Q.T @ target, target, alphas, offset
             )
-            alpha = float(alphas[np.argmin(loo_errors)])
-            self.loo_errors_ = loo_errors
+
+        alpha = self._select_alpha(alphas, loo_errors)
         inverse = inverse_shifted(eigenvalues, alpha)[:, None]
         coef = source.T @ (U @ (inverse * (U.T @ target)))
         return self._publish(coef, source_mean, target_mean, alpha)
+
+    def _select_alpha(self, alphas, loo_errors):
+        """The one ``alpha``, or of a list the one with the lowest mean squared
+        leave-one-out error (``loo_errors()``, kept as ``loo_errors_``)."""
+        if np.ndim(self.alpha) == 0:
+            return float(alphas[0])
+        self.loo_errors_ = loo_errors()
+        return float(alphas[np.argmin(self.loo_errors_)])
 
     def _publish(self, coef, source_mean, target_mean, alpha):
         """Set the fitted attributes from ``coef`` (source x target features)."""
