@@ -171,24 +171,36 @@ def test_chunked_moments_are_the_moments_of_all_rows(monkeypatch, fourth, dtype)
     np.testing.assert_allclose(whole["m11"], u.T @ u, rtol=1e-12)
 
 
-def test_cca_solve_runs_scipys_own_blas_on_one_thread(monkeypatch):
-    # numpy's and scipy's wheels bundle one OpenBLAS each; the solve keeps
+@pytest.mark.parametrize("solve", ["cca", "top_eigh", "top_singular_triplets"])
+def test_scipy_calls_run_scipys_own_blas_on_one_thread(solve, monkeypatch):
+    # numpy's and scipy's wheels bundle one OpenBLAS each; the solvers keep
     # scipy's on one thread so that the two pools do not spin against each other.
+    import scipy.linalg
+
     blas = _linalg._scipy_own_blas()
     if blas is None:
         pytest.skip("scipy shares numpy's BLAS here")
     before = [lib["num_threads"] for lib in blas.info()]
     seen = []
-    cholesky = _linalg._cholesky_of_correlation
 
-    def recording(covariance):
-        seen.append([lib["num_threads"] for lib in blas.info()])
-        return cholesky(covariance)
+    def recording(function):
+        def call(*args, **kwargs):
+            seen.append([lib["num_threads"] for lib in blas.info()])
+            return function(*args, **kwargs)
 
-    monkeypatch.setattr(_linalg, "_cholesky_of_correlation", recording)
+        return call
+
+    monkeypatch.setattr(scipy.linalg, "eigh", recording(scipy.linalg.eigh))
+    monkeypatch.setattr(
+        scipy.linalg.lapack, "dpotrf", recording(scipy.linalg.lapack.dpotrf)
+    )
     rng = np.random.default_rng(0)
-    Z = rng.standard_normal((200, 7))
-    S = np.cov(Z, rowvar=False)
-    _linalg.cca_from_covariances(S[:4, :4], S[4:, 4:], S[:4, 4:], n_components=2)
-    assert seen == [[1] * len(before)] * 2
+    S = np.cov(rng.standard_normal((200, 40)), rowvar=False)
+    if solve == "cca":
+        _linalg.cca_from_covariances(S[:20, :20], S[20:, 20:], S[:20, 20:], 2)
+    elif solve == "top_eigh":
+        _linalg.top_eigh(S, 2)
+    else:
+        _linalg.top_singular_triplets(S[:20, 20:], 2)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
     assert [lib["num_threads"] for lib in blas.info()] == before

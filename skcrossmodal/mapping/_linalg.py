@@ -95,6 +95,38 @@ def flip_signs(first, *others):
     return [first * signs, *(o * signs for o in others)]
 
 
+@lru_cache(maxsize=1)
+def _scipy_own_blas():
+    """threadpoolctl's handle on the BLAS bundled with scipy's wheel, or None.
+
+    numpy's and scipy's wheels each bundle an OpenBLAS (``numpy.libs``,
+    ``scipy.libs``), each with its own thread pool. Where scipy shares
+    numpy's BLAS (conda, system packages) there is none to find.
+    """
+    from scipy.linalg import lapack  # noqa: F401 (loads scipy's BLAS)
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    paths = [
+        library["filepath"]
+        for library in controller.info()
+        if library["user_api"] == "blas"
+        and os.path.basename(os.path.dirname(library["filepath"])) == "scipy.libs"
+    ]
+    return controller.select(filepath=paths) if paths else None
+
+
+def _one_scipy_blas_thread():
+    """Run scipy's own BLAS on one thread (numpy's keeps its threads).
+
+    Alternating scipy's LAPACK calls on covariance-sized matrices with numpy's
+    matrix products keeps the idle threads of each pool spinning against the
+    other's on the same cores; on one thread scipy's calls do not contend.
+    """
+    blas = _scipy_own_blas()
+    return nullcontext() if blas is None else blas.limit(limits=1)
+
+
 def top_singular_triplets(M, k):
     """The ``k`` largest singular values of ``M`` and their singular vectors.
 
@@ -121,12 +153,13 @@ def top_singular_triplets(M, k):
     transpose = M.shape[0] > M.shape[1]
     if transpose:
         M = M.T
-    _, Q = eigh(
-        M @ M.T,
-        subset_by_index=(short - k, short - 1),
-        driver="evr",
-        check_finite=False,
-    )
+    with _one_scipy_blas_thread():
+        _, Q = eigh(
+            M @ M.T,
+            subset_by_index=(short - k, short - 1),
+            driver="evr",
+            check_finite=False,
+        )
     # M.T Q = V s R': the exact SVD of M restricted to the top left subspace.
     V, s, Rt = np.linalg.svd(M.T @ Q, full_matrices=False)
     U, Vt = Q @ Rt.T, V.T
@@ -149,9 +182,13 @@ def top_eigh(S, k):
     else:
         from scipy.linalg import eigh
 
-        eigenvalues, eigenvectors = eigh(
-            S, subset_by_index=(size - k, size - 1), driver="evr", check_finite=False
-        )
+        with _one_scipy_blas_thread():
+            eigenvalues, eigenvectors = eigh(
+                S,
+                subset_by_index=(size - k, size - 1),
+                driver="evr",
+                check_finite=False,
+            )
     return eigenvalues[::-1][:k], eigenvectors[:, ::-1][:, :k]
 
 
@@ -203,38 +240,6 @@ def _cholesky_of_correlation(covariance):
     if info != 0 or not rcond * _CHOLESKY_MAX_CONDITION > 1.0:
         return None
     return L, std
-
-
-@lru_cache(maxsize=1)
-def _scipy_own_blas():
-    """threadpoolctl's handle on the BLAS bundled with scipy's wheel, or None.
-
-    numpy's and scipy's wheels each bundle an OpenBLAS (``numpy.libs``,
-    ``scipy.libs``), each with its own thread pool. Where scipy shares
-    numpy's BLAS (conda, system packages) there is none to find.
-    """
-    from scipy.linalg import lapack  # noqa: F401 (loads scipy's BLAS)
-    from threadpoolctl import ThreadpoolController
-
-    controller = ThreadpoolController()
-    paths = [
-        library["filepath"]
-        for library in controller.info()
-        if library["user_api"] == "blas"
-        and os.path.basename(os.path.dirname(library["filepath"])) == "scipy.libs"
-    ]
-    return controller.select(filepath=paths) if paths else None
-
-
-def _one_scipy_blas_thread():
-    """Run scipy's own BLAS on one thread (numpy's keeps its threads).
-
-    Alternating scipy's LAPACK calls on covariance-sized matrices with numpy's
-    matrix products keeps the idle threads of each pool spinning against the
-    other's on the same cores; on one thread scipy's calls do not contend.
-    """
-    blas = _scipy_own_blas()
-    return nullcontext() if blas is None else blas.limit(limits=1)
 
 
 def cca_from_covariances(Saa, Sbb, Sab, n_components=None):
