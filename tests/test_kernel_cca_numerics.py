@@ -81,12 +81,15 @@ def test_exact_linear_kernel_cca_matches_primal_on_badly_scaled_features(reg):
     assert_columns_equal_up_to_sign(Z[:, :k], variates_a[:, :k], atol=1e-8)
     assert_columns_equal_up_to_sign(Z[:, k:], variates_b[:, :k], atol=1e-8)
     # The Nystroem map of every training row is the same model, up to the
-    # clipping of the landmark kernel's null singular values (at 1e-12).
+    # clipping of the landmark kernel's null singular values (at 1e-12):
+    # Nystroem scales its null directions by 1e6, so their rounding noise,
+    # which depends on the LAPACK build, moves the weak third correlation
+    # (0.03) by a few 1e-6 without reg.
     nystroem = KernelCCA(
         n_components=k, kernel="linear", reg=reg, n_landmarks=len(X), random_state=0
     ).fit(X)
     np.testing.assert_allclose(
-        nystroem.canonical_correlations_, correlations[:k], rtol=1e-4
+        nystroem.canonical_correlations_, correlations[:k], rtol=1e-4, atol=5e-5
     )
     assert_columns_equal_up_to_sign(nystroem.transform(X).to_numpy(), Z, atol=1e-4)
 
