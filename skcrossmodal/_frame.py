@@ -130,8 +130,11 @@ def modality_slices(columns):
         A ``slice`` when the block's columns are contiguous (the usual case,
         which allows zero-copy views), else an integer index array.
     """
+    # Index.tolist() converts pandas' arrow-backed strings in one call, where
+    # iterating the Index converts them one at a time.
+    names = columns.tolist() if hasattr(columns, "tolist") else list(columns)
     positions = {}
-    for j, name in enumerate(columns):
+    for j, name in enumerate(names):
         if not isinstance(name, str) or SEPARATOR not in name:
             raise ModalityNamesError(
                 f"Column {name!r} is not named '<modality>{SEPARATOR}<feature>'. "
@@ -493,6 +496,10 @@ def how_to_name(X):
     return _HOW_TO_NAME
 
 
+def _is_plain_number(kind):
+    return kind.kind in "biuf" and not isinstance(kind, pd.SparseDtype)
+
+
 def numeric_block(frame, name, modality, dtype):
     """One block's columns as a numeric ndarray, refusing what is not features.
 
@@ -502,7 +509,20 @@ def numeric_block(frame, name, modality, dtype):
     dtype or a tuple of accepted float dtypes, the first being the one others
     are converted to (as in :func:`sklearn.utils.check_array`).
     """
+    kinds = set(frame.dtypes)
+    if not all(_is_plain_number(kind) for kind in kinds):
+        _refuse_non_features(frame, name, modality)
+    if isinstance(dtype, tuple):
+        target = kinds.pop() if len(kinds) == 1 else None
+        dtype = target if target in dtype else dtype[0]
+    return frame.to_numpy(dtype=dtype)
+
+
+def _refuse_non_features(frame, name, modality):
+    """Raise on the first column of ``frame`` that does not hold real numbers."""
     for column, kind in frame.dtypes.items():
+        if _is_plain_number(kind):
+            continue
         where = f"column {column!r} of modality {modality!r}"
         if isinstance(kind, pd.SparseDtype):
             raise TypeError(
@@ -512,8 +532,6 @@ def numeric_block(frame, name, modality, dtype):
             )
         if kind.kind == "c":
             raise ValueError(f"Complex data not supported: {where} is {kind}.")
-        if kind.kind in "biuf":
-            continue
         values = frame[column]
         if pd.api.types.infer_dtype(values, skipna=True) in ("string", "bytes"):
             raise TypeError(
@@ -527,11 +545,36 @@ def numeric_block(frame, name, modality, dtype):
                 f"{name} needs numeric features, but {where} has dtype {kind} with "
                 f"a value that is not a number: {exc}"
             ) from exc
-    if isinstance(dtype, tuple):
-        kinds = set(frame.dtypes)
-        target = kinds.pop() if len(kinds) == 1 else None
-        dtype = target if target in dtype else dtype[0]
-    return frame.to_numpy(dtype=dtype)
+
+
+def float_block(X, modality, name, *, role, slices=None):
+    """The ``modality`` block of the modality table ``X`` as a finite float
+    array: float32 is kept, other numbers become float64.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        A modality table.
+    modality : str
+        The block wanted.
+    name : str
+        The estimator that reads it, for the messages.
+    role : str
+        What the block is to it (e.g. ``"query"``), for the message when ``X``
+        has no such block.
+    slices : dict, default=None
+        ``modality_slices(X.columns)``, if already known.
+    """
+    if slices is None:
+        slices = modality_slices(X.columns)
+    if modality not in slices:
+        raise ValueError(
+            f"The {role} block {modality!r} is not in X; it has blocks {list(slices)}."
+        )
+    where = slices[modality]
+    block = numeric_block(X.iloc[:, where], name, modality, (np.float64, np.float32))
+    check_finite(block, modality, X.columns[where])
+    return block
 
 
 def _abbreviate(names, n=3):

@@ -29,7 +29,7 @@ from ._dask import (
     on_partition,
     tree_reduce,
 )
-from ._frame import check_finite, modality_slices, numeric_block, select_modalities
+from ._frame import float_block
 from ._similarity import merge_top_k
 
 __all__ = ["ShardedGallery"]
@@ -293,30 +293,38 @@ def add_sharded(retriever, X, ids):
 # --------------------------------------------------------------------- search
 
 
-def _query_block(X, retriever_info):
-    """The query block of ``X`` as a finite float array, checked once for all shards."""
-    name, query, target, n_features = retriever_info
-    slices = modality_slices(X.columns)
-    if query not in slices:
-        raise ValueError(
-            f"The query block {query!r} is not in X; it has blocks {list(slices)}."
-        )
-    Q = select_modalities(X, query)
-    block = numeric_block(Q, name, query, (np.float64, np.float32))
+def query_info(retriever):
+    """What :func:`query_block` needs of a fitted retriever, as a small tuple
+    that a Dask task can take without the retriever."""
+    return (
+        type(retriever).__name__,
+        retriever.query,
+        retriever.target,
+        retriever.gallery_.shape[1],
+    )
+
+
+def query_block(X, info, slices=None):
+    """The query block of ``X`` as a finite float array in the gallery's space.
+
+    The one check of a search's queries, for the retriever and for each Dask
+    partition (which may be empty); ``info`` is :func:`query_info`.
+    """
+    name, query, target, n_features = info
+    block = float_block(X, query, name, role="query", slices=slices)
     if block.shape[1] != n_features:
         raise ValueError(
             f"The query block {query!r} has {block.shape[1]} features but the "
             f"gallery ({target!r}) has {n_features}; both must live in the same "
             "shared space."
         )
-    check_finite(block, query, list(Q.columns))
     return block
 
 
 def _search_shard(shard, queries, k, offset, dtype):
     """Top-k of one shard with global gallery rows (and its ids, if it holds them).
 
-    ``queries`` is the query block already validated by :func:`_query_block`.
+    ``queries`` is the query block already validated by :func:`query_block`.
     """
     n = shard["n"]
     k = min(k, n)
@@ -401,17 +409,12 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
     gallery = retriever.gallery_
     sharded = isinstance(gallery, ShardedGallery)
     k = min(k_asked, gallery.shape[0])
-    info = (
-        type(retriever).__name__,
-        retriever.query,
-        retriever.target,
-        gallery.shape[1],
-    )
+    info = query_info(retriever)
     if sharded:
         dask = import_dask(_PURPOSE)
         client_ids = retriever.ids_
     if not is_dask_collection(X):
-        queries = _query_block(X, info)
+        queries = query_block(X, info)
         if len(queries) == 0:
             raise ValueError("The query set is empty: X has no rows.")
         merged = _merged_shards(
@@ -442,7 +445,7 @@ def search_sharded(retriever, X, n_neighbors=None, *, split_every=8):
         if sharded:
             queries = dask.delayed(on_partition, pure=True)(
                 part,
-                _query_block,
+                query_block,
                 info,
                 partition_info={"number": number},
             )

@@ -20,12 +20,11 @@ from ._engines import make_engine
 from ._estimator import Progress, fit_context
 from ._frame import (
     ModalityNamesError,
-    check_finite,
+    float_block,
     how_to_name,
     modality_slices,
-    numeric_block,
 )
-from ._sharded import add_sharded, is_sharded, search_sharded
+from ._sharded import add_sharded, is_sharded, query_block, query_info, search_sharded
 from ._similarity import SIMILARITIES
 
 __all__ = ["CrossModalRetriever"]
@@ -284,12 +283,7 @@ class CrossModalRetriever(BaseEstimator):
                 f"index='ivf' needs backend='faiss', got backend={self.backend!r}."
             )
         progress = Progress(self, self.verbose)
-        columns = self._blocks(X, reset=first)
-        if self.target not in columns:
-            raise ValueError(
-                self._missing_block_message("target", self.target, columns)
-            )
-        gallery = self._finite_float(X, self.target, columns)
+        gallery = self._target_block(X, self._blocks(X, reset=first))
         if gallery.shape[0] == 0:
             raise ValueError("The gallery is empty: X has no rows.")
         if not first and gallery.shape[1] != self.gallery_.shape[1]:
@@ -345,7 +339,8 @@ class CrossModalRetriever(BaseEstimator):
     # ------------------------------------------------------------ validation
 
     def _blocks(self, X, *, reset=False):
-        """The blocks of the shared-space table ``X``: ``{modality: columns}``."""
+        """The blocks of the shared-space table ``X``: ``{modality: positions}``
+        (:func:`~skcrossmodal._frame.modality_slices`)."""
         if not hasattr(X, "columns"):
             raise ModalityNamesError(
                 f"{type(self).__name__} needs a shared-space table, but X is a "
@@ -365,39 +360,20 @@ class CrossModalRetriever(BaseEstimator):
                 f"X is not a modality table: {exc} Put the mapper that makes the "
                 "shared space before the retriever in a pipeline."
             ) from exc
-        return {m: list(X.columns[where]) for m, where in slices.items()}
-
-    @staticmethod
-    def _missing_block_message(role, modality, blocks):
-        return (
-            f"The {role} block {modality!r} is not in X; it has blocks {list(blocks)}."
-        )
-
-    def _finite_float(self, X, modality, columns):
-        """One block as a finite float32/float64 array (float32 is kept)."""
-        block = numeric_block(
-            X[columns[modality]],
-            type(self).__name__,
-            modality,
-            (np.float64, np.float32),
-        )
-        check_finite(block, modality, columns[modality])
-        return block
+        return slices
 
     def _query_block(self, X):
-        columns = self._blocks(X)
-        if self.query not in columns:
-            raise ValueError(self._missing_block_message("query", self.query, columns))
-        Q = self._finite_float(X, self.query, columns)
+        """The validated query block of ``X`` and ``X``'s block slices."""
+        slices = self._blocks(X)
+        Q = query_block(X, query_info(self), slices)
         if Q.shape[0] == 0:
             raise ValueError("The query set is empty: X has no rows.")
-        if Q.shape[1] != self.gallery_.shape[1]:
-            raise ValueError(
-                f"The query block {self.query!r} has {Q.shape[1]} features but the "
-                f"gallery ({self.target!r}) has {self.gallery_.shape[1]}; both must "
-                "live in the same shared space."
-            )
-        return Q, columns
+        return Q, slices
+
+    def _target_block(self, X, slices):
+        return float_block(
+            X, self.target, type(self).__name__, role="target", slices=slices
+        )
 
     # --------------------------------------------------------------- search
 
@@ -498,12 +474,8 @@ class CrossModalRetriever(BaseEstimator):
         from .metrics import mean_average_precision
 
         check_is_fitted(self)
-        Q, columns = self._query_block(X)
-        if self.target not in columns:
-            raise ValueError(
-                self._missing_block_message("target", self.target, columns)
-            )
-        T = self._finite_float(X, self.target, columns)
+        Q, slices = self._query_block(X)
+        T = self._target_block(X, slices)
         return float(
             mean_average_precision(
                 Q, T, y, y, similarity=self.similarity, batch_size=self.batch_size

@@ -265,8 +265,7 @@ def test_query_block_is_validated_once_not_again_per_shard(monkeypatch):
     # partition); each shard searches the checked array through its engine.
     # The synchronous scheduler runs the shards in this process, where the
     # check can be counted.
-    import skcrossmodal._sharded as sharded_module
-    import skcrossmodal.retrieval as retrieval_module
+    import skcrossmodal._frame as frame_module
 
     G, Q = _data()
     gallery, queries = make_frame(image=G), make_frame(text=Q)
@@ -274,16 +273,12 @@ def test_query_block_is_validated_once_not_again_per_shard(monkeypatch):
     with dask.config.set(scheduler="synchronous"):
         sharded = _retriever(n_neighbors=5).fit(_uneven(gallery, SIZES))
         calls = []
-        for module in (sharded_module, retrieval_module):
-            original = module.check_finite
-            monkeypatch.setattr(
-                module,
-                "check_finite",
-                lambda block, *args, _original=original: (
-                    calls.append(block.shape),
-                    _original(block, *args),
-                )[1],
-            )
+        original = frame_module.check_finite
+        monkeypatch.setattr(
+            frame_module,
+            "check_finite",
+            lambda block, *args: (calls.append(block.shape), original(block, *args))[1],
+        )
         scores, rows = sharded.search(queries)
         assert calls == [Q.shape]
         calls.clear()
