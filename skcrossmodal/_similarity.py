@@ -17,17 +17,12 @@ from sklearn import get_config
 
 SIMILARITIES = ("cosine", "dot", "euclidean")
 
-# Entries of one score tile of a top-k search: 2 MiB of float32, about the
-# size of a core's L2 cache, so that the screen reads the tile from there
-# right after the matrix product wrote it.
-TILE_ENTRIES = 2**19
+# Entries of one score tile of a top-k search: 4 MiB of float32, so that the
+# steps run once per tile cost little beside its matrix product, while the
+# heap kernel still reads the tile back from cache (docs/retrieval.md).
+TILE_ENTRIES = 2**20
 # Largest block of queries of a top-k search with batch_size="auto".
 AUTO_BATCH_ROWS = 1024
-# Columns per group whose maximum screens a score tile (see RunningTopK).
-GROUP_SIZE = 16
-# Cost of gathering one entry of a passing group, in passes over one entry:
-# above 1 / GATHER_COST of the tile in passing groups, rescan the whole tile.
-GATHER_COST = 64
 
 
 def check_similarity(similarity):
@@ -310,11 +305,8 @@ def search_blocks(n_queries, n_gallery, keep, itemsize, batch_size="auto", n_thr
     else:
         rows = min(n_queries, int(batch_size))
     columns = min(n_gallery, max(keep, TILE_ENTRIES // rows))
-    # Tiles of equal width (no narrow last tile with its fixed costs) in whole
-    # groups of GROUP_SIZE rows (no tail outside a group, see RunningTopK).
+    # Tiles of equal width (no narrow last tile with its fixed costs).
     columns = max(min(keep, n_gallery), -(-n_gallery // -(-n_gallery // columns)))
-    if GROUP_SIZE <= columns < n_gallery:
-        columns -= columns % GROUP_SIZE
     if batch_size == "auto":
         budget = max(keep, working_memory_bytes() // (n_threads * itemsize))
         if rows * columns > budget:
@@ -329,24 +321,14 @@ class RunningTopK:
     The one result heap of every search engine, modelled on faiss's
     ``ResultHeap`` (``faiss/python/extra_wrappers.py``): a per-query top-k
     that each tile of scores is merged into. A tile holds one row per gallery
-    item and one column per query (``gallery_tile @ queries.T``), so that the
-    screen below runs over contiguous memory. It is screened by the maxima of
-    groups of its rows (group ``j`` holds the rows ``j, j + stride, j + 2 *
-    stride, ...`` with ``stride = n_tile_rows // GROUP_SIZE``): elementwise
-    maxima of ``GROUP_SIZE`` contiguous blocks, one SIMD pass over the tile.
-    Only the groups whose maximum beats the query's current bound (above its
-    ``keep``-th best score) are read again, and once a few tiles have been
-    seen almost none do; while many still do, one comparison of every entry
-    with the bounds is the cheaper screen, and it is used instead.
+    item and one column per query (``gallery_tile @ queries.T``), so that
+    each gallery item's scores are compared with every query's lowest held
+    score in one vectorised pass; the compiled kernel is
+    :func:`skcrossmodal._heap.push_tile`.
 
-    The entries that pass wait until they number as many as the held scores
-    (``n_queries * keep``) and are then merged at once: a merge costs about as
-    much for a few candidates as for many, and a bound from an earlier merge
-    is still a valid one (lower, so it lets a few more pass).
-
-    The kept values are exact. Among entries equal to the cut-off, which are
-    kept is not defined; :func:`settle_ties` rescores the queries where that
-    matters.
+    The kept values are exact. Among entries equal to the cut-off, the first
+    pushed is kept; :func:`settle_ties` rescores the queries where the tie
+    order matters.
 
     Parameters
     ----------
@@ -369,145 +351,56 @@ class RunningTopK:
     """
 
     def __init__(self, n_queries, keep, dtype):
+        # Imported here: loading numba takes about a second, which importing
+        # skcrossmodal should not cost.
+        from skcrossmodal._heap import push_tile
+
         self.keep = keep
+        self._push_tile = push_tile
         self._scores = np.full((n_queries, keep), -np.inf, dtype=dtype)
         self._indices = np.full((n_queries, keep), -1, dtype=np.int64)
-        # Per query, the lowest score that can still enter: None before a merge.
-        self._bounds = None
-        self._pending = []  # (queries, gallery rows, values) not merged yet
-        self._n_pending = 0
-        self._pass_rate = 1.0  # fraction of the last tile's entries that passed
-        self._maxima = np.empty(0, dtype=dtype)
+        self._floors = None  # set from the first tile
+        self._mark = np.zeros(-(-n_queries // 8) * 8, dtype=np.uint8)
 
     def push(self, T, offset):
-        """Screen the tile ``T`` of shape ``(n_tile_rows, n_queries)``: the
+        """Merge the tile ``T`` of shape ``(n_tile_rows, n_queries)``: the
         scores of gallery rows ``offset:offset + n_tile_rows``."""
-        queries, rows, values = self._candidates(T)
-        if queries.size:
-            self._pending.append((queries, rows + offset, values))
-            self._n_pending += queries.size
-        if self._bounds is None or self._n_pending >= self._scores.size:
-            self._merge_pending()
+        n_queries = self._scores.shape[0]
+        if T.ndim != 2 or T.shape[1] != n_queries or T.dtype != self._scores.dtype:
+            raise ValueError(
+                f"A tile must be of shape (n_tile_rows, {n_queries}) and dtype "
+                f"{self._scores.dtype.name}, got {T.shape} of {T.dtype.name}."
+            )
+        if self._floors is None:
+            self._floors = self._floors_from(T)
+        self._push_tile(
+            np.ascontiguousarray(T),
+            offset,
+            self._scores,
+            self._indices,
+            self._floors,
+            self._mark,
+        )
+
+    def _floors_from(self, T):
+        """Per query, a score below its ``keep``-th best: below the ``keep``-th
+        highest of the maxima of ``4 keep`` groups of the tile's rows, which
+        are ``keep`` of its entries. Only entries above it are offered to the
+        heap, sparing most of the insertions that the first rows would make
+        into a heap still empty."""
+        n_tile_rows, n_queries = T.shape
+        n_groups = min(n_tile_rows, 4 * self.keep)
+        if n_groups < self.keep:
+            return np.full(n_queries, -np.inf, dtype=T.dtype)
+        size = n_tile_rows // n_groups
+        maxima = T[: n_groups * size].reshape(n_groups, size, n_queries).max(axis=1)
+        kth = np.partition(maxima, n_groups - self.keep, axis=0)[n_groups - self.keep]
+        return np.nextafter(kth, -np.inf)
 
     def result(self):
         """``(scores, indices)`` of shape ``(n_queries, keep)``: the kept entries
         and their gallery rows, unordered within a query."""
-        self._merge_pending()
         return self._scores, self._indices
-
-    def _candidates(self, T):
-        """Queries (sorted), gallery rows and values of the entries of ``T``
-        that may enter."""
-        n_tile_rows, n_queries = T.shape
-        stride = n_tile_rows // GROUP_SIZE
-        bounds = self._bounds
-        if stride < self.keep:  # a short tile: screen every entry
-            if bounds is None:
-                bounds = np.full(n_queries, -np.inf, dtype=T.dtype)
-            return self._entries_at_least(T, bounds)
-        if bounds is not None and self._gather_too_costly(self._pass_rate):
-            # The last tile let many entries pass, and so will this one: the
-            # group maxima would not spare the pass over every entry.
-            return self._entries_at_least(T, bounds)
-        body = stride * GROUP_SIZE
-        blocks = T[:body].reshape(GROUP_SIZE, stride * n_queries)
-        if self._maxima.size != blocks.shape[1]:
-            self._maxima = np.empty(blocks.shape[1], dtype=T.dtype)
-        maxima = np.maximum(blocks[0], blocks[1], out=self._maxima)
-        for j in range(2, GROUP_SIZE):
-            np.maximum(maxima, blocks[j], out=maxima)
-        maxima = maxima.reshape(stride, n_queries)
-        if bounds is None:
-            # The ``keep`` highest group maxima of a query are entries of the
-            # tile, so its top ``keep`` are at least as high as their lowest.
-            bounds = np.partition(maxima, stride - self.keep, axis=0)[
-                stride - self.keep
-            ]
-        passing = np.flatnonzero(maxima >= bounds)
-        if self._gather_too_costly(passing.size / T.size):
-            return self._entries_at_least(T, bounds)
-        # Flat positions in T of every entry of the passing groups.
-        flat = passing[:, None] + stride * n_queries * np.arange(GROUP_SIZE)
-        values = np.take(T, flat)
-        hit = values >= bounds[passing % n_queries, None]
-        flat, values = flat[hit], values[hit]
-        if body < n_tile_rows:
-            tail = body * n_queries + np.flatnonzero(T[body:] >= bounds)
-            flat = np.concatenate([flat, tail])
-            values = np.concatenate([values, np.take(T, tail)])
-        self._pass_rate = flat.size / T.size
-        return _by_query(flat, values, n_queries)
-
-    def _entries_at_least(self, T, bounds):
-        flat = np.flatnonzero(T >= bounds)
-        self._pass_rate = flat.size / T.size
-        return _by_query(flat, np.take(T, flat), T.shape[1])
-
-    @staticmethod
-    def _gather_too_costly(pass_rate):
-        """Whether reading the passing groups again costs more than a pass over
-        the tile, when that fraction of its entries (about one per group) pass.
-
-        A group's entries lie on different cache lines, so reading one costs
-        about ``GATHER_COST`` passes over one entry.
-        """
-        return pass_rate * GROUP_SIZE * GATHER_COST > 1
-
-    def _merge_pending(self):
-        """Keep the ``keep`` best of the held scores and the pending candidates.
-
-        The candidates of each pending tile come sorted by query; the tiles are
-        placed one after another in a query's free slots, so no sort is
-        needed. Each query's ``keep``-th best score comes from one
-        ``np.partition`` of the values, and where no other entry equals it,
-        the entries at least as high are the ones kept (cheaper than an
-        ``np.argpartition``, which is used when some query has such a tie).
-        """
-        pending, self._pending, self._n_pending = self._pending, [], 0
-        if pending:
-            n_queries, keep = self._scores.shape
-            placed = np.zeros(n_queries, dtype=np.intp)  # candidates of a query so far
-            slots = []
-            for queries, _, _ in pending:
-                counts = np.bincount(queries, minlength=n_queries)
-                first = np.cumsum(counts) - counts  # of each query, within the tile
-                slots.append(
-                    keep + placed[queries] + np.arange(queries.size) - first[queries]
-                )
-                placed += counts
-            touched = np.flatnonzero(placed)
-            line = np.cumsum(placed > 0) - 1  # query -> its line among the touched
-            width = keep + int(placed.max())
-            scores = np.full((touched.size, width), -np.inf, dtype=self._scores.dtype)
-            indices = np.full((touched.size, width), -1, dtype=np.int64)
-            scores[:, :keep] = self._scores[touched]
-            indices[:, :keep] = self._indices[touched]
-            for (queries, rows, values), slot in zip(pending, slots, strict=True):
-                scores[line[queries], slot] = values
-                indices[line[queries], slot] = rows
-            cut = np.partition(scores, width - keep, axis=1)[:, width - keep, None]
-            kept = np.flatnonzero(scores >= cut)
-            if kept.size == touched.size * keep:  # no tie at any query's cut
-                best_scores = np.take(scores, kept).reshape(-1, keep)
-                best_indices = np.take(indices, kept).reshape(-1, keep)
-            else:
-                best = np.argpartition(scores, width - keep, axis=1)[:, width - keep :]
-                best_scores = np.take_along_axis(scores, best, axis=1)
-                best_indices = np.take_along_axis(indices, best, axis=1)
-            self._scores[touched] = best_scores
-            self._indices[touched] = best_indices
-        # Strictly above the cut-off: an entry equal to it cannot enter.
-        self._bounds = np.nextafter(self._scores.min(axis=1), np.inf)
-
-
-def _by_query(flat, values, n_queries):
-    """Queries, gallery rows and values of the entries at ``flat`` positions of
-    a tile with ``n_queries`` columns, sorted by query (stably)."""
-    rows, queries = np.divmod(flat, n_queries)
-    # A stable sort of 16-bit keys is a radix sort in numpy.
-    keys = queries.astype(np.int16) if n_queries <= 2**15 else queries
-    order = np.argsort(keys, kind="stable")
-    return queries[order], rows[order], values[order]
 
 
 def sort_candidates(scores, indices):

@@ -93,23 +93,19 @@ def test_ties_are_broken_by_lower_gallery_row(
 
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("group_size", [2, 4])
-@pytest.mark.parametrize("gather_cost", [1e-9, 1e9])
-def test_group_screening_matches_brute_force(
-    metric, dtype, group_size, gather_cost, monkeypatch
-):
-    # Small groups and tiles make the group-maximum screening of the numpy
-    # backend run on a small gallery; repeated rows put ties across groups.
-    # A tiny gather cost always reads the passing groups again, a huge one
-    # always screens every entry instead.
-    monkeypatch.setattr(similarity_module, "GROUP_SIZE", group_size)
-    monkeypatch.setattr(similarity_module, "GATHER_COST", gather_cost)
-    monkeypatch.setattr(similarity_module, "TILE_ENTRIES", 17 * 50)
+@pytest.mark.parametrize("batch_size", [17, 8, 5])
+def test_small_tiles_match_brute_force(metric, dtype, batch_size, monkeypatch):
+    # Tiles of a few rows put many merges into one search; query blocks of 17
+    # and 5 leave the heap kernel's last 8-query word part-filled; repeated
+    # gallery rows put ties across tiles.
+    monkeypatch.setattr(similarity_module, "TILE_ENTRIES", 17 * 6)
     rng = np.random.default_rng(1)
     Q = rng.integers(-2, 3, size=(17, 5)).astype(dtype)
     G = rng.integers(-2, 3, size=(30, 5)).astype(dtype)[rng.integers(0, 30, size=403)]
     for k in (1, 4, 10):
-        retriever = _retriever(n_neighbors=k, similarity=metric, backend="numpy")
+        retriever = _retriever(
+            n_neighbors=k, similarity=metric, backend="numpy", batch_size=batch_size
+        )
         scores, indices = retriever.fit(make_frame(image=G)).search(make_frame(text=Q))
         expected_scores, expected_indices = brute_force(Q, G, metric, k)
         np.testing.assert_array_equal(indices, expected_indices)
@@ -119,7 +115,7 @@ def test_group_screening_matches_brute_force(
 def test_running_top_k_keeps_the_highest_values():
     rng = np.random.default_rng(0)
     for _ in range(200):
-        n_rows = int(rng.integers(1, 8))
+        n_rows = int(rng.integers(1, 20))
         widths = rng.integers(1, 700, size=rng.integers(1, 5))
         keep = int(rng.integers(1, min(widths[0], 12) + 1))
         tiles = [np.round(rng.standard_normal((n_rows, w)), 1) for w in widths]  # ties
@@ -137,6 +133,24 @@ def test_running_top_k_keeps_the_highest_values():
         np.testing.assert_array_equal(
             np.sort(scores, axis=1), np.sort(S, axis=1)[:, S.shape[1] - keep :]
         )
+
+
+def test_running_top_k_keeps_the_first_pushed_of_equal_scores():
+    top = similarity_module.RunningTopK(9, 3, np.float32)
+    tile = np.ones((4, 9), dtype=np.float32)
+    top.push(tile, 0)
+    top.push(tile, 4)
+    scores, indices = top.result()
+    np.testing.assert_array_equal(np.sort(indices, axis=1), np.tile([0, 1, 2], (9, 1)))
+    np.testing.assert_array_equal(scores, 1.0)
+
+
+def test_running_top_k_refuses_a_tile_of_another_shape_or_dtype():
+    top = similarity_module.RunningTopK(3, 2, np.float32)
+    with pytest.raises(ValueError, match=r"shape \(n_tile_rows, 3\) and dtype float32"):
+        top.push(np.zeros((4, 2), dtype=np.float32), 0)
+    with pytest.raises(ValueError, match="got \\(4, 3\\) of float64"):
+        top.push(np.zeros((4, 3)), 0)
 
 
 def test_tie_rule_on_a_hand_made_example():
