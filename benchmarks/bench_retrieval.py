@@ -1,9 +1,10 @@
 """Exact top-k retrieval: CrossModalRetriever vs faiss vs scikit-learn.
 
 Runs, in one process and interleaved (so that a shared, busy CPU hits every
-contender alike), the search of 1,000 and 5,000 queries in galleries of
-10,000 and 100,000 items (and 1,000,000 with ``--big``; d = 128, float32,
-top-10 cosine) by
+contender alike, with a pause before each call so that one contender's
+spinning BLAS/OpenMP threads do not run into the next one's time), the
+search of 1,000 and 5,000 queries in galleries of 10,000 and 100,000 items
+(and 1,000,000 with ``--big``; d = 128, float32, top-10 cosine) by
 
 * ``CrossModalRetriever`` with ``backend="auto"`` (numpy) and ``"torch"``,
 * faiss ``IndexFlatIP`` on L2-normalised vectors,
@@ -30,6 +31,9 @@ import numpy as np
 
 from skcrossmodal import make_frame
 from skcrossmodal.retrieval import CrossModalRetriever
+
+# Pause before each timed call of the interleaved comparison (see there).
+SETTLE_S = 0.2
 
 
 def median_time(function, repeats):
@@ -125,6 +129,11 @@ def main_comparison(m, n, d, k, repeats, include_sklearn, threads="all"):
             times = {name: [] for name in contenders}
             for _ in range(repeats):  # interleaved, so that load spikes hit everyone
                 for name, function in contenders.items():
+                    # BLAS and OpenMP worker threads spin for a while after a
+                    # call (OpenBLAS's THREAD_TIMEOUT, 2**28 cycles by default);
+                    # without a pause, faiss's would run on into the time of the
+                    # contender after it.
+                    time.sleep(SETTLE_S)
                     start = time.perf_counter()
                     function()
                     times[name].append(time.perf_counter() - start)
