@@ -1,5 +1,8 @@
 """The compiled heap kernel of the running top-k, against a full sort."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -56,3 +59,17 @@ def test_compile_works_where_numba_has_no_cache_location():
     namespace = {}
     exec("def twice(x):\n    return 2 * x\n", namespace)
     assert _compile(namespace["twice"])(21) == 42
+
+
+def test_numba_is_loaded_by_the_first_search_not_by_importing_skcrossmodal():
+    code = (
+        "import sys, numpy as np\n"
+        "import skcrossmodal, skcrossmodal.retrieval, skcrossmodal.mapping\n"
+        "from skcrossmodal import make_frame\n"
+        "assert 'numba' not in sys.modules, 'numba was imported'\n"
+        "r = skcrossmodal.retrieval.CrossModalRetriever('text', 'image', n_neighbors=1)\n"
+        "r.fit(make_frame(image=np.eye(3)))\n"
+        "assert r.predict(make_frame(text=np.eye(3)[::-1])).ravel().tolist() == [2, 1, 0]\n"
+        "assert 'numba' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
