@@ -470,9 +470,7 @@ def validate_blocks(
                     f"{modality!r} has columns {_abbreviate(columns)} but {name} was "
                     f"fitted with {_abbreviate(expected)}."
                 )
-        block = numeric_block(X.iloc[:, slices[modality]], name, modality, dtype)
-        check_finite(block, modality, columns)
-        blocks[modality] = block
+        blocks[modality] = _finite_block(X, slices[modality], name, modality, dtype)
     if reset:
         estimator._modalities_seen_in_fit = list(slices)
         estimator.modalities_ = list(modalities)
@@ -571,8 +569,13 @@ def float_block(X, modality, name, *, role, slices=None):
         raise ValueError(
             f"The {role} block {modality!r} is not in X; it has blocks {list(slices)}."
         )
-    where = slices[modality]
-    block = numeric_block(X.iloc[:, where], name, modality, (np.float64, np.float32))
+    return _finite_block(X, slices[modality], name, modality, (np.float64, np.float32))
+
+
+def _finite_block(X, where, name, modality, dtype):
+    """The columns ``where`` of ``X`` (the block of ``modality``) as a numeric
+    array in ``dtype`` (see :func:`numeric_block`), refusing a non-finite entry."""
+    block = numeric_block(X.iloc[:, where], name, modality, dtype)
     check_finite(block, modality, X.columns[where])
     return block
 
