@@ -24,6 +24,14 @@ TRANSFORMED = Counter()
 FITS = []
 
 
+def _counted_images(X):
+    """The images of ``X`` as float arrays, each one counted in TRANSFORMED."""
+    for image in X:
+        image = np.asarray(image, dtype=np.float64)
+        TRANSFORMED[image.tobytes()] += 1
+        yield image
+
+
 class ImageStats(TransformerMixin, BaseEstimator):
     """A row-wise deterministic extractor of 2-D array cells that counts its rows."""
 
@@ -38,11 +46,10 @@ class ImageStats(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        rows = []
-        for image in X:
-            image = np.asarray(image, dtype=np.float64)
-            TRANSFORMED[image.tobytes()] += 1
-            rows.append([image.mean() - self.mean_, image.std(), image.max()])
+        rows = [
+            [image.mean() - self.mean_, image.std(), image.max()]
+            for image in _counted_images(X)
+        ]
         return self.gain * np.asarray(rows)
 
 
@@ -319,11 +326,10 @@ class FromFile(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        rows = []
-        for image in X:
-            image = np.asarray(image, dtype=np.float64)
-            TRANSFORMED[image.tobytes()] += 1
-            rows.append([self.scale_ * image.mean() + self.offset, image.max()])
+        rows = [
+            [self.scale_ * image.mean() + self.offset, image.max()]
+            for image in _counted_images(X)
+        ]
         return np.asarray(rows)
 
 
